@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Brings a Debian 12 machine to a built fsrlab tree: installs the Debian packages that are
+# missing (only those), configures once, then builds incrementally. Called by quickstart.sh and
+# test.sh; safe to run again.
+#
+# Environment: FSR_BUILD_DIR (default: build/ in the repository), FSR_CMAKE_ARGS (extra -D flags
+# for the first configure), FSR_JOBS (build parallelism, default: all cores).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${FSR_BUILD_DIR:-$root/build}
+jobs=${FSR_JOBS:-$(nproc)}
+
+packages=(
+  cmake ninja-build g++ git pkg-config
+  libtorch-dev libopenblas0-pthread  # without OpenBLAS, Debian's LibTorch uses reference BLAS
+  libeigen3-dev libboost-math-dev nlohmann-json3-dev libcli11-dev
+  libgtest-dev libbenchmark-dev
+  python3 python3-numpy python3-matplotlib  # figures, and the numpy interoperability test
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]})); then
+  echo "fsrlab setup: installing ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -f "$build/build.ninja" ]; then
+  # shellcheck disable=SC2086
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release ${FSR_CMAKE_ARGS:-}
+fi
+cmake --build "$build" -j "$jobs"
