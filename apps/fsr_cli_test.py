@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""End-to-end checks of the `fsr` command-line contract, with numpy as the independent party.
+
+Usage: fsr_cli_test.py PATH/TO/fsr   (run by ctest)
+"""
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+
+FSR = None
+
+
+def run(*args):
+    return subprocess.run([FSR, *args], capture_output=True, text=True, timeout=120)
+
+
+class CliTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def json_of(self, *args):
+        r = run(*args, "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.strip().splitlines()
+        self.assertEqual(len(lines), 1, "--json must print exactly one JSON object")
+        doc = json.loads(lines[0])
+        self.assertEqual(doc["schema_version"], 1)
+        self.assertIn("manifest", doc)
+        return doc
+
+    def assert_bad_input(self, args, *needles):
+        before = sorted(os.listdir(self.dir))
+        r = run(*args)
+        self.assertEqual(r.returncode, 2, "stdout=%r stderr=%r" % (r.stdout, r.stderr))
+        self.assertEqual(r.stdout, "")
+        lines = r.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, r.stderr)
+        for needle in needles:
+            self.assertIn(needle, lines[0])
+        self.assertEqual(sorted(os.listdir(self.dir)), before, "bad input must write nothing")
+
+    def test_moments_match_closed_form_computed_here(self):
+        alpha, beta = 2.0, 1.0
+        doc = self.json_of("moments", "--alpha", str(alpha), "--beta", str(beta), "--order", "2")
+        t = beta / alpha
+        q = 0.5 * math.erfc(t / math.sqrt(2))
+        phi = math.exp(-t * t / 2) / math.sqrt(2 * math.pi)
+        # Python's erfc and exp are independent of Boost; 1e-12 covers double roundoff.
+        self.assertAlmostEqual(doc["p_active"], q, delta=1e-12)
+        self.assertAlmostEqual(doc["moments"][0], alpha * (phi - t * q), delta=1e-12)
+        self.assertAlmostEqual(doc["moments"][1], alpha**2 * ((1 + t * t) * q - t * phi),
+                               delta=1e-12)
+
+    def test_moments_bad_input(self):
+        self.assert_bad_input(["moments", "--alpha", "-1", "--beta", "0"], "alpha = -1")
+        self.assert_bad_input(["moments", "--alpha", "1", "--beta", "0", "--order", "0"], "--order = 0")
+        self.assert_bad_input(["moments", "--alpha", "1"], "--beta")
+
+    def test_match_recovers_a_permutation_written_by_numpy(self):
+        rng = np.random.default_rng(0)
+        truth, _ = np.linalg.qr(rng.standard_normal((12, 6)))
+        perm = rng.permutation(8)  # estimate column perm[i] holds truth column i (or noise)
+        estimate = rng.standard_normal((12, 8))
+        for i in range(6):
+            estimate[:, perm[i]] = 3.0 * truth[:, i]
+        np.save(self.path("T.npy"), truth)
+        np.save(self.path("E.npy"), estimate.astype(np.float32))
+        doc = self.json_of("match", "--truth", self.path("T.npy"), "--estimate",
+                           self.path("E.npy"))
+        self.assertEqual(doc["permutation"], [int(p) for p in perm[:6]])
+        self.assertEqual(sorted(doc["unmatched"]), sorted(int(p) for p in perm[6:]))
+        self.assertGreater(doc["min_cosine"], 1 - 1e-6)  # float32 storage: ~1e-7 relative
+        self.assertEqual(doc["fraction_above"], 1.0)
+
+    def test_match_bad_input(self):
+        np.save(self.path("T.npy"), np.eye(4))
+        np.save(self.path("short.npy"), np.eye(5)[:, :3])
+        bad = np.eye(4)
+        bad[1, 2] = np.nan
+        np.save(self.path("nan.npy"), bad)
+        np.save(self.path("fortran.npy"), np.asfortranarray(np.arange(16.0).reshape(4, 4)))
+        np.save(self.path("int.npy"), np.eye(4, dtype=np.int32))
+        with open(self.path("T.npy"), "rb") as f:
+            whole = f.read()
+        with open(self.path("cut.npy"), "wb") as f:
+            f.write(whole[:-8])
+        with open(self.path("junk.npy"), "wb") as f:
+            f.write(b"this is not an array")
+        t = ["match", "--truth", self.path("T.npy"), "--estimate"]
+        self.assert_bad_input(t + [self.path("short.npy")], "estimate")
+        self.assert_bad_input(t + [self.path("nan.npy")], "--estimate[1, 2] = nan")
+        self.assert_bad_input(t + [self.path("fortran.npy")], "Fortran order")
+        self.assert_bad_input(t + [self.path("int.npy")], "dtype '<i4'")
+        self.assert_bad_input(t + [self.path("cut.npy")], "truncated")
+        self.assert_bad_input(t + [self.path("junk.npy")], "not a .npy file")
+        self.assert_bad_input(t + [self.path("missing.npy")], "missing.npy")
+        self.assert_bad_input(t + [self.path("T.npy"), "--threshold", "1.5"], "threshold")
+
+    def test_fit_first_layer_on_planted_units(self):
+        rng = np.random.default_rng(1)
+        n = 40000
+        alpha = np.array([1.0, 2.0, 0.5])
+        beta = np.array([0.5, 2.0, 0.0])
+        g = rng.standard_normal((n, 3))
+        s = np.maximum(alpha * g - beta, 0.0)
+        np.save(self.path("S.npy"), s)
+        doc = self.json_of("fit-first-layer", "--samples", self.path("S.npy"))
+        for key in ("alpha", "beta", "rho", "n_active", "stderr_alpha", "stderr_beta"):
+            self.assertIn(key, doc)
+        a_hat, se = np.array(doc["alpha"]), np.array(doc["stderr_alpha"])
+        b_hat, se_b = np.array(doc["beta"]), np.array(doc["stderr_beta"])
+        # Within 4 standard errors (fixed seed; 4 s.e. is a 6e-5 two-sided event per unit).
+        self.assertTrue(np.all(np.abs(a_hat - alpha) < 4 * se), (a_hat, alpha, se))
+        self.assertTrue(np.all(np.abs(b_hat - beta) < 4 * se_b), (b_hat, beta, se_b))
+        self.assertEqual(doc["n_active"], [int(c) for c in (s > 0).sum(axis=0)])
+        rho = np.array(doc["rho"])
+        self.assertTrue(np.all(np.abs(rho - np.eye(3)) < 0.05), rho)  # independent units
+
+    def test_fit_first_layer_bad_input(self):
+        np.save(self.path("vec.npy"), np.ones(5))
+        np.save(self.path("neg.npy"), -np.ones((5, 2)))
+        bad = np.ones((5, 2))
+        bad[3, 1] = np.inf
+        np.save(self.path("inf.npy"), bad)
+        self.assert_bad_input(["fit-first-layer", "--samples", self.path("vec.npy")], "shape (5,)")
+        self.assert_bad_input(["fit-first-layer", "--samples", self.path("neg.npy")], ">= 0")
+        self.assert_bad_input(["fit-first-layer", "--samples", self.path("inf.npy")], "inf")
+        self.assert_bad_input(["fit-first-layer", "--samples", self.path("vec.npy"), "--method",
+                               "magic"], "--method")
+
+
+if __name__ == "__main__":
+    FSR = sys.argv.pop(1)
+    unittest.main(verbosity=2)
