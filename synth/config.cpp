@@ -1,0 +1,317 @@
+#include "synth/config.h"
+
+#include <algorithm>
+#include <cmath>
+#include <initializer_list>
+#include <string_view>
+
+#include "core/validate.h"
+
+namespace fsr {
+namespace {
+
+std::string join(const std::string& parent, std::string_view key) {
+  return parent.empty() ? std::string(key) : parent + "." + std::string(key);
+}
+
+std::string compact(const Json& value) {
+  std::string s = value.dump();
+  if (s.size() > 60) s = s.substr(0, 57) + "...";
+  return s;
+}
+
+void check_object(const Json& j, const std::string& path) {
+  if (!j.is_object()) fail_field(path.empty() ? "config" : path, compact(j), "must be an object");
+}
+
+void check_keys(const Json& j, const std::string& path,
+                std::initializer_list<std::string_view> keys) {
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (std::find(keys.begin(), keys.end(), it.key()) == keys.end()) {
+      std::string allowed;
+      for (auto k : keys) allowed += (allowed.empty() ? "" : ", ") + std::string(k);
+      fail_field(join(path, it.key()), compact(it.value()),
+                 "unknown key (allowed: " + allowed + ")");
+    }
+  }
+}
+
+std::int64_t get_int(const Json& j, const std::string& field, std::int64_t lo, std::int64_t hi) {
+  if (j.is_number_integer() || j.is_number_unsigned()) {
+    if (j.is_number_unsigned() && j.get<std::uint64_t>() > static_cast<std::uint64_t>(hi)) {
+      fail_field(field, compact(j),
+                 "must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    }
+    const auto v = j.get<std::int64_t>();
+    require_int_in_range(field, v, lo, hi);
+    return v;
+  }
+  if (j.is_number_float()) {
+    const double d = j.get<double>();
+    if (std::isfinite(d) && d == std::floor(d) && std::abs(d) < 9e15) {
+      const auto v = static_cast<std::int64_t>(d);
+      require_int_in_range(field, v, lo, hi);
+      return v;
+    }
+  }
+  fail_field(field, compact(j), "must be an integer");
+}
+
+double get_number(const Json& j, const std::string& field) {
+  if (!j.is_number()) fail_field(field, compact(j), "must be a number");
+  const double v = j.get<double>();
+  require_finite(field, v);
+  return v;
+}
+
+// A per-level list: an array of exactly `levels` entries, or one value used for every level.
+std::vector<Json> per_level(const Json& j, const std::string& field, int levels) {
+  if (!j.is_array()) return std::vector<Json>(levels, j);
+  if (static_cast<int>(j.size()) != levels) {
+    fail_field(field, compact(j), "must have levels = " + std::to_string(levels) + " entries");
+  }
+  return std::vector<Json>(j.begin(), j.end());
+}
+
+std::filesystem::path resolve(const std::filesystem::path& base, const std::string& p) {
+  std::filesystem::path path(p);
+  if (path.is_relative() && !base.empty()) path = base / path;
+  return std::filesystem::absolute(path).lexically_normal();
+}
+
+bool looks_like_npy(const std::string& s) {
+  return s.size() > 4 && s.compare(s.size() - 4, 4, ".npy") == 0;
+}
+
+}  // namespace
+
+std::string to_string(Correlation c) {
+  switch (c) {
+    case Correlation::kIndependent:
+      return "independent";
+    case Correlation::kLatent:
+      return "latent";
+    case Correlation::kFile:
+      return "file";
+  }
+  return "?";
+}
+
+std::string to_string(DictionaryKind k) {
+  switch (k) {
+    case DictionaryKind::kOrthonormal:
+      return "orthonormal";
+    case DictionaryKind::kIncoherent:
+      return "incoherent";
+    case DictionaryKind::kFile:
+      return "file";
+  }
+  return "?";
+}
+
+TargetConfig parse_target_config(const Json& json, const std::filesystem::path& base_dir) {
+  check_object(json, "");
+  check_keys(json, "",
+             {"levels", "grid", "side", "channels", "patch", "colors", "kernel", "active",
+              "first_layer", "dictionary", "noise", "seed", "calibration_samples"});
+  for (const char* key : {"levels", "channels", "patch", "colors", "active"}) {
+    if (!json.contains(key)) fail_field(key, "(missing)", "is required");
+  }
+  if (!json.contains("grid") && !json.contains("side")) {
+    fail_field("grid", "(missing)", "is required (or give side, the finest image side)");
+  }
+
+  TargetConfig c;
+  c.levels = static_cast<int>(get_int(json["levels"], "levels", 1, 8));
+  c.patch = static_cast<int>(get_int(json["patch"], "patch", 1, 64));
+  c.colors = static_cast<int>(get_int(json["colors"], "colors", 1, 64));
+  const std::int64_t scale = std::int64_t{c.patch} << (c.levels - 1);  // side / grid
+  if (json.contains("grid")) c.grid = static_cast<int>(get_int(json["grid"], "grid", 1, 1024));
+  if (json.contains("side")) {
+    const std::int64_t side = get_int(json["side"], "side", 1, 1 << 16);
+    if (side % scale != 0) {
+      fail_field("side", side,
+                 "must be divisible by patch * 2^(levels - 1) = " + std::to_string(scale));
+    }
+    if (json.contains("grid") && side != scale * c.grid) {
+      fail_field("side", side,
+                 "must equal patch * grid * 2^(levels - 1) = " + std::to_string(scale * c.grid));
+    }
+    c.grid = static_cast<int>(side / scale);
+    require_int_in_range("grid", c.grid, 1, 1024);
+  }
+  if (scale * c.grid > 8192) {
+    fail_field("grid", c.grid,
+               "finest image side patch * grid * 2^(levels - 1) = " +
+                   std::to_string(scale * c.grid) + " must be <= 8192");
+  }
+  {
+    const auto items = per_level(json["channels"], "channels", c.levels);
+    for (int l = 0; l < c.levels; ++l) {
+      c.channels.push_back(
+          static_cast<int>(get_int(items[l], "channels[" + std::to_string(l) + "]", 1, 4096)));
+    }
+  }
+  if (json.contains("kernel")) {
+    const auto k = get_int(json["kernel"], "kernel", 0, 1 << 20);
+    if (k != 2 && k != 4)
+      fail_field("kernel", k, "must be 2 (parent only) or 4 (padding 1, 2x2 parents)");
+    c.kernel = static_cast<int>(k);
+  }
+  {
+    const auto items = per_level(json["active"], "active", c.levels);
+    for (int l = 0; l < c.levels; ++l) {
+      const std::string f = "active[" + std::to_string(l) + "]";
+      const double p = get_number(items[l], f);
+      require_in_range(f, p, 0.0, 1.0);
+      c.active.push_back(p);
+    }
+  }
+
+  // first_layer
+  c.latent_dim = c.first_layer_units();
+  if (json.contains("first_layer")) {
+    const Json& fl = json["first_layer"];
+    check_object(fl, "first_layer");
+    check_keys(fl, "first_layer", {"correlation", "latent_dim", "alpha"});
+    bool latent_given = false;
+    if (fl.contains("latent_dim")) {
+      c.latent_dim =
+          static_cast<int>(get_int(fl["latent_dim"], "first_layer.latent_dim", 1, 65536));
+      latent_given = true;
+    }
+    if (fl.contains("correlation")) {
+      const Json& cj = fl["correlation"];
+      if (!cj.is_string()) fail_field("first_layer.correlation", compact(cj), "must be a string");
+      const std::string s = cj.get<std::string>();
+      if (s == "independent") {
+        c.correlation = Correlation::kIndependent;
+      } else if (s == "latent") {
+        c.correlation = Correlation::kLatent;
+      } else if (looks_like_npy(s)) {
+        c.correlation = Correlation::kFile;
+        c.correlation_file = resolve(base_dir, s);
+      } else {
+        fail_field("first_layer.correlation", s,
+                   "must be independent, latent or a path to an .npy of A");
+      }
+    }
+    // Independent units: g = z, so m0 = n_1 whatever latent_dim says (documented).
+    if (c.correlation == Correlation::kIndependent) c.latent_dim = c.first_layer_units();
+    if (c.correlation == Correlation::kLatent && !latent_given) {
+      fail_field("first_layer.latent_dim", "(missing)", "is required with correlation = latent");
+    }
+    if (fl.contains("alpha")) {
+      const Json& a = fl["alpha"];
+      if (a.is_array()) {
+        if (a.size() != 2)
+          fail_field("first_layer.alpha", compact(a), "must be [min, max] or one number");
+        c.alpha_min = get_number(a[0], "first_layer.alpha[0]");
+        c.alpha_max = get_number(a[1], "first_layer.alpha[1]");
+      } else {
+        c.alpha_min = c.alpha_max = get_number(a, "first_layer.alpha");
+      }
+      require_positive("first_layer.alpha[0]", c.alpha_min);
+      if (c.alpha_max < c.alpha_min) {
+        fail_field("first_layer.alpha[1]", c.alpha_max,
+                   "must be >= first_layer.alpha[0] = " + format_value(c.alpha_min));
+      }
+    }
+  }
+
+  // dictionary
+  const int d = c.patch_dim();
+  if (json.contains("dictionary")) {
+    const Json& dj = json["dictionary"];
+    check_object(dj, "dictionary");
+    check_keys(dj, "dictionary", {"kind", "coherence"});
+    if (dj.contains("kind")) {
+      const Json& kj = dj["kind"];
+      if (!kj.is_string()) fail_field("dictionary.kind", compact(kj), "must be a string");
+      const std::string s = kj.get<std::string>();
+      if (s == "orthonormal") {
+        c.dictionary = DictionaryKind::kOrthonormal;
+      } else if (s == "incoherent") {
+        c.dictionary = DictionaryKind::kIncoherent;
+      } else if (looks_like_npy(s)) {
+        c.dictionary = DictionaryKind::kFile;
+        c.dictionary_file = resolve(base_dir, s).string();
+      } else {
+        fail_field("dictionary.kind", s, "must be orthonormal, incoherent or a path to an .npy");
+      }
+    }
+    if (dj.contains("coherence")) {
+      c.coherence = get_number(dj["coherence"], "dictionary.coherence");
+      require_in_range("dictionary.coherence", c.coherence, 0.0, 1.0, true, true);
+    }
+  }
+  if (c.dictionary == DictionaryKind::kOrthonormal) {
+    for (int l = 0; l < c.levels; ++l) {
+      if (c.channels[l] > d) {
+        fail_field("channels[" + std::to_string(l) + "]", c.channels[l],
+                   "must be <= d = patch^2 * colors = " + std::to_string(d) +
+                       " for dictionary.kind = orthonormal (use incoherent)");
+      }
+    }
+  }
+  if (c.dictionary == DictionaryKind::kIncoherent) {
+    if (!(c.coherence > 0.0 && c.coherence < 1.0)) {
+      fail_field("dictionary.coherence", c.coherence, "must be in (0, 1) for kind = incoherent");
+    }
+    for (int l = 0; l < c.levels; ++l) {
+      const double m = c.channels[l];
+      if (m <= d) continue;
+      // Welch bound: no m unit vectors in R^d have coherence below it.
+      const double welch = std::sqrt((m - d) / (d * (m - 1.0)));
+      if (c.coherence < welch * 1.02) {
+        fail_field("dictionary.coherence", c.coherence,
+                   "must be above the Welch bound " + format_value(welch) +
+                       " (with 2% slack) for m = " + std::to_string(c.channels[l]) +
+                       " columns in d = " + std::to_string(d) + " (level " + std::to_string(l + 1) +
+                       ")");
+      }
+    }
+  }
+
+  if (json.contains("noise")) {
+    c.noise = get_number(json["noise"], "noise");
+    require_nonnegative("noise", c.noise);
+  }
+  if (json.contains("seed")) {
+    const Json& s = json["seed"];
+    if (s.is_number_unsigned()) {
+      c.seed = s.get<std::uint64_t>();
+    } else {
+      c.seed = static_cast<std::uint64_t>(get_int(s, "seed", 0, INT64_MAX));
+    }
+  }
+  if (json.contains("calibration_samples")) {
+    c.calibration_samples = static_cast<int>(
+        get_int(json["calibration_samples"], "calibration_samples", 100, 10000000));
+  }
+  // Keep the construction in memory bounds: A is n_1 x m0 doubles.
+  const double a_entries = double(c.first_layer_units()) * c.latent_dim;
+  if (a_entries > 5e7) {
+    fail_field("first_layer.latent_dim", c.latent_dim,
+               "A = (grid^2 * channels[0]) x latent_dim = " + format_value(a_entries) +
+                   " entries must be <= 5e7");
+  }
+  return c;
+}
+
+Json to_json(const TargetConfig& c) {
+  Json fl{{"correlation", c.correlation == Correlation::kFile ? c.correlation_file.string()
+                                                              : to_string(c.correlation)},
+          {"latent_dim", c.latent_dim},
+          {"alpha", Json::array({c.alpha_min, c.alpha_max})}};
+  Json dict{
+      {"kind", c.dictionary == DictionaryKind::kFile ? c.dictionary_file : to_string(c.dictionary)},
+      {"coherence", c.coherence}};
+  return Json{
+      {"levels", c.levels}, {"grid", c.grid},     {"channels", c.channels},
+      {"patch", c.patch},   {"colors", c.colors}, {"kernel", c.kernel},
+      {"active", c.active}, {"first_layer", fl},  {"dictionary", dict},
+      {"noise", c.noise},   {"seed", c.seed},     {"calibration_samples", c.calibration_samples}};
+}
+
+}  // namespace fsr

@@ -1,0 +1,62 @@
+// The configuration of a planted FSR-Gaussian target G* (SPEC §1), parsed and validated once at
+// the boundary. The JSON keys are a contract with users and scripts (docs/target_format.md);
+// an unknown key, a wrong type or a value that breaks a rule is an fsr::InputError whose message
+// names the field path, the value and the rule ("first_layer.alpha[0] = -1: must be > 0").
+//
+//   fsr::Json j = fsr::read_json("experiments/targets/two_level_8x8.json");
+//   fsr::TargetConfig config = fsr::parse_target_config(j, /*base_dir=*/"experiments/targets");
+//   fsr::Json normalized = fsr::to_json(config);   // every default filled in
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/json_io.h"
+
+namespace fsr {
+
+enum class Correlation { kIndependent, kLatent, kFile };
+enum class DictionaryKind { kOrthonormal, kIncoherent, kFile };
+
+struct TargetConfig {
+  int levels = 1;              // L >= 1, level 1 coarsest
+  int grid = 1;                // h_1; h_l = h_1 * 2^(l-1)
+  std::vector<int> channels;   // m_l, l = 1..L
+  int patch = 1;               // r: output pixels per hidden position along each side
+  int colors = 1;              // c
+  int kernel = 2;              // super-resolution kernel: 2 (padding 0) or 4 (padding 1)
+  std::vector<double> active;  // requested P(unit active), per level, each in (0, 1)
+
+  // First hidden layer g = A z, z ~ N(0, I_{m0}), rows of A of unit norm.
+  Correlation correlation = Correlation::kIndependent;
+  int latent_dim = 0;                       // m0; for independent units m0 = h_1^2 m_1 and A = I
+  std::filesystem::path correlation_file;   // kFile: an .npy of A, shape (h_1^2 m_1, m0)
+  double alpha_min = 1.0, alpha_max = 1.0;  // alpha_i ~ Uniform[alpha_min, alpha_max]
+
+  // Output dictionaries M_l (d x m_l, d = r^2 c).
+  DictionaryKind dictionary = DictionaryKind::kOrthonormal;
+  std::string dictionary_file;  // kFile: path, "{level}" replaced by l (resolved, absolute)
+  double coherence = 1.0;       // mu: required bound on max_{i != j} |<M_i, M_j>|
+
+  double noise = 0.0;  // sigma of the Gaussian output noise
+  std::uint64_t seed = 0;
+  int calibration_samples = 2000;  // Monte Carlo samples for the biases of levels >= 2
+
+  int grid_at(int level) const { return grid << (level - 1); }  // h_l, level 1-based
+  int side_at(int level) const { return patch * grid_at(level); }
+  int patch_dim() const { return patch * patch * colors; }             // d
+  int first_layer_units() const { return grid * grid * channels[0]; }  // n_1 = h_1^2 m_1
+};
+
+// `base_dir` resolves relative .npy paths (the directory of the config file).
+TargetConfig parse_target_config(const Json& json, const std::filesystem::path& base_dir = {});
+
+// The normalised config: every key, defaults filled, paths absolute. parse(to_json(c)) == c.
+Json to_json(const TargetConfig& config);
+
+std::string to_string(Correlation c);
+std::string to_string(DictionaryKind k);
+
+}  // namespace fsr

@@ -1,0 +1,56 @@
+// Sampling a target: the images X_1..X_L of samples [first, first + count) and, on request, the
+// hidden codes S_1..S_L. Sample i draws its latent z (then its output noise) from its own stream
+// Rng(target.sample_seed, i) and is computed in a fixed aligned block of kSampleBlock samples,
+// so it is bit-identical for any batch size, first index or thread count (on one build).
+//
+//   fsr::SampleBatch b = fsr::sample(target, /*first_index=*/0, /*count=*/64,
+//   /*with_hidden=*/true);
+//   // b.x[l - 1].row(n) is sample first+n of X_l, laid out (colour, y, x): shape c x side x side
+//   // b.s[l - 1].row(n) is its S_l, laid out (channel, y, x): shape m_l x h_l x h_l
+#pragma once
+
+#include <Eigen/Dense>
+#include <cstdint>
+#include <vector>
+
+#include "synth/target.h"
+
+namespace fsr {
+
+// One sample per row; row-major so that data() is the C-order array (count, c, side, side) or
+// (count, m_l, h_l, h_l) that write_npy writes and numpy reads.
+using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+inline constexpr int kSampleBlock = 32;  // samples per aligned block (part of the definition)
+
+struct SampleOptions {
+  bool with_hidden = false;  // also return S_l
+  bool with_outputs = true;  // return X_l (off: hidden codes only, for calibration)
+  int threads = 1;           // blocks are split over threads; results do not depend on it
+};
+
+struct SampleBatch {
+  std::int64_t first_index = 0;
+  std::int64_t count = 0;
+  std::vector<RowMatrix> x;  // x[l - 1]: count x (c * side_l^2); empty without with_outputs
+  std::vector<RowMatrix> s;  // s[l - 1]: count x (m_l * h_l^2); empty without with_hidden
+};
+
+SampleBatch sample(const Target& target, std::int64_t first_index, std::int64_t count,
+                   const SampleOptions& options);
+inline SampleBatch sample(const Target& target, std::int64_t first_index, std::int64_t count,
+                          bool with_hidden = false) {
+  return sample(target, first_index, count, SampleOptions{.with_hidden = with_hidden});
+}
+
+// The local super-resolution map of `layer` on a batch of codes: s_prev is count x
+// (m_{l-1} * h^2) in (channel, y, x) order; returns count x (m_l * (2h)^2), with ReLU(. - b)
+// applied when `activate` (else the pre-activations). Identical to the map sample() uses
+// (up to rounding: sample() groups the sums differently), for analyzers (functional error).
+RowMatrix super_resolve(const SuperResolutionLayer& layer, const RowMatrix& s_prev, int h,
+                        bool activate = true);
+
+// [X]_p = M [S]_p for a batch of codes (count x m h^2) -> count x (c (r h)^2), no noise.
+RowMatrix render(const Eigen::MatrixXd& M, const RowMatrix& s, int h, int patch, int colors);
+
+}  // namespace fsr

@@ -1,0 +1,251 @@
+// Statistical and determinism tests of sampling. Statistical tests fix their seeds; each states
+// its flake budget (the probability that a correct implementation fails with a fresh seed).
+#include "synth/sample.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numbers>
+
+#include "core/validate.h"
+#include "synth/config.h"
+#include "synth/report.h"
+#include "synth/target.h"
+#include "theory/relu_moments.h"
+
+namespace fsr {
+namespace {
+
+Target make(const Json& j) { return build_target(parse_target_config(j)); }
+
+Json base_config() {
+  return Json{{"levels", 1},
+              {"grid", 2},
+              {"channels", {8}},
+              {"patch", 2},
+              {"colors", 3},
+              {"active", {0.2}},
+              {"first_layer", {{"correlation", "independent"}, {"alpha", {0.5, 2.0}}}},
+              {"seed", 11}};
+}
+
+// Level-1 codes against the closed forms of theory/relu_moments.h: P(s > 0), E[s], E[s^2] per
+// unit. z-scores use the closed-form variance (moments up to order 4). Flake budget: 32 units x
+// 3 statistics at |z| <= 5 -> < 1e-4.
+void check_first_layer_moments(const Json& config, std::int64_t n) {
+  const Target t = make(config);
+  const SampleBatch b = sample(t, 0, n, true);
+  const int units = t.first_layer_units(), hh = t.grid * t.grid;
+  for (int u = 0; u < units; ++u) {
+    const ReluMoments rm = relu_moments(t.alpha[u], t.beta[u], 4);
+    double active = 0, m1 = 0, m2 = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const double s = b.s[0](i, u);  // S_1 row layout (channel, y, x) == unit order
+      active += s > 0;
+      m1 += s;
+      m2 += s * s;
+    }
+    active /= n, m1 /= n, m2 /= n;
+    const double p = rm.p_active, e1 = rm.moments[0], e2 = rm.moments[1], e4 = rm.moments[3];
+    const double se_p = std::sqrt(p * (1 - p) / n), se1 = std::sqrt((e2 - e1 * e1) / n),
+                 se2 = std::sqrt((e4 - e2 * e2) / n);
+    EXPECT_LE(std::abs(active - p), 5 * se_p)
+        << "unit " << u << " (channel " << u / hh << "): P(s>0) measured " << active << " expected "
+        << p;
+    EXPECT_LE(std::abs(m1 - e1), 5 * se1)
+        << "unit " << u << ": E[s] measured " << m1 << " expected " << e1;
+    EXPECT_LE(std::abs(m2 - e2), 5 * se2)
+        << "unit " << u << ": E[s^2] measured " << m2 << " expected " << e2;
+  }
+}
+
+TEST(FirstLayer, IndependentMomentsMatchClosedForms) {
+  check_first_layer_moments(base_config(), 40000);
+}
+
+TEST(FirstLayer, LatentMarginalsMatchClosedForms) {
+  Json c = base_config();
+  c["first_layer"] = {{"correlation", "latent"}, {"latent_dim", 6}, {"alpha", {1.0, 3.0}}};
+  c["active"] = {0.1};
+  check_first_layer_moments(c, 40000);
+}
+
+// rho = A A^T: at t = 0 (active = 0.5) two units are both active with probability
+// 1/4 + asin(rho) / (2 pi) (Sheppard's formula, independent of the code under test).
+// Flake budget: 496 pairs at |z| <= 5 -> < 3e-4.
+TEST(FirstLayer, RhoAsConfigured) {
+  Json c = base_config();
+  c["first_layer"] = {{"correlation", "latent"}, {"latent_dim", 5}, {"alpha", {1.0, 1.0}}};
+  c["active"] = {0.5};
+  const Target t = make(c);
+  const Eigen::MatrixXd rho = t.A * t.A.transpose();
+  for (int i = 0; i < rho.rows(); ++i) {
+    // Rows of A have unit norm: 1e-12 (one normalisation in float64).
+    ASSERT_NEAR(rho(i, i), 1.0, 1e-12) << "row " << i << " of A";
+  }
+  const std::int64_t n = 20000;
+  const SampleBatch b = sample(t, 0, n, true);
+  int checked = 0;
+  for (int i = 0; i < rho.rows(); ++i) {
+    for (int j = i + 1; j < rho.rows(); ++j) {
+      double both = 0;
+      for (std::int64_t k = 0; k < n; ++k) both += (b.s[0](k, i) > 0) && (b.s[0](k, j) > 0);
+      both /= n;
+      const double expected =
+          0.25 + std::asin(std::clamp(rho(i, j), -1.0, 1.0)) / (2 * std::numbers::pi);
+      const double se = std::sqrt(std::max(expected * (1 - expected), 1e-4) / n);
+      EXPECT_LE(std::abs(both - expected), 5 * se)
+          << "pair (" << i << ", " << j << "), rho = " << rho(i, j) << ": P(both) measured " << both
+          << " expected " << expected;
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 32 * 31 / 2);
+  // Independent units: rho is the identity exactly.
+  const Target ind = make(base_config());
+  EXPECT_EQ(rho_summary(ind.A)["max_abs"].get<double>(), 0.0);
+}
+
+struct ActivityCase {
+  const char* name;
+  int kernel;
+  std::vector<int> channels;
+  std::vector<double> active;
+};
+
+class Activity : public ::testing::TestWithParam<ActivityCase> {};
+
+// Per level, the activity measured on samples the calibration never saw (indices from 10^6 on)
+// is within 5 combined standard errors of the request: the validation stderr (spread of
+// per-sample fractions) and the calibration's own Monte Carlo error (same spread, its sample
+// count). Flake budget: 3 levels x 2 cases at 5 sigma -> < 1e-5.
+TEST_P(Activity, AchievedWithinTolerance) {
+  const ActivityCase& p = GetParam();
+  Json c{{"levels", 3},
+         {"grid", 2},
+         {"channels", p.channels},
+         {"patch", 2},
+         {"colors", 3},
+         {"kernel", p.kernel},
+         {"active", p.active},
+         {"first_layer", {{"correlation", "latent"}, {"latent_dim", 12}, {"alpha", {0.5, 2.0}}}},
+         {"dictionary", {{"kind", "incoherent"}, {"coherence", 0.6}}},
+         {"seed", 5},
+         {"calibration_samples", 4000}};
+  Target t = make(c);
+  // Shift the sample streams: a fresh validation set, disjoint from calibration by construction.
+  Target fresh = t;
+  fresh.sample_seed ^= 0x9e3779b97f4a7c15ULL;
+  const Json act = activity_report(fresh, 4000);
+  for (int l = 1; l <= 3; ++l) {
+    const double achieved = act[l - 1]["achieved"].get<double>();
+    const double se = act[l - 1]["stderr"].get<double>();
+    double n_cal = 1e18;  // level 1 is exact (closed form)
+    if (l >= 2) n_cal = t.achieved["calibration"][l - 2]["samples"].get<double>();
+    const double tol = 5 * se * std::sqrt(1 + 4000.0 / n_cal);
+    EXPECT_LE(std::abs(achieved - p.active[l - 1]), tol)
+        << "level " << l << ": requested " << p.active[l - 1] << ", measured " << achieved
+        << " (stderr " << se << ", calibration samples " << n_cal << ")";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Kernels, Activity,
+    ::testing::Values(ActivityCase{"kernel2", 2, {8, 12, 16}, {0.2, 0.15, 0.1}},
+                      ActivityCase{"kernel4", 4, {8, 16, 16}, {0.1, 0.1, 0.05}}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+Json four_level() {
+  return Json{
+      {"levels", 4},
+      {"grid", 2},
+      {"channels", {8, 12, 16, 16}},
+      {"patch", 2},
+      {"colors", 3},
+      {"kernel", 4},
+      {"active", {0.15, 0.1, 0.1, 0.1}},
+      {"first_layer", {{"correlation", "latent"}, {"latent_dim", 10}, {"alpha", {0.5, 2.0}}}},
+      {"dictionary", {{"kind", "incoherent"}, {"coherence", 0.6}}},
+      {"noise", 0.05},
+      {"seed", 3},
+      {"calibration_samples", 500}};
+}
+
+void expect_equal_batches(const SampleBatch& a, std::int64_t a_offset, const SampleBatch& b,
+                          std::int64_t count, const std::string& what) {
+  for (std::size_t l = 0; l < a.x.size(); ++l) {
+    // Bitwise: the same arithmetic on the same block, so exactly equal.
+    EXPECT_TRUE(a.x[l].middleRows(a_offset, count) == b.x[l].topRows(count))
+        << what << ": X_" << l + 1 << " differs";
+    if (!a.s.empty() && !b.s.empty()) {
+      EXPECT_TRUE(a.s[l].middleRows(a_offset, count) == b.s[l].topRows(count))
+          << what << ": S_" << l + 1 << " differs";
+    }
+  }
+}
+
+TEST(Determinism, SameSeedSameTarget) {
+  const Target a = make(four_level()), b = make(four_level());
+  EXPECT_EQ(fingerprint(a), fingerprint(b));
+  Json other = four_level();
+  other["seed"] = 4;
+  EXPECT_NE(fingerprint(a), fingerprint(make(other)));
+  expect_equal_batches(sample(a, 0, 40, true), 0, sample(b, 0, 40, true), 40, "same seed");
+}
+
+TEST(Determinism, BatchSizeAndThreadsDoNotMatter) {
+  const Target t = make(four_level());
+  const SampleBatch ref = sample(t, 0, 130, true);
+  for (int batch : {1, 7, 64}) {
+    for (std::int64_t first = 0; first < 130; first += batch) {
+      const std::int64_t count = std::min<std::int64_t>(batch, 130 - first);
+      expect_equal_batches(ref, first, sample(t, first, count, true), count,
+                           "batch " + std::to_string(batch) + " at " + std::to_string(first));
+    }
+  }
+  const SampleBatch threaded = sample(t, 0, 130, SampleOptions{.with_hidden = true, .threads = 3});
+  expect_equal_batches(ref, 0, threaded, 130, "3 threads");
+  const SampleBatch tail = sample(t, 77, 5, true);
+  expect_equal_batches(ref, 77, tail, 5, "samples 77..81 alone");
+}
+
+// The GEMM path of sample() against the sparse loops of super_resolve()/render(), two separate
+// implementations of ConvTranspose2d and of the patch dictionary.
+TEST(Consistency, LocalMapsReproduceSamples) {
+  Json c = four_level();
+  c["noise"] = 0.0;
+  const Target t = make(c);
+  const SampleBatch b = sample(t, 0, 50, true);
+  for (int l = 1; l <= t.levels; ++l) {
+    const double scale = b.s[l - 1].cwiseAbs().maxCoeff();
+    if (l >= 2) {
+      const RowMatrix s = super_resolve(t.up[l - 2], b.s[l - 2], t.grid_at(l - 1));
+      // Sums of <= 16 m_{l-1} terms in another order: 1e-12 relative.
+      EXPECT_LE((s - b.s[l - 1]).cwiseAbs().maxCoeff(), 1e-12 * scale) << "level " << l;
+    }
+    const RowMatrix x = render(t.M[l - 1], b.s[l - 1], t.grid_at(l), t.patch, t.colors);
+    EXPECT_LE((x - b.x[l - 1]).cwiseAbs().maxCoeff(), 1e-12 * scale) << "level " << l;
+  }
+}
+
+// Output noise: X - M S has standard deviation sigma. 4 levels x ~4000 values per sample x 200
+// samples; the relative stderr of a std estimate is 1/sqrt(2 n) ~ 1e-3: 2% is > 10 sigma.
+TEST(Noise, ResidualHasConfiguredStd) {
+  const Target t = make(four_level());
+  const SampleBatch b = sample(t, 0, 200, true);
+  for (int l = 1; l <= t.levels; ++l) {
+    const RowMatrix x = render(t.M[l - 1], b.s[l - 1], t.grid_at(l), t.patch, t.colors);
+    const double sd = std::sqrt((b.x[l - 1] - x).squaredNorm() / double(x.size()));
+    EXPECT_NEAR(sd, 0.05, 0.05 * 0.02 * (l == 1 ? 3 : 1)) << "level " << l;
+  }
+}
+
+TEST(Sample, RejectsBadArguments) {
+  const Target t = make(base_config());
+  EXPECT_THROW(sample(t, -1, 3), InputError);
+  EXPECT_THROW(sample(t, 0, -3), InputError);
+  EXPECT_EQ(sample(t, 5, 0).count, 0);
+}
+
+}  // namespace
+}  // namespace fsr
