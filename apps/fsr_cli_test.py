@@ -141,6 +141,46 @@ class CliTest(unittest.TestCase):
         self.assert_bad_input(["fit-first-layer", "--samples", self.path("vec.npy"), "--method",
                                "magic"], "--method")
 
+    def test_synth_writes_arrays_numpy_reads_with_documented_shapes(self):
+        config = {"levels": 2, "grid": 2, "channels": [8, 8], "patch": 2, "colors": 3,
+                  "kernel": 2, "active": [0.1, 0.1],
+                  "first_layer": {"correlation": "independent", "latent_dim": 16,
+                                  "alpha": [0.5, 2.0]},
+                  "dictionary": {"kind": "orthonormal", "coherence": 0.1},
+                  "noise": 0.0, "seed": 1}
+        with open(self.path("c.json"), "w") as f:
+            json.dump(config, f)
+        out = self.path("t")
+        self.json_of("synth", "--config", self.path("c.json"), "--out", out, "--samples", "50",
+                     "--hidden")
+        # docs/target_format.md: X_l is N x c x (r h_l) x (r h_l), S_l is N x m_l x h_l x h_l,
+        # M_l is d x m_l, alpha/beta have h_1^2 m_1 entries.
+        self.assertEqual(np.load(os.path.join(out, "X_1.npy")).shape, (50, 3, 4, 4))
+        self.assertEqual(np.load(os.path.join(out, "X_2.npy")).shape, (50, 3, 8, 8))
+        self.assertEqual(np.load(os.path.join(out, "S_2.npy")).shape, (50, 8, 4, 4))
+        m1 = np.load(os.path.join(out, "M_1.npy"))
+        self.assertEqual(m1.shape, (12, 8))
+        self.assertEqual(np.load(os.path.join(out, "alpha.npy")).shape, (32,))
+        # X_1 patch p = M_1 S_1[p], with d ordered (colour, dy, dx): recompute it here.
+        s1 = np.load(os.path.join(out, "S_1.npy"))
+        x1 = np.load(os.path.join(out, "X_1.npy"))
+        patch = np.einsum("dm,nm->nd", m1, s1[:, :, 1, 0]).reshape(50, 3, 2, 2)
+        np.testing.assert_allclose(x1[:, :, 2:4, 0:2], patch, atol=1e-12)
+        report = self.json_of("inspect", out)
+        self.assertIn("schema_version", report)
+
+    def test_synth_bad_config_writes_nothing(self):
+        with open(self.path("bad.json"), "w") as f:
+            json.dump({"levels": 2, "grid": 2, "channels": [8, 8], "patch": 2, "colors": 3,
+                       "active": [0.1, 1.4], "seed": 1}, f)
+        self.assert_bad_input(["synth", "--config", self.path("bad.json"), "--out",
+                               self.path("t")], "active[1] = 1.4")
+        with open(self.path("typo.json"), "w") as f:
+            json.dump({"levels": 1, "grid": 2, "channels": [8], "patch": 2, "colors": 3,
+                       "active": [0.1], "first_layer": {"corelation": "latent"}}, f)
+        self.assert_bad_input(["synth", "--config", self.path("typo.json"), "--out",
+                               self.path("t")], "first_layer.corelation")
+
 
 if __name__ == "__main__":
     FSR = sys.argv.pop(1)
