@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", fsr::build_info().version);
   fsr::cli::register_theory_commands(app);
   fsr::cli::register_synth_commands(app);
+  fsr::cli::register_analysis_commands(app);
 #ifdef FSR_WITH_GDA
   fsr::cli::register_gda_commands(app);
 #endif
