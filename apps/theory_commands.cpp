@@ -109,9 +109,8 @@ void add_fit_first_layer(CLI::App& app) {
                          {"min_eigenvalue_after", fit.psd_repair.min_eigenvalue_after},
                          {"frobenius_change", fit.psd_repair.frobenius_change},
                          {"iterations", fit.psd_repair.iterations}}}};
-    const Json config{{"samples", args->samples},
-                      {"method", args->method},
-                      {"rho_method", args->rho_method}};
+    const Json config{
+        {"samples", args->samples}, {"method", args->method}, {"rho_method", args->rho_method}};
     print_result("fit-first-layer", payload, args->json, config, [&](std::ostream& out) {
       out << "first-layer fit of " << samples.cols() << " units from " << samples.rows()
           << " samples (rho: " << payload["rho_method"].get<std::string>() << ")\n";
@@ -160,9 +159,8 @@ void add_match(CLI::App& app) {
                        {"best_index", r.best_index},
                        {"duplicate_columns", r.duplicate_columns},
                        {"dead_columns", r.dead_columns}};
-    const Json config{{"truth", args->truth},
-                      {"estimate", args->estimate},
-                      {"threshold", args->threshold}};
+    const Json config{
+        {"truth", args->truth}, {"estimate", args->estimate}, {"threshold", args->threshold}};
     print_result("match", payload, args->json, config, [&](std::ostream& out) {
       out << "matched " << truth.cols() << " true columns against " << estimate.cols()
           << " estimated (d = " << truth.rows() << ")\n";
