@@ -181,6 +181,30 @@ class CliTest(unittest.TestCase):
         self.assert_bad_input(["synth", "--config", self.path("typo.json"), "--out",
                                self.path("t")], "first_layer.corelation")
 
+    def test_analyze_a_target_against_itself_and_bad_run_dirs(self):
+        config = {"levels": 2, "grid": 2, "channels": [6, 6], "patch": 2, "colors": 3,
+                  "active": [0.2, 0.2], "seed": 3}
+        with open(self.path("c.json"), "w") as f:
+            json.dump(config, f)
+        target = self.path("t")
+        self.json_of("synth", "--config", self.path("c.json"), "--out", target)
+        # A target read as a "learned model" is recovered exactly (a run dir in target layout).
+        doc = self.json_of("analyze", "--target", target, "--run", target, "--samples", "500",
+                           "--out", self.path("analysis.json"))
+        level1, level2 = doc["levels"]
+        self.assertAlmostEqual(level1["columns"]["min_cosine"], 1.0, delta=1e-12)
+        self.assertAlmostEqual(level2["columns"]["min_cosine"], 1.0, delta=1e-12)
+        self.assertLess(level1["first_layer"]["alpha_max_relative"], 1e-12)
+        self.assertLess(level2["super_resolution"]["w_relative"], 1e-12)
+        with open(self.path("analysis.json")) as f:
+            written = json.load(f)
+        self.assertEqual(written["schema_version"], 1)
+        os.remove(self.path("analysis.json"))
+        self.assert_bad_input(["analyze", "--target", target, "--run", self.path("nowhere")],
+                              "--run", "nowhere")
+        self.assert_bad_input(["analyze", "--target", self.path("nowhere"), "--run", target],
+                              "--target")
+
 
 if __name__ == "__main__":
     FSR = sys.argv.pop(1)

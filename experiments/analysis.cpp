@@ -1,1 +1,781 @@
-// placeholder
+#include "experiments/analysis.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <system_error>
+
+#include "core/npy.h"
+#include "core/rng.h"
+#include "core/validate.h"
+#include "synth/sample.h"
+#include "theory/moment_tools.h"
+#include "theory/relu_moments.h"
+
+namespace fsr {
+namespace {
+namespace fs = std::filesystem;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr std::int64_t kChunk = 256;  // samples per pass chunk (a multiple of kSampleBlock)
+
+// Sub-seed tags, so that no two uses of options.seed share a stream.
+constexpr std::uint64_t kTagReal = 0x7265616c00000000ULL;
+constexpr std::uint64_t kTagFloor = 0x666c6f6f72000000ULL;
+constexpr std::uint64_t kTagLearned = 0x6c6561726e000000ULL;
+constexpr std::uint64_t kTagImageDirections = 0x696d616765000000ULL;
+constexpr std::uint64_t kTagPatchDirections = 0x7061746368000000ULL;
+constexpr std::uint64_t kTagPatchChoice = 0x63686f6963650000ULL;
+constexpr std::uint64_t kTagRhoPairs = 0x72686f0000000000ULL;
+
+template <typename V>
+std::vector<int> map_indices(const std::vector<int>& idx, const V& keep) {
+  std::vector<int> out;
+  out.reserve(idx.size());
+  for (int i : idx) out.push_back(keep[i]);
+  return out;
+}
+
+DictionaryMatch match_dictionary(const Eigen::MatrixXd& truth, const Eigen::MatrixXd& estimate,
+                                 double threshold, const std::string& what, bool allow_reversed) {
+  DictionaryMatch out;
+  std::vector<int> keep;
+  for (Eigen::Index j = 0; j < estimate.cols(); ++j) {
+    if (estimate.col(j).norm() > 0) {
+      keep.push_back(static_cast<int>(j));
+    } else {
+      out.zero_columns.push_back(static_cast<int>(j));
+    }
+  }
+  if (estimate.rows() != truth.rows()) {
+    throw InputError(what + ": has " + std::to_string(estimate.rows()) + " rows, the target's " +
+                     std::to_string(truth.rows()) + " (d = r^2 c must agree)");
+  }
+  if (keep.empty()) throw InputError(what + ": every column is zero");
+  Eigen::MatrixXd kept(estimate.rows(), static_cast<Eigen::Index>(keep.size()));
+  for (std::size_t j = 0; j < keep.size(); ++j) kept.col(j) = estimate.col(keep[j]);
+  try {
+    if (kept.cols() >= truth.cols()) {
+      out.match = match_columns(truth, kept, threshold);
+    } else if (allow_reversed) {
+      out.reversed = true;
+      out.match = match_columns(kept, truth, threshold);
+    } else {
+      throw InputError("has " + std::to_string(kept.cols()) +
+                       " non-zero columns, fewer than the target's " +
+                       std::to_string(truth.cols()) + ": cannot be matched one-to-one");
+    }
+  } catch (const InputError& e) {
+    throw InputError(what + ": " + e.what());
+  }
+  ColumnMatch& m = out.match;
+  if (!out.reversed) {
+    // Back to the estimate's own column indices; zero columns are unmatched and dead.
+    m.permutation = map_indices(m.permutation, keep);
+    m.best_index = map_indices(m.best_index, keep);
+    m.unmatched = map_indices(m.unmatched, keep);
+    m.duplicate_columns = map_indices(m.duplicate_columns, keep);
+    m.dead_columns = map_indices(m.dead_columns, keep);
+    std::vector<double> best(estimate.cols(), 0.0);
+    std::vector<int> best_truth(estimate.cols(), -1);
+    for (std::size_t j = 0; j < keep.size(); ++j) {
+      best[keep[j]] = m.estimate_best_cosines[j];
+      best_truth[keep[j]] = m.estimate_best_truth[j];
+    }
+    m.estimate_best_cosines = best;
+    m.estimate_best_truth = best_truth;
+    for (int z : out.zero_columns) {
+      m.unmatched.push_back(z);
+      m.dead_columns.push_back(z);
+    }
+    std::sort(m.unmatched.begin(), m.unmatched.end());
+    std::sort(m.dead_columns.begin(), m.dead_columns.end());
+  }
+  const auto above =
+      std::count_if(m.cosines.begin(), m.cosines.end(), [](double c) { return c >= 0.99; });
+  out.fraction_above_099 = m.cosines.empty() ? 0.0 : double(above) / double(m.cosines.size());
+  return out;
+}
+
+// Samples of X_l of one batch row as patch vectors (d entries, colour * r^2 + dy * r + dx).
+void extract_patch(const double* x, int y, int xx, int r, int c, int side, double* out) {
+  for (int ch = 0; ch < c; ++ch)
+    for (int dy = 0; dy < r; ++dy)
+      for (int dx = 0; dx < r; ++dx)
+        out[(ch * r + dy) * r + dx] =
+            x[(std::int64_t{ch} * side + r * y + dy) * side + r * xx + dx];
+}
+
+// Positions (grid cells) of sample n whose patches enter the moment statistics.
+std::vector<int> chosen_positions(int hh, int q, std::uint64_t seed, int level, std::int64_t n) {
+  std::vector<int> pos(hh);
+  std::iota(pos.begin(), pos.end(), 0);
+  if (q >= hh) return pos;
+  Rng rng(mix64(seed ^ kTagPatchChoice ^ std::uint64_t(level)), std::uint64_t(n));
+  for (int k = 0; k < q; ++k) {  // partial Fisher-Yates
+    const int j = k + static_cast<int>(rng.uniform_int(std::uint64_t(hh - k)));
+    std::swap(pos[k], pos[j]);
+  }
+  pos.resize(q);
+  return pos;
+}
+
+struct ActivityCounts {
+  std::vector<std::int64_t> histogram, channel;
+  std::int64_t active = 0, units = 0;
+  void init(int m) {
+    histogram.assign(m + 1, 0);
+    channel.assign(m, 0);
+  }
+  void add(const RowMatrix& s, int m, int hh) {
+    std::vector<int> per_patch(hh);
+    for (Eigen::Index n = 0; n < s.rows(); ++n) {
+      const double* row = s.row(n).data();
+      std::fill(per_patch.begin(), per_patch.end(), 0);
+      for (int i = 0; i < m; ++i)
+        for (int p = 0; p < hh; ++p)
+          if (row[std::int64_t{i} * hh + p] > 0) {
+            ++per_patch[p];
+            ++channel[i];
+            ++active;
+          }
+      for (int p = 0; p < hh; ++p) ++histogram[per_patch[p]];
+      units += std::int64_t{m} * hh;
+    }
+  }
+  ActivityStats stats(int m, int k) const {
+    ActivityStats a;
+    a.channels = m;
+    a.achieved = units ? double(active) / double(units) : 0.0;
+    a.mean_active_per_patch = a.achieved * m;
+    const double patches = units ? double(units) / m : 1.0;
+    double cdf = 0;
+    for (int j = 0; j <= m; ++j) {
+      a.histogram.push_back(double(histogram[j]) / patches);
+      cdf += a.histogram.back();
+      if (j <= k) a.fraction_patches_at_most_k = cdf;
+    }
+    for (int i = 0; i < m; ++i) a.channel_activity.push_back(double(channel[i]) / patches);
+    return a;
+  }
+};
+
+struct LevelPass {
+  Eigen::MatrixXd directions_image, directions_patch;
+  Eigen::MatrixXd proj_real, proj_gen, proj_floor;     // N x K
+  Eigen::MatrixXd patch_real, patch_gen, patch_floor;  // P x d
+  int q = 0;                                           // patches per sample
+  ActivityCounts truth_counts, learned_counts;
+  double fe_num = 0, fe_den = 0, ofe_num = 0, ofe_den = 0;
+  SuperResolutionLayer sub, full;  // learned layer restricted / input-restricted (l >= 2)
+};
+
+SuperResolutionLayer restrict_layer(const SuperResolutionLayer& learned, const std::vector<int>& in,
+                                    const std::vector<int>* out) {
+  SuperResolutionLayer r;
+  r.in_channels = static_cast<int>(in.size());
+  r.out_channels = out ? static_cast<int>(out->size()) : learned.out_channels;
+  r.kernel = learned.kernel;
+  r.weight.assign(std::size_t(r.in_channels) * r.out_channels * r.kernel * r.kernel, 0.0);
+  r.bias.resize(r.out_channels);
+  for (int j = 0; j < r.out_channels; ++j) {
+    const int lj = out ? (*out)[j] : j;
+    r.bias(j) = learned.bias(lj);
+    for (int i = 0; i < r.in_channels; ++i)
+      for (int ky = 0; ky < r.kernel; ++ky)
+        for (int kx = 0; kx < r.kernel; ++kx) r.w(i, j, ky, kx) = learned.w(in[i], lj, ky, kx);
+  }
+  return r;
+}
+
+void fill_projections(Eigen::MatrixXd& proj, std::int64_t row, const RowMatrix& x,
+                      const Eigen::MatrixXd& u) {
+  proj.middleRows(row, x.rows()).noalias() = x * u;
+}
+
+void fill_patches(Eigen::MatrixXd& patches, const RowMatrix& x, std::int64_t first, int q,
+                  const Target& t, int level, std::uint64_t seed) {
+  const int h = t.grid_at(level), hh = h * h, r = t.patch, c = t.colors, side = t.side_at(level);
+  const int d = t.patch_dim();
+  std::vector<double> buf(d);
+  for (Eigen::Index n = 0; n < x.rows(); ++n) {
+    const std::int64_t global = first + n;
+    const std::vector<int> pos = chosen_positions(hh, q, seed, level, global);
+    for (int k = 0; k < q; ++k) {
+      extract_patch(x.row(n).data(), pos[k] / h, pos[k] % h, r, c, side, buf.data());
+      for (int e = 0; e < d; ++e) patches(global * q + k, e) = buf[e];
+    }
+  }
+}
+
+void sliced_wasserstein(Eigen::MatrixXd a, Eigen::MatrixXd b, double& w1, double& w2) {
+  double s1 = 0, s2 = 0;
+  for (Eigen::Index k = 0; k < a.cols(); ++k) {
+    std::sort(a.col(k).data(), a.col(k).data() + a.rows());
+    std::sort(b.col(k).data(), b.col(k).data() + b.rows());
+    const Eigen::ArrayXd diff = (a.col(k) - b.col(k)).array();
+    s1 += diff.abs().sum();
+    s2 += diff.square().sum();
+  }
+  const double n = double(a.rows()) * double(a.cols());
+  w1 = s1 / n;
+  w2 = std::sqrt(s2 / n);
+}
+
+int requested_k(const Target& t, int level, double achieved) {
+  const int m = t.channels[level - 1];
+  double p = achieved;
+  if (t.config.is_object() && t.config.contains("active") && t.config["active"].is_array() &&
+      static_cast<int>(t.config["active"].size()) == t.levels) {
+    p = t.config["active"][level - 1].get<double>();
+  }
+  return std::clamp(static_cast<int>(std::ceil(p * m - 1e-9)), 1, m);
+}
+
+// One streaming pass over N samples of the target (twice: real and floor) and of the learned
+// model: projections for the sliced distance, chosen patches for the moments, activity counts,
+// and the functional errors of the super-resolution layers given the true codes.
+void distribution_pass(const Target& truth, const Target& learned, int L,
+                       const std::vector<LevelAnalysis>& levels, const AnalysisOptions& o,
+                       std::vector<LevelPass>& pass) {
+  const std::int64_t N = o.samples;
+  Target real = truth, floor = truth, gen = learned;
+  real.sample_seed = mix64(o.seed ^ kTagReal);
+  floor.sample_seed = mix64(o.seed ^ kTagFloor);
+  gen.sample_seed = mix64(o.seed ^ kTagLearned);
+  real.levels = floor.levels = gen.levels = L;  // coarser levels never depend on finer ones
+  real.up.resize(L - 1), floor.up.resize(L - 1), gen.up.resize(L - 1);
+  real.M.resize(L), floor.M.resize(L), gen.M.resize(L);
+  real.channels.resize(L), floor.channels.resize(L), gen.channels.resize(L);
+  pass.assign(L, {});
+  for (int l = 1; l <= L; ++l) {
+    LevelPass& p = pass[l - 1];
+    const int dim = static_cast<int>(truth.output_size(l));
+    const int hh = truth.grid_at(l) * truth.grid_at(l);
+    p.directions_image =
+        random_unit_directions(dim, o.directions, mix64(o.seed ^ kTagImageDirections ^ l));
+    p.directions_patch = random_unit_directions(truth.patch_dim(), o.directions,
+                                                mix64(o.seed ^ kTagPatchDirections ^ l));
+    p.q = static_cast<int>(std::clamp<std::int64_t>(o.max_patches / N, 1, hh));
+    p.proj_real.resize(N, o.directions);
+    p.proj_gen.resize(N, o.directions);
+    p.patch_real.resize(N * p.q, truth.patch_dim());
+    p.patch_gen.resize(N * p.q, truth.patch_dim());
+    if (o.noise_floor) {
+      p.proj_floor.resize(N, o.directions);
+      p.patch_floor.resize(N * p.q, truth.patch_dim());
+    }
+    p.truth_counts.init(truth.channels[l - 1]);
+    p.learned_counts.init(learned.channels[l - 1]);
+    if (l >= 2) {
+      const auto& in = levels[l - 2].columns.match.permutation;
+      const auto& out = levels[l - 1].columns.match.permutation;
+      p.sub = restrict_layer(learned.up[l - 2], in, &out);
+      p.full = restrict_layer(learned.up[l - 2], in, nullptr);
+    }
+  }
+  for (std::int64_t first = 0; first < N; first += kChunk) {
+    const std::int64_t count = std::min(kChunk, N - first);
+    const SampleBatch br = sample(real, first, count, {.with_hidden = true, .threads = o.threads});
+    const SampleBatch bg = sample(gen, first, count, {.with_hidden = true, .threads = o.threads});
+    SampleBatch bf;
+    if (o.noise_floor) bf = sample(floor, first, count, {.threads = o.threads});
+    for (int l = 1; l <= L; ++l) {
+      LevelPass& p = pass[l - 1];
+      fill_projections(p.proj_real, first, br.x[l - 1], p.directions_image);
+      fill_projections(p.proj_gen, first, bg.x[l - 1], p.directions_image);
+      fill_patches(p.patch_real, br.x[l - 1], first, p.q, truth, l, o.seed);
+      fill_patches(p.patch_gen, bg.x[l - 1], first, p.q, truth, l, o.seed);
+      if (o.noise_floor) {
+        fill_projections(p.proj_floor, first, bf.x[l - 1], p.directions_image);
+        fill_patches(p.patch_floor, bf.x[l - 1], first, p.q, truth, l, o.seed);
+      }
+      const int h = truth.grid_at(l), hh = h * h;
+      p.truth_counts.add(br.s[l - 1], truth.channels[l - 1], hh);
+      p.learned_counts.add(bg.s[l - 1], learned.channels[l - 1], hh);
+      if (l >= 2) {
+        const int hp = truth.grid_at(l - 1);
+        const RowMatrix s_hat = super_resolve(p.sub, br.s[l - 2], hp);
+        const RowMatrix s_full = super_resolve(p.full, br.s[l - 2], hp);
+        const RowMatrix x_hat = render(learned.M[l - 1], s_full, h, truth.patch, truth.colors);
+        const RowMatrix x_true = render(truth.M[l - 1], br.s[l - 1], h, truth.patch, truth.colors);
+        for (Eigen::Index n = 0; n < count; ++n) {
+          p.fe_num += (s_hat.row(n) - br.s[l - 1].row(n)).norm();
+          p.fe_den += br.s[l - 1].row(n).norm();
+          p.ofe_num += (x_hat.row(n) - x_true.row(n)).norm();
+          p.ofe_den += x_true.row(n).norm();
+        }
+      }
+    }
+  }
+}
+
+double safe_ratio(double num, double den) { return den > 0 ? num / den : (num > 0 ? kNaN : 0.0); }
+
+FirstLayerRecovery first_layer_recovery(const Target& truth, const Target& learned,
+                                        const DictionaryMatch& columns, const AnalysisOptions& o) {
+  FirstLayerRecovery r;
+  const int h2 = truth.grid * truth.grid, m = truth.channels[0], mh = learned.channels[0];
+  const std::vector<int>& perm = columns.match.permutation;
+  // Closed-form activity of each learned channel (largest over positions).
+  std::vector<double> act(mh, 0.0);
+  for (int j = 0; j < mh; ++j)
+    for (int p = 0; p < h2; ++p) {
+      const int u = j * h2 + p;
+      const double a = learned.alpha(u), b = learned.beta(u);
+      const double q = a > 0 ? normal_q(b / a) : (b < 0 ? 1.0 : 0.0);
+      act[j] = std::max(act[j], q);
+    }
+  for (int j : columns.match.dead_columns)
+    if (act[j] > o.active_floor) ++r.active_unmatched;
+
+  const int n1 = truth.first_layer_units();
+  r.alpha = truth.alpha;
+  r.beta = truth.beta;
+  r.alpha_hat = Eigen::VectorXd::Constant(n1, kNaN);
+  r.beta_hat = Eigen::VectorXd::Constant(n1, kNaN);
+  std::vector<int> truth_units, learned_units;  // scored pairs (for rho)
+  for (int i = 0; i < m; ++i) {
+    std::vector<int> aligned{perm[i]};
+    for (int j : columns.match.duplicate_columns)
+      if (columns.match.estimate_best_truth[j] == i && act[j] > o.active_floor)
+        aligned.push_back(j);
+    bool mergeable = true;
+    for (std::size_t k = 1; k < aligned.size() && mergeable; ++k)
+      for (int p = 0; p < h2 && mergeable; ++p) {
+        const int u0 = perm[i] * h2 + p, uk = aligned[k] * h2 + p;
+        const double a0 = learned.alpha(u0), ak = learned.alpha(uk);
+        if (!(a0 > 0 && ak > 0)) {
+          mergeable = false;
+          break;
+        }
+        const double corr = learned.A.row(u0).dot(learned.A.row(uk));
+        const double t0 = learned.beta(u0) / a0, tk = learned.beta(uk) / ak;
+        mergeable = 1.0 - corr <= o.merge_tolerance &&
+                    std::abs(tk - t0) <= o.merge_tolerance * (1.0 + std::abs(t0));
+      }
+    if (!mergeable) {
+      r.not_identifiable_channels.push_back(i);
+      continue;
+    }
+    if (aligned.size() > 1) r.merged_channels.push_back(i);
+    for (int p = 0; p < h2; ++p) {
+      double a = 0, b = 0;
+      for (int j : aligned) {
+        a += learned.alpha(j * h2 + p);
+        b += learned.beta(j * h2 + p);
+      }
+      r.alpha_hat(i * h2 + p) = a;
+      r.beta_hat(i * h2 + p) = b;
+      truth_units.push_back(i * h2 + p);
+      learned_units.push_back(perm[i] * h2 + p);
+    }
+  }
+  r.identifiable = r.not_identifiable_channels.empty();
+  r.units_scored = static_cast<int>(truth_units.size());
+  double asum = 0, bsum = 0;
+  for (int u : truth_units) {
+    const double a = truth.alpha(u), b = truth.beta(u);
+    const double ea = std::abs(r.alpha_hat(u) - a) / a;
+    const double eb = std::abs(r.beta_hat(u) - b) / std::max(std::abs(b), 0.1 * a);
+    const double et = r.alpha_hat(u) > 0 ? std::abs(r.beta_hat(u) / r.alpha_hat(u) - b / a)
+                                         : std::numeric_limits<double>::infinity();
+    asum += ea;
+    bsum += eb;
+    r.alpha_max_relative = std::max(r.alpha_max_relative, ea);
+    r.beta_max_relative = std::max(r.beta_max_relative, eb);
+    r.t_max_abs_error = std::max(r.t_max_abs_error, et);
+  }
+  if (r.units_scored > 0) {
+    r.alpha_mean_relative = asum / r.units_scored;
+    r.beta_mean_relative = bsum / r.units_scored;
+  }
+  // rho: exact over all pairs up to 2e6 pairs, else 2e6 seeded random pairs.
+  const std::int64_t n = r.units_scored;
+  const std::int64_t all_pairs = n * (n - 1) / 2;
+  const std::int64_t kMaxPairs = 2000000;
+  double rsum = 0;
+  auto score_pair = [&](std::int64_t a, std::int64_t b) {
+    const double rt = truth.A.row(truth_units[a]).dot(truth.A.row(truth_units[b]));
+    const double rl = learned.A.row(learned_units[a]).dot(learned.A.row(learned_units[b]));
+    const double e = std::abs(rt - rl);
+    r.rho_max_abs_error = std::max(r.rho_max_abs_error, e);
+    rsum += e;
+    ++r.rho_pairs;
+  };
+  if (all_pairs <= kMaxPairs) {
+    for (std::int64_t a = 0; a < n; ++a)
+      for (std::int64_t b = a + 1; b < n; ++b) score_pair(a, b);
+  } else {
+    Rng rng(mix64(o.seed ^ kTagRhoPairs));
+    while (r.rho_pairs < kMaxPairs) {
+      const auto a = static_cast<std::int64_t>(rng.uniform_int(n));
+      const auto b = static_cast<std::int64_t>(rng.uniform_int(n));
+      if (a != b) score_pair(a, b);
+    }
+  }
+  r.rho_mean_abs_error = r.rho_pairs ? rsum / double(r.rho_pairs) : 0.0;
+  return r;
+}
+
+SuperResolutionRecovery super_resolution_recovery(const Target& truth, const Target& learned, int l,
+                                                  const std::vector<int>& prev,
+                                                  const std::vector<int>& perm) {
+  SuperResolutionRecovery r;
+  const SuperResolutionLayer& tw = truth.up[l - 2];
+  const SuperResolutionLayer& lw = learned.up[l - 2];
+  double num = 0, den = 0, bnum = 0, bden = 0;
+  for (int i = 0; i < tw.in_channels; ++i)
+    for (int j = 0; j < tw.out_channels; ++j)
+      for (int ky = 0; ky < tw.kernel; ++ky)
+        for (int kx = 0; kx < tw.kernel; ++kx) {
+          const double t = tw.w(i, j, ky, kx);
+          const double e = lw.w(prev[i], perm[j], ky, kx) - t;
+          num += e * e;
+          den += t * t;
+        }
+  for (int j = 0; j < tw.out_channels; ++j) {
+    const double e = lw.bias(perm[j]) - tw.bias(j);
+    bnum += e * e;
+    bden += tw.bias(j) * tw.bias(j);
+  }
+  r.w_relative = std::sqrt(safe_ratio(num, den));
+  r.bias_relative = std::sqrt(safe_ratio(bnum, bden));
+  return r;
+}
+
+void check_compatible(const Target& truth, const Target& learned) {
+  auto same = [](const char* what, int a, int b) {
+    if (a != b) {
+      throw InputError(std::string("learned model ") + what + " = " + std::to_string(b) +
+                       ": must equal the target's " + std::to_string(a));
+    }
+  };
+  same("grid", truth.grid, learned.grid);
+  same("patch", truth.patch, learned.patch);
+  same("colors", truth.colors, learned.colors);
+  if (std::min(truth.levels, learned.levels) >= 2) same("kernel", truth.kernel, learned.kernel);
+}
+
+}  // namespace
+
+Target analysis_canonical_form(const Target& model) {
+  Target t = model;
+  const int h2 = t.grid * t.grid;
+  for (Eigen::Index u = 0; u < t.A.rows(); ++u) {
+    const double n = t.A.row(u).norm();
+    if (n > 0 && t.alpha(u) != 0) {
+      // ReLU(a (A_u z) - b) = ReLU(|a| n (s A_u / n) z - b), s = sign(a).
+      t.A.row(u) *= (t.alpha(u) > 0 ? 1.0 : -1.0) / n;
+      t.alpha(u) = std::abs(t.alpha(u)) * n;
+    }
+  }
+  std::vector<Eigen::VectorXd> scale(t.levels);
+  for (int l = 0; l < t.levels; ++l) {
+    scale[l] = t.M[l].colwise().norm().transpose();
+    for (Eigen::Index j = 0; j < scale[l].size(); ++j) {
+      if (!(scale[l](j) > 0)) scale[l](j) = 1.0;  // a zero column stays zero
+      t.M[l].col(j) /= scale[l](j);
+    }
+  }
+  for (int j = 0; j < t.channels[0]; ++j)
+    for (int p = 0; p < h2; ++p) {
+      t.alpha(j * h2 + p) *= scale[0](j);
+      t.beta(j * h2 + p) *= scale[0](j);
+    }
+  for (int l = 1; l < t.levels; ++l) {
+    SuperResolutionLayer& up = t.up[l - 1];
+    for (int i = 0; i < up.in_channels; ++i)
+      for (int j = 0; j < up.out_channels; ++j)
+        for (int ky = 0; ky < up.kernel; ++ky)
+          for (int kx = 0; kx < up.kernel; ++kx)
+            up.w(i, j, ky, kx) *= scale[l](j) / scale[l - 1](i);
+    for (int j = 0; j < up.out_channels; ++j) up.bias(j) *= scale[l](j);
+  }
+  return t;
+}
+
+Eigen::MatrixXd decoder_columns(const Eigen::MatrixXd& stored, int patch_dim,
+                                const std::string& name) {
+  if (stored.cols() == patch_dim) return stored.transpose();  // rows = decoders (gda/ layout)
+  if (stored.rows() == patch_dim) return stored;              // columns = decoders
+  throw InputError(name + " has shape (" + std::to_string(stored.rows()) + ", " +
+                   std::to_string(stored.cols()) +
+                   "): must be (units, d) or (d, units) with d = " + std::to_string(patch_dim));
+}
+
+RunAnalysis analyze(const Target& truth_in, const Target& learned_in,
+                    const std::vector<std::optional<Eigen::MatrixXd>>& decoders,
+                    const AnalysisOptions& o) {
+  Stopwatch clock;
+  require_in_range("threshold", o.threshold, 0, 1, true, true);
+  if (o.samples < 2) fail_field("samples", o.samples, "must be >= 2");
+  require_int_in_range("directions", o.directions, 1, 100000);
+  require_int_in_range("max_order", o.max_order, 1, kMaxMomentOrder);
+  if (o.max_patches < 1) fail_field("max_patches", o.max_patches, "must be >= 1");
+  require_int_in_range("threads", o.threads, 1, 256);
+  require_nonnegative("active_floor", o.active_floor);
+  require_nonnegative("merge_tolerance", o.merge_tolerance);
+  check_compatible(truth_in, learned_in);
+  const Target truth = analysis_canonical_form(truth_in);
+  const Target learned = analysis_canonical_form(learned_in);
+
+  RunAnalysis out;
+  out.options = o;
+  const int L = std::min(truth.levels, learned.levels);
+  out.levels_scored = L;
+  for (int l = 1; l <= L; ++l) {
+    LevelAnalysis a;
+    a.level = l;
+    a.channels = truth.channels[l - 1];
+    a.learned_channels = learned.channels[l - 1];
+    a.columns = match_dictionary(truth.M[l - 1], learned.M[l - 1], o.threshold,
+                                 "learned M_" + std::to_string(l), false);
+    if (l - 1 < static_cast<int>(decoders.size()) && decoders[l - 1]) {
+      const std::string name = "V_" + std::to_string(l);
+      a.decoder_vs_target =
+          match_dictionary(truth.M[l - 1], *decoders[l - 1], o.threshold, name, true);
+      a.decoder_vs_learned =
+          match_dictionary(learned.M[l - 1], *decoders[l - 1], o.threshold, name, true);
+    }
+    out.levels.push_back(std::move(a));
+  }
+
+  std::vector<LevelPass> pass;
+  distribution_pass(truth, learned, L, out.levels, o, pass);
+
+  for (int l = 1; l <= L; ++l) {
+    LevelAnalysis& a = out.levels[l - 1];
+    LevelPass& p = pass[l - 1];
+    // Distribution.
+    DistributionMetrics& d = a.distribution;
+    d.samples = o.samples;
+    d.patches = p.patch_real.rows();
+    d.directions = o.directions;
+    const MomentMismatch mm =
+        moment_mismatch(p.patch_real, p.patch_gen, p.directions_patch, o.max_order);
+    d.moment_mismatch = mm.per_order;
+    d.mean_gap = mm.mean_gap;
+    d.second_moment_gap = mm.second_moment_gap;
+    sliced_wasserstein(p.proj_real, p.proj_gen, d.sliced_w1, d.sliced_w2);
+    d.projection_scale = std::sqrt(p.proj_real.squaredNorm() / double(p.proj_real.size()));
+    if (o.noise_floor) {
+      const MomentMismatch mf =
+          moment_mismatch(p.patch_real, p.patch_floor, p.directions_patch, o.max_order);
+      d.moment_mismatch_floor = mf.per_order;
+      d.mean_gap_floor = mf.mean_gap;
+      d.second_moment_gap_floor = mf.second_moment_gap;
+      sliced_wasserstein(p.proj_real, p.proj_floor, d.sliced_w1_floor, d.sliced_w2_floor);
+    }
+    // Activity.
+    ActivityComparison& ac = a.activity;
+    const double achieved =
+        p.truth_counts.units ? double(p.truth_counts.active) / p.truth_counts.units : 0;
+    ac.k = requested_k(truth, l, achieved);
+    ac.target = p.truth_counts.stats(a.channels, ac.k);
+    ac.learned = p.learned_counts.stats(a.learned_channels, ac.k);
+    for (int j : a.columns.match.permutation)
+      ac.matched_channel_activity.push_back(ac.learned.channel_activity[j]);
+    // Recovery.
+    if (l == 1) {
+      a.first_layer = first_layer_recovery(truth, learned, a.columns, o);
+    } else {
+      SuperResolutionRecovery r =
+          super_resolution_recovery(truth, learned, l, out.levels[l - 2].columns.match.permutation,
+                                    a.columns.match.permutation);
+      r.functional_error = safe_ratio(p.fe_num, p.fe_den);
+      r.output_functional_error = safe_ratio(p.ofe_num, p.ofe_den);
+      for (int j : a.columns.match.duplicate_columns)
+        if (ac.learned.channel_activity[j] > o.active_floor) ++r.active_duplicates;
+      a.super_resolution = r;
+    }
+  }
+  out.seconds = clock.seconds();
+  return out;
+}
+
+RunAnalysis analyze_run(const fs::path& target_dir, const fs::path& run_dir,
+                        const AnalysisOptions& options) {
+  std::error_code ec;
+  if (!fs::exists(run_dir, ec) || ec) {
+    fail_field("--run", run_dir.string(),
+               ec ? "cannot be read (" + ec.message() + ")" : "does not exist");
+  }
+  if (!fs::is_directory(run_dir, ec)) fail_field("--run", run_dir.string(), "is not a directory");
+  if (!fs::exists(target_dir, ec) || !fs::is_directory(target_dir, ec)) {
+    fail_field("--target", target_dir.string(), "is not a target directory");
+  }
+  // Probing a folder we may not read sets ec: that is "unreadable", not "no model".
+  auto probe = [&](const fs::path& path, bool directory) {
+    const fs::file_status st = fs::status(path, ec);
+    if (st.type() == fs::file_type::not_found) return false;
+    if (ec) fail_field("--run", run_dir.string(), "cannot be read (" + ec.message() + ")");
+    return directory ? fs::is_directory(st) : fs::exists(st);
+  };
+  const fs::path model_dir = probe(run_dir / "model", true) ? run_dir / "model" : run_dir;
+  if (!probe(model_dir / "target.json", false)) {
+    fail_field("--run", run_dir.string(),
+               "holds no learned model (no target.json in it or in its model/ folder)");
+  }
+  const Target truth = load_target(target_dir);
+  const Target learned = load_target(model_dir);
+  const int L = std::min(truth.levels, learned.levels);
+  std::vector<std::optional<Eigen::MatrixXd>> decoders(L);
+  std::vector<std::string> files(L);
+  for (int l = 1; l <= L; ++l) {
+    for (const fs::path& dir : {run_dir, model_dir}) {
+      const fs::path f = dir / ("V_" + std::to_string(l) + ".npy");
+      if (!fs::exists(f, ec)) continue;
+      decoders[l - 1] =
+          decoder_columns(read_npy_matrix(f, f.string()), truth.patch_dim(), f.string());
+      files[l - 1] = f.string();
+      break;
+    }
+  }
+  RunAnalysis out = analyze(truth, learned, decoders, options);
+  for (int l = 1; l <= L; ++l) out.levels[l - 1].decoder_file = files[l - 1];
+  out.target_dir = target_dir.string();
+  out.run_dir = run_dir.string();
+  out.model_dir = model_dir.string();
+  if (fs::exists(run_dir / "result.json", ec)) {
+    const Json r = read_json(run_dir / "result.json");
+    out.run_result = Json::object();
+    for (const char* key : {"status", "steps", "total_steps", "message"})
+      if (r.is_object() && r.contains(key)) out.run_result[key] = r[key];
+  }
+  return out;
+}
+
+// ---- JSON -------------------------------------------------------------------------------------
+
+namespace {
+Json vec_json(const Eigen::VectorXd& v) {
+  Json a = Json::array();
+  for (Eigen::Index i = 0; i < v.size(); ++i)
+    a.push_back(std::isfinite(v(i)) ? Json(v(i)) : Json(nullptr));
+  return a;
+}
+Json num(double x) { return std::isfinite(x) ? Json(x) : Json(nullptr); }
+Json activity_json(const ActivityStats& a) {
+  return {{"channels", a.channels},
+          {"achieved", a.achieved},
+          {"mean_active_per_patch", a.mean_active_per_patch},
+          {"active_count_histogram", a.histogram},
+          {"fraction_patches_at_most_k", a.fraction_patches_at_most_k},
+          {"channel_activity", a.channel_activity}};
+}
+}  // namespace
+
+Json to_json(const DictionaryMatch& d) {
+  const ColumnMatch& m = d.match;
+  return {{"mean_cosine", m.mean_cosine},
+          {"min_cosine", m.min_cosine},
+          {"fraction_above_0.99", d.fraction_above_099},
+          {"threshold", m.threshold},
+          {"fraction_above_threshold", m.fraction_above},
+          {"permutation", m.permutation},
+          {"cosines", m.cosines},
+          {"signed_cosines", m.signed_cosines},
+          {"best_cosines", m.best_cosines},
+          {"best_index", m.best_index},
+          {"mean_best_cosine", m.mean_best_cosine},
+          {"min_best_cosine", m.min_best_cosine},
+          {"fraction_best_above_threshold", m.fraction_best_above},
+          {"unmatched", m.unmatched},
+          {"duplicate_columns", m.duplicate_columns},
+          {"dead_columns", m.dead_columns},
+          {"zero_columns", d.zero_columns},
+          {"reversed", d.reversed}};
+}
+
+Json to_json(const LevelAnalysis& a) {
+  Json j{{"level", a.level},
+         {"channels", a.channels},
+         {"learned_channels", a.learned_channels},
+         {"columns", to_json(a.columns)}};
+  if (a.decoder_vs_target) {
+    j["decoder"] = {{"file", a.decoder_file},
+                    {"vs_target", to_json(*a.decoder_vs_target)},
+                    {"vs_learned", to_json(*a.decoder_vs_learned)}};
+  } else {
+    j["decoder"] = nullptr;
+  }
+  if (a.first_layer) {
+    const FirstLayerRecovery& f = *a.first_layer;
+    j["first_layer"] = {{"identifiable", f.identifiable},
+                        {"merged_channels", f.merged_channels},
+                        {"not_identifiable_channels", f.not_identifiable_channels},
+                        {"units_scored", f.units_scored},
+                        {"alpha_mean_relative", f.alpha_mean_relative},
+                        {"alpha_max_relative", f.alpha_max_relative},
+                        {"beta_mean_relative", f.beta_mean_relative},
+                        {"beta_max_relative", f.beta_max_relative},
+                        {"t_max_abs_error", num(f.t_max_abs_error)},
+                        {"rho_max_abs_error", f.rho_max_abs_error},
+                        {"rho_mean_abs_error", f.rho_mean_abs_error},
+                        {"rho_pairs", f.rho_pairs},
+                        {"active_unmatched", f.active_unmatched},
+                        {"alpha", vec_json(f.alpha)},
+                        {"beta", vec_json(f.beta)},
+                        {"alpha_hat", vec_json(f.alpha_hat)},
+                        {"beta_hat", vec_json(f.beta_hat)}};
+  }
+  if (a.super_resolution) {
+    const SuperResolutionRecovery& s = *a.super_resolution;
+    j["super_resolution"] = {{"w_relative", num(s.w_relative)},
+                             {"bias_relative", num(s.bias_relative)},
+                             {"functional_error", num(s.functional_error)},
+                             {"output_functional_error", num(s.output_functional_error)},
+                             {"active_duplicates", s.active_duplicates}};
+  }
+  const DistributionMetrics& d = a.distribution;
+  j["distribution"] = {{"samples", d.samples},
+                       {"patches", d.patches},
+                       {"directions", d.directions},
+                       {"moment_mismatch", d.moment_mismatch},
+                       {"moment_mismatch_floor", d.moment_mismatch_floor},
+                       {"mean_gap", d.mean_gap},
+                       {"mean_gap_floor", d.mean_gap_floor},
+                       {"second_moment_gap", d.second_moment_gap},
+                       {"second_moment_gap_floor", d.second_moment_gap_floor},
+                       {"sliced_w1", d.sliced_w1},
+                       {"sliced_w2", d.sliced_w2},
+                       {"sliced_w1_floor", d.sliced_w1_floor},
+                       {"sliced_w2_floor", d.sliced_w2_floor},
+                       {"projection_scale", d.projection_scale}};
+  j["activity"] = {{"k", a.activity.k},
+                   {"target", activity_json(a.activity.target)},
+                   {"learned", activity_json(a.activity.learned)},
+                   {"matched_channel_activity", a.activity.matched_channel_activity}};
+  return j;
+}
+
+Json to_json(const RunAnalysis& r) {
+  const AnalysisOptions& o = r.options;
+  Json levels = Json::array();
+  for (const LevelAnalysis& l : r.levels) levels.push_back(to_json(l));
+  return {{"target_dir", r.target_dir},
+          {"run_dir", r.run_dir},
+          {"model_dir", r.model_dir},
+          {"levels_scored", r.levels_scored},
+          {"options",
+           {{"threshold", o.threshold},
+            {"samples", o.samples},
+            {"directions", o.directions},
+            {"max_order", o.max_order},
+            {"max_patches", o.max_patches},
+            {"seed", o.seed},
+            {"noise_floor", o.noise_floor},
+            {"active_floor", o.active_floor},
+            {"merge_tolerance", o.merge_tolerance}}},
+          {"run_result", r.run_result},
+          {"levels", levels},
+          {"seconds", r.seconds}};
+}
+
+void write_analysis(const fs::path& path, const RunAnalysis& analysis, const RunInfo& run) {
+  write_json_atomic(path, make_document("analyze", to_json(analysis), run));
+}
+
+}  // namespace fsr
