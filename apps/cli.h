@@ -23,5 +23,6 @@ void register_theory_commands(CLI::App& app);    // moments, fit-first-layer, ma
 void register_synth_commands(CLI::App& app);     // synth, inspect
 void register_gda_commands(CLI::App& app);       // train (only in builds with LibTorch)
 void register_analysis_commands(CLI::App& app);  // analyze
+void register_run_commands(CLI::App& app);       // run, merge (suites)
 
 }  // namespace fsr::cli

@@ -1,0 +1,307 @@
+#include "experiments/jobs.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <sstream>
+
+#include "core/rng.h"
+#include "core/validate.h"
+#include "experiments/analysis.h"
+#include "synth/config.h"
+#include "synth/sample.h"
+#include "synth/target.h"
+#include "theory/first_layer.h"
+
+namespace fsr {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+Json finite_or_null(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
+
+// ---- Typed getters with field-naming errors ---------------------------------------------------
+
+std::int64_t get_int(const Json& c, const std::string& key, const std::string& field,
+                     std::int64_t fallback, std::int64_t lo, std::int64_t hi) {
+  if (!c.contains(key)) return fallback;
+  const Json& v = c[key];
+  if (!v.is_number_integer()) fail_field(field + "." + key, v.dump(), "must be an integer");
+  const std::int64_t x = v.get<std::int64_t>();
+  require_int_in_range(field + "." + key, x, lo, hi);
+  return x;
+}
+
+double get_double(const Json& c, const std::string& key, const std::string& field,
+                  double fallback) {
+  if (!c.contains(key)) return fallback;
+  const Json& v = c[key];
+  if (!v.is_number()) fail_field(field + "." + key, v.dump(), "must be a number");
+  return v.get<double>();
+}
+
+bool get_bool(const Json& c, const std::string& key, const std::string& field, bool fallback) {
+  if (!c.contains(key)) return fallback;
+  const Json& v = c[key];
+  if (!v.is_boolean()) fail_field(field + "." + key, v.dump(), "must be true or false");
+  return v.get<bool>();
+}
+
+std::string get_choice(const Json& c, const std::string& key, const std::string& field,
+                       const std::string& fallback, const std::vector<std::string>& choices) {
+  if (!c.contains(key)) return fallback;
+  const Json& v = c[key];
+  if (!v.is_string()) fail_field(field + "." + key, v.dump(), "must be a string");
+  const std::string s = v.get<std::string>();
+  if (std::find(choices.begin(), choices.end(), s) == choices.end()) {
+    fail_field(field + "." + key, s, "must be one of " + join(choices));
+  }
+  return s;
+}
+
+// The job's target: the suite's config, rebuilt with the job seed when the kind asks for it.
+Target build_job_target(const JobSpec& spec, bool reseed) {
+  Json config = spec.target;
+  if (reseed) config["seed"] = spec.seed;
+  return build_target(parse_target_config(config));
+}
+
+// ---- first_layer_baseline ---------------------------------------------------------------------
+
+const std::vector<std::string> kFirstLayerKeys = {"samples", "method", "rho_method", "max_units",
+                                                  "reseed_target"};
+
+Json normalize_first_layer(const Json& c, const std::string& field, const fs::path&) {
+  require_known_keys(c, field, kFirstLayerKeys);
+  return Json{{"samples", get_int(c, "samples", field, 2000, 2, std::int64_t{1} << 32)},
+              {"method", get_choice(c, "method", field, "moments", {"moments", "mle", "auto"})},
+              {"rho_method", get_choice(c, "rho_method", field, "cross_moment",
+                                        {"cross_moment", "coactivation"})},
+              {"max_units", get_int(c, "max_units", field, 0, 0, 1 << 20)},
+              {"reseed_target", get_bool(c, "reseed_target", field, false)}};
+}
+
+// Fits the first layer from the true S_1 of N samples and scores it against the planted values.
+// The job seed picks an independent sample stream of the same target (or, with reseed_target, a
+// new planted target), so seeds are independent replicates.
+Json run_first_layer(const JobSpec& spec, const JobContext& context) {
+  const Json& c = spec.config;
+  const Stopwatch clock;
+  Target target = build_job_target(spec, c["reseed_target"].get<bool>());
+  target.sample_seed = mix64(target.sample_seed ^ mix64(spec.seed + 0x51ed270b27a3c1d5ULL));
+  const std::int64_t n = c["samples"].get<std::int64_t>();
+  const SampleBatch batch =
+      sample(target, 0, n,
+             SampleOptions{.with_hidden = true, .with_outputs = false, .threads = context.threads});
+  const int all_units = target.first_layer_units();
+  const int max_units = c["max_units"].get<int>();
+  const int units = max_units > 0 ? std::min(max_units, all_units) : all_units;
+  const Eigen::MatrixXd s1 = batch.s[0].leftCols(units);
+  const double sample_seconds = clock.seconds();
+
+  FirstLayerOptions options;
+  options.unit_method = c["method"].get<std::string>();
+  options.rho_method = c["rho_method"].get<std::string>();
+  const FirstLayerFit fit = fit_first_layer(s1, options);
+  const double fit_seconds = clock.seconds() - sample_seconds;
+
+  // Errors as in experiments/analysis.h: |a_hat - a| / a, |b_hat - b| / max(|b|, 0.1 a), |dt|.
+  int ok = 0;
+  double a_sum = 0, a_max = 0, b_sum = 0, b_max = 0, t_max = 0;
+  std::vector<bool> unit_ok(units, false);
+  for (int u = 0; u < units; ++u) {
+    if (!std::isfinite(fit.alpha(u)) || !std::isfinite(fit.beta(u))) continue;
+    unit_ok[u] = true;
+    ++ok;
+    const double a = target.alpha(u), b = target.beta(u);
+    const double ea = std::abs(fit.alpha(u) - a) / a;
+    const double eb = std::abs(fit.beta(u) - b) / std::max(std::abs(b), 0.1 * a);
+    const double et = std::abs(fit.beta(u) / fit.alpha(u) - b / a);
+    a_sum += ea, b_sum += eb;
+    a_max = std::max(a_max, ea), b_max = std::max(b_max, eb), t_max = std::max(t_max, et);
+  }
+  // rho = A A^T (rows of unit norm), off-diagonal pairs of fitted units.
+  double r_sum = 0, r_max = 0;
+  std::int64_t pairs = 0;
+  for (int i = 0; i < units; ++i) {
+    for (int j = i + 1; j < units; ++j) {
+      if (!unit_ok[i] || !unit_ok[j] || !std::isfinite(fit.rho(i, j))) continue;
+      const double truth =
+          target.A.row(i).dot(target.A.row(j)) / (target.A.row(i).norm() * target.A.row(j).norm());
+      const double e = std::abs(fit.rho(i, j) - truth);
+      r_sum += e, r_max = std::max(r_max, e), ++pairs;
+    }
+  }
+  const double nan = std::nan("");
+  std::int64_t active = 0;
+  for (std::int64_t a : fit.n_active) active += a;
+  return Json{{"status", ok == units ? "ok" : "partial"},
+              {"samples", n},
+              {"units", units},
+              {"units_fitted", ok},
+              {"active_fraction", double(active) / (double(n) * units)},
+              {"method", options.unit_method},
+              {"rho_method", options.rho_method},
+              {"psd_repaired", fit.psd_repair.repaired},
+              {"errors",
+               {{"alpha_mean_relative", finite_or_null(ok ? a_sum / ok : nan)},
+                {"alpha_max_relative", finite_or_null(ok ? a_max : nan)},
+                {"beta_mean_relative", finite_or_null(ok ? b_sum / ok : nan)},
+                {"beta_max_relative", finite_or_null(ok ? b_max : nan)},
+                {"t_max_abs_error", finite_or_null(ok ? t_max : nan)},
+                {"rho_mean_abs_error", finite_or_null(pairs ? r_sum / double(pairs) : nan)},
+                {"rho_max_abs_error", finite_or_null(pairs ? r_max : nan)},
+                {"rho_pairs", pairs}}},
+              {"sample_seconds", sample_seconds},
+              {"fit_seconds", fit_seconds},
+              {"seconds", clock.seconds()}};
+}
+
+// ---- analyze_only -----------------------------------------------------------------------------
+
+const std::vector<std::string> kAnalyzeKeys = {"run", "samples", "threshold", "directions"};
+
+Json normalize_analyze(const Json& c, const std::string& field, const fs::path& base_dir) {
+  require_known_keys(c, field, kAnalyzeKeys);
+  if (!c.contains("run") || !c["run"].is_string()) {
+    fail_field(field + ".run", c.contains("run") ? c["run"].dump() : std::string("(missing)"),
+               "must be the path of a model or run directory");
+  }
+  fs::path run = c["run"].get<std::string>();
+  if (run.is_relative() && !base_dir.empty()) run = fs::absolute(base_dir / run);
+  const double threshold = get_double(c, "threshold", field, 0.99);
+  require_in_range(field + ".threshold", threshold, 0.0, 1.0, false, true);
+  return Json{{"run", run.lexically_normal().string()},
+              {"samples", get_int(c, "samples", field, 4000, 2, std::int64_t{1} << 32)},
+              {"threshold", threshold},
+              {"directions", get_int(c, "directions", field, 128, 1, 1 << 16)}};
+}
+
+// Scores a stored model against the suite's target: the target is built and saved into the job's
+// directory, then experiments/analysis.h compares the two.
+Json run_analyze(const JobSpec& spec, const JobContext& context) {
+  const Stopwatch clock;
+  const Target target = build_job_target(spec, false);
+  const fs::path target_dir = context.dir / "target";
+  save_target(target_dir, target, "target");
+  AnalysisOptions options;
+  options.samples = spec.config["samples"].get<std::int64_t>();
+  options.threshold = spec.config["threshold"].get<double>();
+  options.directions = spec.config["directions"].get<int>();
+  options.seed = spec.seed;
+  options.threads = context.threads;
+  const RunAnalysis analysis =
+      analyze_run(target_dir, spec.config["run"].get<std::string>(), options);
+  Json payload = to_json(analysis);
+  payload["status"] = "ok";
+  payload["seconds"] = clock.seconds();
+  return payload;
+}
+
+// ---- The registry -----------------------------------------------------------------------------
+
+struct Registry {
+  std::mutex mutex;
+  std::map<std::string, JobKind> kinds;
+};
+
+Registry& registry() {
+  static Registry* r = [] {
+    auto* reg = new Registry;
+    // Registered here rather than by static initialisers, which a static library may drop.
+    reg->kinds["first_layer_baseline"] =
+        JobKind{.name = "first_layer_baseline",
+                .description =
+                    "fit alpha, beta, rho from the target's true S_1 of N samples (theory/) "
+                    "and score them against the planted values",
+                .normalize = normalize_first_layer,
+                .run = run_first_layer};
+    reg->kinds["analyze_only"] = JobKind{.name = "analyze_only",
+                                         .description =
+                                             "score a stored model directory against the target "
+                                             "(experiments/analysis.h)",
+                                         .normalize = normalize_analyze,
+                                         .run = run_analyze};
+    return reg;
+  }();
+  return *r;
+}
+
+}  // namespace
+
+void register_job_kind(JobKind kind) {
+  if (kind.name.empty() || !kind.normalize || !kind.run) {
+    throw std::logic_error("register_job_kind: a kind needs a name, normalize and run");
+  }
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  const std::string name = kind.name;
+  r.kinds[name] = std::move(kind);
+}
+
+const JobKind& find_job_kind(const std::string& name, const std::string& field) {
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  const auto it = r.kinds.find(name);
+  if (it == r.kinds.end()) {
+    std::vector<std::string> known;
+    for (const auto& [k, v] : r.kinds) known.push_back(k);
+    std::string rule = "unknown job kind; known: " + join(known);
+    if (name == "gda") rule += " (the gda kind is registered by builds with the learner)";
+    fail_field(field, name, rule);
+  }
+  return it->second;  // std::map nodes are stable; kinds are never erased
+}
+
+std::vector<std::string> job_kind_names() {
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  std::vector<std::string> names;
+  for (const auto& [k, v] : r.kinds) names.push_back(k);
+  return names;
+}
+
+void require_known_keys(const Json& object, const std::string& field,
+                        const std::vector<std::string>& known) {
+  if (!object.is_object()) fail_field(field, object.dump(), "must be an object");
+  for (const auto& [key, value] : object.items()) {
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      throw InputError(field + "." + key + ": unknown key; known keys: " + join(known));
+    }
+  }
+}
+
+Json to_json(const JobSpec& s) {
+  return Json{{"id", s.id},         {"index", s.index},  {"target_name", s.target_name},
+              {"target", s.target}, {"job", s.job_name}, {"kind", s.kind},
+              {"config", s.config}, {"sweep", s.sweep},  {"seed", s.seed}};
+}
+
+JobSpec job_spec_from_json(const Json& j) {
+  require_known_keys(
+      j, "job", {"id", "index", "target_name", "target", "job", "kind", "config", "sweep", "seed"});
+  try {
+    JobSpec s;
+    s.id = j.at("id").get<std::string>();
+    s.index = j.at("index").get<std::int64_t>();
+    s.target_name = j.at("target_name").get<std::string>();
+    s.target = j.at("target");
+    s.job_name = j.at("job").get<std::string>();
+    s.kind = j.at("kind").get<std::string>();
+    s.config = j.at("config");
+    s.sweep = j.at("sweep");
+    s.seed = j.at("seed").get<std::uint64_t>();
+    return s;
+  } catch (const Json::exception& e) {
+    throw InputError(std::string("job spec: ") + e.what());
+  }
+}
+
+}  // namespace fsr
