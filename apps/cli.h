@@ -12,6 +12,12 @@
 
 namespace fsr::cli {
 
+// Thrown by a subcommand whose work is done and printed but must end with a non-zero status
+// (e.g. `fsr run` when a job failed), so that schedulers and CI see it.
+struct ExitStatus {
+  int code;
+};
+
 // With `as_json`, prints exactly one JSON object on stdout — the payload with "schema_version",
 // "kind" (the subcommand) and a run "manifest" whose config is `config` (the parsed arguments),
 // so that output redirected to a file is a complete fsrlab document. Otherwise calls `human`

@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const fsr::cli::ExitStatus& e) {
+    return e.code;
   } catch (const CLI::ParseError& e) {
     std::cerr << "fsr: " << e.what() << " (see fsr --help)\n";
     return 2;

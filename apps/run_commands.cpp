@@ -104,6 +104,8 @@ void add_run(CLI::App& app) {
                       {"jobs", args->jobs},   {"threads", args->threads}, {"shard", args->shard}};
     print_result("run", to_json(s), args->json, config,
                  [&](std::ostream& os) { print_summary(os, s, written); });
+    // Every job of this shard was attempted; one that failed or crashed makes the exit status 1.
+    if (!s.complete()) throw ExitStatus{1};
   });
 }
 
