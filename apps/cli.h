@@ -30,5 +30,6 @@ void register_synth_commands(CLI::App& app);     // synth, inspect
 void register_gda_commands(CLI::App& app);       // train (only in builds with LibTorch)
 void register_analysis_commands(CLI::App& app);  // analyze
 void register_run_commands(CLI::App& app);       // run, merge (suites)
+void register_report_commands(CLI::App& app);    // report (figures from JSON)
 
 }  // namespace fsr::cli

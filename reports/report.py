@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+"""fsr report: figures and the recovery table of fsrlab results, drawn from their JSON alone.
+
+Usage: /usr/bin/python3 reports/report.py DIR --out FIGDIR [--quiet]
+
+Walks DIR recursively and dispatches on each document's "kind" (docs/reports.md):
+  analyze              per-patch sparsity histograms, feature grids (M_l, M_hat_l, V_l; reads the
+                       .npy arrays the document names), distribution per level, recovery table
+  metrics.jsonl        moment-mismatch trajectories and D/G feature alignment over training
+  suite-summary        error against N with fitted slopes; schedules compared per level
+  sample-complexity    N* against d and 1/eps with fits, intervals, reference bounds; error vs N
+Writes FIGDIR/<name>.pdf and .png per figure, FIGDIR/report.md, FIGDIR/report_table.tex and
+FIGDIR/report.json (the list of figures, for tools).
+Exit status: 0 on success; 2 when DIR is missing or holds no recognisable document (one line on
+stderr, "report: ..."); 1 on an unexpected error.
+"""
+import argparse
+import json
+import os
+import sys
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+try:
+    import numpy  # noqa: F401
+    import matplotlib  # noqa: F401
+except ImportError as e:  # pragma: no cover - depends on the machine
+    print(f"report: {e}: install python3-numpy and python3-matplotlib (scripts/setup.sh)",
+          file=sys.stderr)
+    sys.exit(2)
+
+from fsrplot import analysis, documents, sample_complexity, style, suites, tables, training  # noqa: E402
+
+SCHEMA_VERSION = 1
+
+
+class Report:
+    def __init__(self, root, outdir, quiet):
+        self.root, self.outdir, self.quiet = root, outdir, quiet
+        self.sections = []   # (heading, [(caption, png)], [notes])
+        self.table_rows = []
+        self.figures = []    # every file written
+        self.problems = []
+
+    def log(self, msg):
+        if not self.quiet:
+            print(msg, file=sys.stderr)
+
+    def add(self, heading, items, notes=()):
+        items = [(cap, files) for cap, files in items if files]
+        if items or notes:
+            self.sections.append((heading, [(c, f[1]) for c, f in items], list(notes)))
+            for _, f in items:
+                self.figures.extend(f)
+                self.log(f"  wrote {', '.join(f)}")
+
+    def guarded(self, what, fn, *args):
+        """A figure that fails is reported and the report goes on (one bad document must not
+        hide the others)."""
+        try:
+            return fn(*args)
+        except Exception as e:  # noqa: BLE001
+            self.problems.append(f"{what}: {type(e).__name__}: {e}")
+            self.log(f"  FAILED {what}: {e}")
+            if os.environ.get("FSR_REPORT_DEBUG"):
+                traceback.print_exc()
+            return None
+
+
+def run(root, outdir, quiet=False):
+    docs = documents.find(root, exclude=[outdir])
+    if docs.empty():
+        return None, docs
+    os.makedirs(outdir, exist_ok=True)
+    style.apply()
+    rep = Report(root, outdir, quiet)
+
+    for path, doc in docs.analyses:
+        s = "analysis_" + documents.slug(path, root)
+        rep.log(f"analysis {path}")
+        items = [("Per-patch sparsity of the hidden layers, target vs learned",
+                  rep.guarded(path, analysis.sparsity_figure, doc, path, outdir, f"{s}_sparsity"))]
+        notes = []
+        for lv in doc.get("levels") or []:
+            res = rep.guarded(path, analysis.feature_grid_figure, doc, path, lv, outdir,
+                              f"{s}_features_level{lv.get('level')}")
+            if res:
+                files, why = res
+                if files:
+                    items.append((f"Features of level {lv.get('level')}: M, M\u0302 and V in matched order",
+                                  files))
+                elif why:
+                    notes.append(f"feature grid not drawn: {why}")
+        items.append(("Distribution of generated images per level (moments of patches, sliced "
+                      "Wasserstein) against the noise floor",
+                      rep.guarded(path, analysis.distribution_figure, doc, path, outdir,
+                                  f"{s}_distribution")))
+        rep.table_rows.extend(analysis.table_rows(doc, path, documents.slug(path, root)))
+        rep.add(f"Analysis: {os.path.relpath(path, root)} \u2014 {analysis.describe(doc, path)}",
+                items, notes)
+
+    for path, records, result, config in docs.trainings:
+        s = "training_" + documents.slug(path, root)
+        rep.log(f"training {path}")
+        items = [("Moment mismatch over training, orders 1..4, per level",
+                  rep.guarded(path, training.moments_figure, path, records, result, config, outdir,
+                              f"{s}_moments")),
+                 ("Feature alignment of D (V_l) and G (M\u0302_l) with the target over training",
+                  rep.guarded(path, training.alignment_figure, path, records, result, config, outdir,
+                              f"{s}_alignment"))]
+        rep.add(f"Training: {os.path.relpath(path, root)} \u2014 "
+                f"{training.describe(path, result, config)}", items)
+
+    fit_notes = []
+    for path, doc in docs.suites:
+        s = "suite_" + documents.slug(path, root)
+        rep.log(f"suite {path}")
+        res = rep.guarded(path, suites.error_vs_n_figure, doc, outdir, f"{s}_error_vs_n")
+        files, fits = res if res else (None, [])
+        items = [("Recovery error against N with fitted log-log slopes", files),
+                 ("Layer-wise vs random-lower vs joint, per level",
+                  rep.guarded(path, suites.schedules_figure, doc, outdir, f"{s}_schedules"))]
+        notes = [f"fit {f['metric']} / {f['series']}: slope {f['slope']:.3f} "
+                 f"(95% bootstrap [{f['lo']:.3f}, {f['hi']:.3f}])" for f in fits]
+        fit_notes.extend(fits)
+        rep.add(f"Suite: {os.path.relpath(path, root)} \u2014 {suites.describe(doc)}", items, notes)
+
+    for path, doc in docs.sample_complexity:
+        s = "sc_" + documents.slug(path, root)
+        rep.log(f"sample complexity {path}")
+        items = [("N* against d and against 1/\u03b5: fits, intervals, reference bounds",
+                  rep.guarded(path, sample_complexity.nstar_figure, doc, outdir, f"{s}_nstar")),
+                 ("Error against N with the fitted slope",
+                  rep.guarded(path, sample_complexity.error_vs_n_figure, doc, outdir,
+                              f"{s}_error_vs_n"))]
+        verdict = doc.get("verdict")
+        notes = [f"verdict: `{json.dumps(verdict)}`"] if verdict is not None else []
+        rep.add(f"Sample complexity: {os.path.relpath(path, root)} \u2014 "
+                f"{sample_complexity.describe(doc)}", items, notes)
+
+    write_outputs(rep, docs, fit_notes)
+    return rep, docs
+
+
+def _atomic_write(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def write_outputs(rep, docs, fits):
+    md = [f"# fsrlab report: {os.path.abspath(rep.root)}", "",
+          "Drawn by `fsr report` (reports/report.py) from the JSON documents under this directory "
+          "alone. Each figure is also written as PDF next to its PNG.", ""]
+    if rep.table_rows:
+        md += ["## Recovery table", "", tables.markdown(rep.table_rows),
+               "(also as LaTeX: [report_table.tex](report_table.tex))", ""]
+        _atomic_write(os.path.join(rep.outdir, "report_table.tex"), tables.latex(rep.table_rows))
+        rep.figures.append("report_table.tex")
+    for heading, items, notes in rep.sections:
+        md += [f"## {heading}", ""]
+        for cap, png in items:
+            pdf = png[:-4] + ".pdf"
+            md += [f"![{cap}]({png})", "", f"*{cap}* ([PDF]({pdf}))", ""]
+        for n in notes:
+            md += [f"- {n}"]
+        if notes:
+            md.append("")
+    if rep.problems or docs.skipped:
+        md += ["## Not drawn", ""]
+        md += [f"- {p}" for p in rep.problems]
+        md += [f"- {os.path.relpath(p, rep.root)}: {why}" for p, why in docs.skipped]
+        md.append("")
+    _atomic_write(os.path.join(rep.outdir, "report.md"), "\n".join(md))
+    index = {"schema_version": SCHEMA_VERSION, "kind": "report", "source": os.path.abspath(rep.root),
+             "figures": rep.figures, "problems": rep.problems, "slopes": fits,
+             "documents": {"analyze": len(docs.analyses), "training": len(docs.trainings),
+                           "suite": len(docs.suites), "sample_complexity": len(docs.sample_complexity)}}
+    _atomic_write(os.path.join(rep.outdir, "report.json"), json.dumps(index, indent=2) + "\n")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("dir", help="directory of fsrlab results (walked recursively)")
+    ap.add_argument("--out", required=True, help="folder for figures, report.md, report_table.tex")
+    ap.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    a = ap.parse_args(argv)
+    if not os.path.isdir(a.dir):
+        print(f"report: DIR = {a.dir}: not a directory", file=sys.stderr)
+        return 2
+    if os.path.exists(a.out) and not os.path.isdir(a.out):
+        print(f"report: --out = {a.out}: exists and is not a directory", file=sys.stderr)
+        return 2
+    rep, docs = run(a.dir, a.out, a.quiet)
+    if rep is None:
+        print(f"report: DIR = {a.dir}: no fsrlab document found (looked for JSON with kind analyze, "
+              f"suite-summary, sample-complexity, and metrics.jsonl files)", file=sys.stderr)
+        return 2
+    n_fig = sum(1 for f in rep.figures if f.endswith(".png"))
+    print(f"report: {n_fig} figures, report.md" + (", report_table.tex" if rep.table_rows else "")
+          + f" in {a.out}"
+          + (f"; {len(rep.problems)} figure(s) failed, see report.md" if rep.problems else ""))
+    return 1 if rep.problems and not n_fig else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
