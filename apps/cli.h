@@ -25,11 +25,12 @@ struct ExitStatus {
 void print_result(std::string_view kind, const Json& payload, bool as_json, const Json& config,
                   const std::function<void(std::ostream&)>& human);
 
-void register_theory_commands(CLI::App& app);    // moments, fit-first-layer, match
-void register_synth_commands(CLI::App& app);     // synth, inspect
-void register_gda_commands(CLI::App& app);       // train (only in builds with LibTorch)
-void register_analysis_commands(CLI::App& app);  // analyze
-void register_run_commands(CLI::App& app);       // run, merge (suites)
-void register_report_commands(CLI::App& app);    // report (figures from JSON)
+void register_theory_commands(CLI::App& app);      // moments, fit-first-layer, match
+void register_synth_commands(CLI::App& app);       // synth, inspect
+void register_gda_commands(CLI::App& app);         // train (only in builds with LibTorch)
+void register_analysis_commands(CLI::App& app);    // analyze
+void register_run_commands(CLI::App& app);         // run, merge (suites)
+void register_report_commands(CLI::App& app);      // report (figures from JSON)
+void register_complexity_commands(CLI::App& app);  // complexity (sample complexity N*(d, eps))
 
 }  // namespace fsr::cli

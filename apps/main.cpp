@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   fsr::cli::register_analysis_commands(app);
   fsr::cli::register_run_commands(app);
   fsr::cli::register_report_commands(app);
+  fsr::cli::register_complexity_commands(app);
 #ifdef FSR_WITH_GDA
   fsr::cli::register_gda_commands(app);
 #endif
