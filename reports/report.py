@@ -135,7 +135,11 @@ def run(root, outdir, quiet=False):
                   rep.guarded(path, sample_complexity.error_vs_n_figure, doc, outdir,
                               f"{s}_error_vs_n"))]
         verdict = doc.get("verdict")
-        notes = [f"verdict: `{json.dumps(verdict)}`"] if verdict is not None else []
+        notes = []
+        for job, v in (verdict or {}).items():
+            summary = v.get("summary") if isinstance(v, dict) else None
+            notes.append(f"verdict ({job}): {summary}" if summary else
+                         f"verdict ({job}): `{json.dumps(v)}`")
         rep.add(f"Sample complexity: {os.path.relpath(path, root)} \u2014 "
                 f"{sample_complexity.describe(doc)}", items, notes)
 

@@ -3,6 +3,7 @@
 figure exists as a valid PDF and PNG, report.md references each PNG, the LaTeX table is written,
 and bad input exits with 2. Run with Debian's python: /usr/bin/python3 reports/report_test.py
 Optional argument: the fsr binary, to check `fsr report` end to end as well."""
+import copy
 import os
 import struct
 import subprocess
@@ -13,7 +14,10 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPORT = os.path.join(HERE, "report.py")
 FIXTURES = os.path.join(HERE, "fixtures")
-FSR = None  # set from argv
+# The fsr binary, for the `fsr report` test: first argument or $FSR_BIN. Read here, before the
+# skipUnless below is evaluated.
+if __name__ == "__main__" and len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
+    os.environ["FSR_BIN"] = os.path.abspath(sys.argv.pop(1))
 
 # Figure names for the fixture: one per kind of figure the issue asks for.
 EXPECTED = [
@@ -110,7 +114,64 @@ class ReportTest(unittest.TestCase):
             self.assertEqual(p.returncode, 2, p.stderr)
 
 
+class SampleComplexityTest(unittest.TestCase):
+    """The sample-complexity reader against the real `fsr complexity` fixture: rows keyed by their
+    own (job, point, eps), each job's own verdict, a short configuration line, censored rows."""
+
+    @classmethod
+    def setUpClass(cls):
+        import json
+        sys.path.insert(0, HERE)
+        from fsrplot import sample_complexity as sc
+        cls.sc = sc
+        with open(os.path.join(FIXTURES, "sample_complexity", "sample_complexity.json")) as f:
+            cls.doc = json.load(f)
+        cls.data = sc.read(cls.doc)
+
+    def test_nstar_markers_match_the_table(self):
+        self.assertEqual(self.data["jobs"], ["moments", "mle"])
+        for job, tab in self.doc["n_star_table"].items():
+            got = {(pt, e): n for pt, _, e, n in self.sc.nstar_points(self.data, job)["reached"]}
+            want = {(pt, e): n for pt, row in zip(tab["points"], tab["n_star"])
+                    for e, n in zip(tab["eps"], row)}
+            self.assertEqual(got, want, job)
+        # Spot checks against the `fsr complexity` text table.
+        got = {(pt, e): n for pt, _, e, n in self.sc.nstar_points(self.data, "moments")["reached"]}
+        self.assertEqual(got[("d3_m3", 0.2)], 304)
+        self.assertEqual(got[("d48_m32", 0.05)], 11585)
+
+    def test_each_job_shows_its_own_verdict(self):
+        m, l = self.sc.verdict_text(self.data, "moments"), self.sc.verdict_text(self.data, "mle")
+        self.assertIn("4.39", m)
+        self.assertIn("d^0.34 [0.25, 0.48]", m)
+        self.assertNotIn("11.2", m)
+        self.assertIn("11.2", l)
+        self.assertIn("d^0.35 [0.27, 0.43]", l)
+
+    def test_configuration_line_is_short(self):
+        text = self.sc.describe(self.doc)
+        for part in ("sample_complexity_first_layer", "size ci", "errors.alpha_max_relative",
+                     "patch_dim"):
+            self.assertIn(part, text)
+        self.assertNotIn("{", text)
+        self.assertLess(len(text), 220, text)
+
+    def test_censored_rows_follow_status(self):
+        doc = copy.deepcopy(self.doc)
+        for r in doc["n_star"]:
+            if (r["job"], r["point"], r["eps"]) == ("moments", "d3_m3", 0.2):
+                r.update(status="at_minimum", n_star=32, n_below=None)
+            if (r["job"], r["point"], r["eps"]) == ("moments", "d48_m32", 0.05):
+                r.update(status="not_reached", n_star=None, n_below=1048576)
+        marks = self.sc.nstar_points(self.sc.read(doc), "moments")
+        self.assertEqual(marks["at_minimum"], [("d3_m3", 3.0, 0.2, 32.0)])
+        self.assertEqual(marks["not_reached"], [("d48_m32", 48.0, 0.05, 1048576.0)])
+        self.assertEqual(len(marks["reached"]), 10)
+        with tempfile.TemporaryDirectory() as d:
+            files = self.sc.nstar_figure(doc, d, "censored")
+            self.assertEqual(files, ["censored.pdf", "censored.png"])
+            self.assertIsNotNone(png_size(os.path.join(d, "censored.png")))
+
+
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
-        os.environ["FSR_BIN"] = os.path.abspath(sys.argv.pop(1))
     unittest.main()

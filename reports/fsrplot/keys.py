@@ -34,19 +34,25 @@ SCHEDULES = ("layerwise", "random_lower", "joint", "layerwise_finetune")  # gda/
 # A recorded value is an error (drawn against N) when its path contains one of these.
 S_ERROR_MARKERS = ("error", "relative", "sliced_w", "moment_mismatch", "gap")
 
-# --- sample-complexity documents (experiments/sample_complexity.h) -----------------------------
-SC_TRIALS = "trials"
-SC_NSTAR = ("n_star", "nstar", "n_star_table")
-SC_FITS = "fits"
-SC_VERDICT = "verdict"
-SC_ERROR_VS_N = ("error_vs_n", "error_curves")
-SC_LEARNER = "learner"
-SC_D = "d"
-SC_EPS = "eps"
-SC_N = "N"
-SC_NSTAR_VALUE = "n_star"
-SC_ERROR = "error"
-SC_EXPONENT = "exponent"
-SC_INTERVAL = "interval"
-SC_INTERCEPT = "intercept"
-SC_SLOPE = "slope"
+# --- sample-complexity documents (experiments/sample_complexity.h, docs/sample_complexity.md) ---
+SC_SUITE = "suite"               # the normalised suite at its size (also manifest.config)
+SC_SUITE_NAME = "suite"          # suite.suite: the suite's name
+SC_SIZE = "size"                 # suite.size: ci | paper
+SC_ERROR_PATH = "error"          # suite.error: dotted path of the error in a job result
+SC_ERROR_TRANSFORM = "error_transform"
+SC_DIMENSION = "dimension"       # suite.dimension: patch_dim | channels | first_layer_units
+SC_POINTS = "points"             # suite.points[]: name, d, patch_dim, channels, active, ...
+SC_JOBS = "jobs"                 # suite.jobs[]: name, kind
+SC_SEEDS = "seeds"
+SC_SEARCH = "search"             # n_min, n_max, steps_per_doubling, success_fraction
+SC_CURVE = "curve"               # samples, min_samples
+SC_TRIALS = "trials"             # [{point, job, d, n, seed, status, error, ...}]
+SC_NSTAR = "n_star"              # [{point, job, d, eps, status, n_star, n_below, steps}]
+SC_NSTAR_TABLE = "n_star_table"  # {job: {points, d, eps, n_star[point][eps]}}
+SC_FITS = "fits"                 # {job: {polynomial, exponential, delta_aic, references, ...}}
+SC_VERDICT = "verdict"           # {job: {d_exponent(_interval), eps_exponent(_interval), ...}}
+SC_CURVES = "curves"             # [{point, job, d, slope, intercept, slope_interval, by_n[]}]
+SC_ERROR_SLOPE = "error_slope"   # verdict.<job>.error_slope {points[], expected, ...}
+SC_STATUS_REACHED = "reached"
+SC_STATUS_AT_MIN = "at_minimum"      # N* <= n_min (censored; n_star = n_min)
+SC_STATUS_NOT_REACHED = "not_reached"  # N* > n_max (n_below = largest size tried)
