@@ -3,6 +3,9 @@
 
 #include "apps/cli.h"
 #include "core/validate.h"
+#ifdef FSR_WITH_GDA
+#include "experiments/gda_job.h"
+#endif
 
 namespace fsr::cli {
 namespace {
@@ -42,6 +45,7 @@ int main(int argc, char** argv) {
   fsr::cli::register_complexity_commands(app);
 #ifdef FSR_WITH_GDA
   fsr::cli::register_gda_commands(app);
+  fsr::register_gda_job_kind();
 #endif
   try {
     app.parse(argc, argv);

@@ -1,0 +1,19 @@
+// The "gda" job kind: train the GDA learner (gda/) on a suite's target and score it. Built only
+// when LibTorch is found; apps/main.cpp registers it before parsing the command line so that
+// `fsr run`, its `fsr run-job` workers and `fsr complexity` all see it.
+//
+//   fsr::register_gda_job_kind();   // then suites may say {"kind": "gda", "config": "level1.json"}
+//
+// Config: a learner config (gda/learner_config.h, docs/learner.md), inline or a path, plus
+//   "reseed_target" (default true): build the target with the job's seed, so that "seed k" means
+//   a new target and a new learner, as the recovery claims of docs/learner.md are stated;
+//   "analyze" (default true): run experiments/analysis.h on the trained model.
+// The job's seed is the learner's seed. The learner keeps its checkpoints in the job directory,
+// so an interrupted job resumes where it stopped.
+#pragma once
+
+namespace fsr {
+
+void register_gda_job_kind();
+
+}  // namespace fsr
