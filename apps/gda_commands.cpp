@@ -1,4 +1,73 @@
+// fsr train: the GDA learner (gda/, SPEC §4) on the command line. The run directory holds the
+// learned model in the target layout (model/, readable by load_target and `fsr match`), the
+// decoder rows V_l.npy, metrics.jsonl, checkpoint/ and result.json; see gda/trainer.h.
+#include <cstdio>
+#include <memory>
+#include <ostream>
+
 #include "apps/cli.h"
+#include "core/validate.h"
+#include "gda/learner_config.h"
+#include "gda/trainer.h"
+#include "synth/target.h"
+
 namespace fsr::cli {
-void register_gda_commands(CLI::App&) {}
+namespace {
+
+void add_train(CLI::App& app) {
+  struct Args {
+    std::string target, config, out, device = "auto";
+    bool resume = false, json = false;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand("train", "train a GDA learner against a planted target");
+  cmd->add_option("--target", args->target, "target directory (fsr synth --out)")->required();
+  cmd->add_option("--config", args->config, "learner config JSON (experiments/learners/*.json)")
+      ->required();
+  cmd->add_option("--out", args->out, "run directory (new, or existing with --resume)")->required();
+  cmd->add_option("--device", args->device, "auto | cpu | cuda")->capture_default_str();
+  cmd->add_flag("--resume", args->resume, "continue the run in --out from its checkpoint");
+  cmd->add_flag("--json", args->json, "print one JSON object");
+  cmd->callback([args] {
+    if (args->device != "auto" && args->device != "cpu" && args->device != "cuda") {
+      fail_field("--device", args->device, "must be auto, cpu or cuda");
+    }
+    const Target truth = load_target(args->target);
+    const LearnerConfig config = parse_learner_config(read_json(args->config));
+    const TrainResult r = train(truth, config,
+                                {.out = args->out,
+                                 .device = args->device,
+                                 .resume = args->resume,
+                                 .progress = !args->json});
+    Json payload = to_json(r);
+    payload["out"] = args->out;
+    const Json cli_config{{"target", args->target}, {"config", args->config},
+                          {"out", args->out},       {"device", args->device},
+                          {"resume", args->resume}, {"learner", to_json(config)}};
+    print_result("train", payload, args->json, cli_config, [&](std::ostream& out) {
+      out << "train: " << r.status << " after " << r.steps << "/" << r.total_steps
+          << " generator steps in " << r.seconds << " s on " << r.device << "\n";
+      if (!r.message.empty()) out << "  " << r.message << "\n";
+      char line[200];
+      for (const auto& l : r.recovery.levels) {
+        std::snprintf(line, sizeof line, "  level %d: columns mean %.4f worst %.4f", l.level,
+                      l.columns.mean_cosine, l.columns.min_cosine);
+        out << line;
+        if (l.level == 1) {
+          std::snprintf(line, sizeof line, "; alpha %.4f beta %.4f (max rel.) rho %.4f (max abs.)",
+                        l.alpha_max_relative, l.beta_max_relative, l.rho_max_absolute);
+        } else {
+          std::snprintf(line, sizeof line, "; W rel. error %.4f", l.w_relative);
+        }
+        out << line << (l.meets_bar() ? "  [meets bar]" : "") << "\n";
+      }
+      out << "  run directory: " << args->out << "\n";
+    });
+  });
+}
+
+}  // namespace
+
+void register_gda_commands(CLI::App& app) { add_train(app); }
+
 }  // namespace fsr::cli

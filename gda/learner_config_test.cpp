@@ -1,0 +1,66 @@
+#include "gda/learner_config.h"
+
+#include <gtest/gtest.h>
+
+#include "core/validate.h"
+
+namespace fsr {
+namespace {
+
+std::string error_of(const Json& j) {
+  try {
+    parse_learner_config(j);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(LearnerConfig, DefaultsRoundTrip) {
+  const Json normal = to_json(parse_learner_config(Json::object()));
+  EXPECT_EQ(to_json(parse_learner_config(normal)), normal);
+  EXPECT_EQ(normal["sgda"]["d_steps"], 3);
+  EXPECT_EQ(normal["discriminator"]["kind"], "theory");
+}
+
+TEST(LearnerConfig, OverlaysUserValues) {
+  const LearnerConfig c = parse_learner_config(Json::parse(
+      R"({"seed": 7, "sgda": {"batch": 64, "lr_g": 1e-4}, "schedule": {"steps": [10, 20]}})"));
+  EXPECT_EQ(c.seed, 7u);
+  EXPECT_EQ(c.sgda.batch, 64);
+  EXPECT_DOUBLE_EQ(c.sgda.lr_g, 1e-4);
+  EXPECT_EQ(c.steps_for_stage(1), 20);
+  EXPECT_EQ(parse_learner_config(Json::parse(R"({"schedule": {"steps": 5}})")).steps_for_stage(3),
+            5);
+}
+
+TEST(LearnerConfig, ErrorsNameFieldValueAndRule) {
+  EXPECT_EQ(error_of(Json::parse(R"({"sgda": {"d_steps": 0}})")),
+            "sgda.d_steps = 0: must be an integer in [1, 100]");
+  EXPECT_NE(error_of(Json::parse(R"({"sgda": {"bogus": 1}})")).find("sgda.bogus = 1: unknown key"),
+            std::string::npos);
+  EXPECT_EQ(error_of(Json::parse(R"({"loss": {"kind": "hinge"}})")),
+            "loss.kind = hinge: must be one of ipm, nonsaturating");
+  EXPECT_EQ(error_of(Json::parse(R"({"sgda": {"batch": "big"}})")),
+            "sgda.batch = \"big\": must be a number");
+  EXPECT_NE(error_of(Json::parse(R"({"data": {"source": "fixed", "train_samples": 10}})"))
+                .find("data.train_samples = 10"),
+            std::string::npos);
+  EXPECT_NE(error_of(Json::parse(R"({"discriminator": {"kind": "conv", "readout": "optimal"}})"))
+                .find("discriminator.readout"),
+            std::string::npos);
+}
+
+TEST(LearnerConfig, DifferencesNameChangedFields) {
+  const Json a = to_json(parse_learner_config(Json::object()));
+  const Json b =
+      to_json(parse_learner_config(Json::parse(R"({"sgda": {"batch": 256}, "seed": 3})")));
+  const auto d = config_differences(a, b);
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0], "seed: 1 -> 3");
+  EXPECT_EQ(d[1], "sgda.batch: 512 -> 256");
+  EXPECT_TRUE(config_differences(a, a).empty());
+}
+
+}  // namespace
+}  // namespace fsr

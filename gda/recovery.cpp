@@ -1,0 +1,200 @@
+#include "gda/recovery.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/validate.h"
+#include "theory/relu_moments.h"
+
+namespace fsr {
+
+Target canonical_form(const Target& model) {
+  Target t = model;
+  const int h2 = t.grid * t.grid;
+  // A rows to unit norm, their norm into alpha.
+  for (Eigen::Index u = 0; u < t.A.rows(); ++u) {
+    const double n = t.A.row(u).norm();
+    if (n > 0) {
+      t.A.row(u) /= n;
+      t.alpha(u) *= n;
+    }
+  }
+  std::vector<Eigen::VectorXd> scale(t.levels);
+  for (int l = 0; l < t.levels; ++l) {
+    scale[l] = t.M[l].colwise().norm().transpose();
+    for (Eigen::Index j = 0; j < scale[l].size(); ++j) {
+      if (!(scale[l](j) > 0)) scale[l](j) = 1.0;  // a zero column stays zero
+      t.M[l].col(j) /= scale[l](j);
+    }
+  }
+  for (int j = 0; j < t.channels[0]; ++j) {
+    for (int p = 0; p < h2; ++p) {
+      t.alpha(j * h2 + p) *= scale[0](j);
+      t.beta(j * h2 + p) *= scale[0](j);
+    }
+  }
+  for (int l = 1; l < t.levels; ++l) {
+    SuperResolutionLayer& up = t.up[l - 1];
+    for (int i = 0; i < up.in_channels; ++i)
+      for (int j = 0; j < up.out_channels; ++j)
+        for (int ky = 0; ky < up.kernel; ++ky)
+          for (int kx = 0; kx < up.kernel; ++kx)
+            up.w(i, j, ky, kx) *= scale[l](j) / scale[l - 1](i);
+    for (int j = 0; j < up.out_channels; ++j) up.bias(j) *= scale[l](j);
+  }
+  return t;
+}
+
+Eigen::VectorXd channel_activity(const Target& learned) {
+  const int h2 = learned.grid * learned.grid;
+  Eigen::VectorXd act = Eigen::VectorXd::Zero(learned.channels[0]);
+  for (int j = 0; j < learned.channels[0]; ++j) {
+    for (int p = 0; p < h2; ++p) {
+      const int u = j * h2 + p;
+      const double a = learned.alpha(u) * learned.A.row(u).norm();
+      const double q = a > 0 ? normal_q(learned.beta(u) / a) : 0.0;
+      act(j) = std::max(act(j), q);
+    }
+  }
+  return act;
+}
+
+bool LevelRecovery::meets_bar(const RecoveryBar& bar) const {
+  if (columns.mean_cosine < bar.mean_cosine || columns.min_cosine < bar.min_cosine) return false;
+  if (level == 1) {
+    return alpha_beta_identifiable && alpha_max_relative <= bar.alpha_relative &&
+           beta_max_relative <= bar.beta_relative && rho_max_absolute <= bar.rho_absolute;
+  }
+  return w_relative <= bar.w_relative;
+}
+
+bool Recovery::meets_bar(const RecoveryBar& bar) const {
+  return std::all_of(levels.begin(), levels.end(),
+                     [&](const LevelRecovery& r) { return r.meets_bar(bar); });
+}
+
+Recovery evaluate_recovery(const Target& truth_in, const Target& learned_in, int levels) {
+  if (truth_in.grid != learned_in.grid || truth_in.patch != learned_in.patch ||
+      truth_in.colors != learned_in.colors) {
+    throw InputError("learned model: grid, patch and colours must equal the target's");
+  }
+  const Target truth = canonical_form(truth_in);
+  const Target learned = canonical_form(learned_in);
+  const int L = levels > 0 ? std::min({levels, truth.levels, learned.levels})
+                           : std::min(truth.levels, learned.levels);
+  Recovery out;
+  const int h2 = truth.grid * truth.grid;
+  for (int l = 1; l <= L; ++l) {
+    LevelRecovery r;
+    r.level = l;
+    r.columns = match_columns(truth.M[l - 1], learned.M[l - 1]);
+    const auto& perm = r.columns.permutation;
+    if (l == 1) {
+      const int m = truth.channels[0];
+      std::vector<int> tu, lu;  // matched unit indices
+      for (int i = 0; i < m; ++i)
+        for (int p = 0; p < h2; ++p) {
+          tu.push_back(i * h2 + p);
+          lu.push_back(perm[i] * h2 + p);
+        }
+      double amax = 0, asum = 0, bmax = 0, bsum = 0;
+      for (std::size_t k = 0; k < tu.size(); ++k) {
+        const double a = truth.alpha(tu[k]), b = truth.beta(tu[k]);
+        const double ea = std::abs(learned.alpha(lu[k]) - a) / a;
+        const double eb = std::abs(learned.beta(lu[k]) - b) / std::max(std::abs(b), 0.1 * a);
+        amax = std::max(amax, ea);
+        bmax = std::max(bmax, eb);
+        asum += ea;
+        bsum += eb;
+      }
+      r.alpha_max_relative = amax;
+      r.alpha_mean_relative = asum / tu.size();
+      r.beta_max_relative = bmax;
+      r.beta_mean_relative = bsum / tu.size();
+      double rmax = 0, rsum = 0;
+      std::int64_t pairs = 0;
+      for (std::size_t a = 0; a < tu.size(); ++a)
+        for (std::size_t b = a + 1; b < tu.size(); ++b) {
+          const double rt = truth.A.row(tu[a]).dot(truth.A.row(tu[b]));
+          const double rl = learned.A.row(lu[a]).dot(learned.A.row(lu[b]));
+          const double e = std::abs(rt - rl);
+          rmax = std::max(rmax, e);
+          rsum += e;
+          ++pairs;
+        }
+      r.rho_max_absolute = rmax;
+      r.rho_mean_absolute = pairs ? rsum / pairs : 0.0;
+      const Eigen::VectorXd act = channel_activity(learned);
+      for (int k : r.columns.unmatched) {
+        if (act(k) <= 0.005) continue;
+        const bool dup =
+            std::find(r.columns.duplicate_columns.begin(), r.columns.duplicate_columns.end(), k) !=
+            r.columns.duplicate_columns.end();
+        (dup ? r.active_duplicates : r.active_unmatched) += 1;
+      }
+      r.alpha_beta_identifiable = r.active_duplicates == 0;
+    } else {
+      const SuperResolutionLayer& tw = truth.up[l - 2];
+      const SuperResolutionLayer& lw = learned.up[l - 2];
+      const auto& prev = out.levels[l - 2].columns.permutation;
+      double num = 0, den = 0, bnum = 0, bden = 0;
+      for (int i = 0; i < tw.in_channels; ++i)
+        for (int j = 0; j < tw.out_channels; ++j)
+          for (int ky = 0; ky < tw.kernel; ++ky)
+            for (int kx = 0; kx < tw.kernel; ++kx) {
+              const double t = tw.w(i, j, ky, kx);
+              const double e = lw.w(prev[i], perm[j], ky, kx) - t;
+              num += e * e;
+              den += t * t;
+            }
+      for (int j = 0; j < tw.out_channels; ++j) {
+        const double e = lw.bias(perm[j]) - tw.bias(j);
+        bnum += e * e;
+        bden += tw.bias(j) * tw.bias(j);
+      }
+      r.w_relative = std::sqrt(num / std::max(den, 1e-300));
+      r.bias_relative = std::sqrt(bnum / std::max(bden, 1e-300));
+    }
+    out.levels.push_back(std::move(r));
+  }
+  return out;
+}
+
+Json to_json(const LevelRecovery& r, const RecoveryBar& bar) {
+  const ColumnMatch& c = r.columns;
+  Json j{{"level", r.level},
+         {"columns",
+          {{"mean_cosine", c.mean_cosine},
+           {"min_cosine", c.min_cosine},
+           {"fraction_above", c.fraction_above},
+           {"threshold", c.threshold},
+           {"permutation", c.permutation},
+           {"cosines", c.cosines},
+           {"mean_best_cosine", c.mean_best_cosine},
+           {"min_best_cosine", c.min_best_cosine},
+           {"duplicate_columns", c.duplicate_columns},
+           {"dead_columns", c.dead_columns}}},
+         {"meets_bar", r.meets_bar(bar)}};
+  if (r.level == 1) {
+    j["first_layer"] = {{"alpha_max_relative", r.alpha_max_relative},
+                        {"alpha_mean_relative", r.alpha_mean_relative},
+                        {"beta_max_relative", r.beta_max_relative},
+                        {"beta_mean_relative", r.beta_mean_relative},
+                        {"rho_max_absolute", r.rho_max_absolute},
+                        {"rho_mean_absolute", r.rho_mean_absolute},
+                        {"active_duplicates", r.active_duplicates},
+                        {"active_unmatched", r.active_unmatched},
+                        {"alpha_beta_identifiable", r.alpha_beta_identifiable}};
+  } else {
+    j["super_resolution"] = {{"w_relative", r.w_relative}, {"bias_relative", r.bias_relative}};
+  }
+  return j;
+}
+
+Json to_json(const Recovery& r, const RecoveryBar& bar) {
+  Json levels = Json::array();
+  for (const auto& l : r.levels) levels.push_back(to_json(l, bar));
+  return Json{{"levels", levels}, {"meets_bar", r.meets_bar(bar)}};
+}
+
+}  // namespace fsr

@@ -1,0 +1,65 @@
+// Scoring a learned generator against the planted target it was trained on (SPEC §2): output
+// columns by the Hungarian match on |cos|, the first layer (alpha, beta, rho) of the matched
+// units, and the super-resolution operators W_l after the permutations and scales of both
+// levels. Works on two fsr::Target values, so it scores a learner's model directory as well as
+// the live generator. No LibTorch.
+//
+//   fsr::Recovery r = fsr::evaluate_recovery(truth, fsr::load_target("run/model"));
+//   if (r.levels[0].meets_level1_bar()) ...;   fsr::Json j = fsr::to_json(r);
+#pragma once
+
+#include <Eigen/Dense>
+#include <vector>
+
+#include "core/json_io.h"
+#include "synth/target.h"
+#include "theory/match_columns.h"
+
+namespace fsr {
+
+// The recovery bar of issue 4 (level 1: columns and first layer; level >= 2: W_l).
+struct RecoveryBar {
+  double mean_cosine = 0.98, min_cosine = 0.95;
+  double alpha_relative = 0.05, beta_relative = 0.05, rho_absolute = 0.05;
+  double w_relative = 0.1;
+};
+
+struct LevelRecovery {
+  int level = 1;
+  ColumnMatch columns;  // truth M_l vs learned M_l (one-to-one + best-matching)
+  // Level 1 (matched units; unit (p, i) of the truth vs (p, permutation[i]) of the estimate).
+  // beta's error is relative to max(beta, 0.1 alpha) so that beta ~ 0 does not blow it up.
+  double alpha_max_relative = 0.0, alpha_mean_relative = 0.0;
+  double beta_max_relative = 0.0, beta_mean_relative = 0.0;
+  double rho_max_absolute = 0.0, rho_mean_absolute = 0.0;
+  // Unmatched learned channels that are active somewhere (P(active) > 0.5%): duplicates add to
+  // a matched unit's code (alpha/beta of that unit then not identifiable), others are junk.
+  int active_duplicates = 0, active_unmatched = 0;
+  bool alpha_beta_identifiable = true;
+  // Level >= 2: ||W_hat[perm_{l-1}, perm_l] - W||_F / ||W||_F with M columns normalised,
+  // and the same for the biases.
+  double w_relative = 0.0, bias_relative = 0.0;
+
+  bool meets_bar(const RecoveryBar& bar = {}) const;
+};
+
+struct Recovery {
+  std::vector<LevelRecovery> levels;  // levels scored: min(truth, learned) levels
+  bool meets_bar(const RecoveryBar& bar = {}) const;
+};
+
+// Largest P(active) over the h_1^2 positions of each learned level-1 channel (closed form).
+Eigen::VectorXd channel_activity(const Target& learned);
+
+// truth and learned share grid, patch, colours and kernel; learned may be wider. `levels` = 0
+// scores every level both have.
+Recovery evaluate_recovery(const Target& truth, const Target& learned, int levels = 0);
+
+// Puts the scale of each M_l column into the codes (alpha, beta, W_l, b_l), so that every column
+// has unit norm: the canonical form SPEC §2 compares. Leaves the generated images unchanged.
+Target canonical_form(const Target& model);
+
+Json to_json(const LevelRecovery& r, const RecoveryBar& bar = {});
+Json to_json(const Recovery& r, const RecoveryBar& bar = {});
+
+}  // namespace fsr

@@ -1,0 +1,104 @@
+#include "gda/recovery.h"
+
+#include <gtest/gtest.h>
+
+#include "synth/config.h"
+
+namespace fsr {
+namespace {
+
+Target make(int levels, const char* correlation = "latent") {
+  Json j = {
+      {"levels", levels},
+      {"grid", 2},
+      {"channels", std::vector<int>(levels, 6)},
+      {"patch", 2},
+      {"colors", 2},
+      {"kernel", 2},
+      {"active", std::vector<double>(levels, 0.2)},
+      {"first_layer", {{"correlation", correlation}, {"latent_dim", 30}, {"alpha", {0.5, 2.0}}}},
+      {"dictionary", {{"kind", "orthonormal"}, {"coherence", 0.1}}},
+      {"seed", 4},
+      {"calibration_samples", 500}};
+  return build_target(parse_target_config(j));
+}
+
+// The same generator with channels permuted, columns of M rescaled (scale moved out of the
+// codes) and A rotated: an equivalent model that must score as exact recovery.
+Target equivalent_copy(const Target& t, const std::vector<int>& perm, double column_scale) {
+  Target u = t;
+  const int h2 = t.grid * t.grid;
+  for (int l = 0; l < t.levels; ++l)
+    for (int j = 0; j < t.channels[l]; ++j) u.M[l].col(perm[j]) = t.M[l].col(j) * column_scale;
+  for (int j = 0; j < t.channels[0]; ++j)
+    for (int p = 0; p < h2; ++p) {
+      u.A.row(perm[j] * h2 + p) = t.A.row(j * h2 + p) * 3.0;  // row norm moves into alpha
+      u.alpha(perm[j] * h2 + p) = t.alpha(j * h2 + p) / column_scale / 3.0;
+      u.beta(perm[j] * h2 + p) = t.beta(j * h2 + p) / column_scale;
+    }
+  for (int l = 1; l < t.levels; ++l) {
+    auto& up = u.up[l - 1];
+    const auto& tu = t.up[l - 1];
+    for (int i = 0; i < tu.in_channels; ++i)
+      for (int j = 0; j < tu.out_channels; ++j)
+        for (int ky = 0; ky < tu.kernel; ++ky)
+          for (int kx = 0; kx < tu.kernel; ++kx)
+            up.w(perm[i], perm[j], ky, kx) = tu.w(i, j, ky, kx);
+    for (int j = 0; j < tu.out_channels; ++j) up.bias(perm[j]) = tu.bias(j) / column_scale;
+    // Codes of level l are 1/column_scale of the truth's; W_l maps scaled inputs to scaled outputs,
+    // so W_l itself is unchanged by a common scale and its bias scales.
+  }
+  return u;
+}
+
+TEST(Recovery, EquivalentModelScoresExact) {
+  const Target t = make(2);
+  const Target u = equivalent_copy(t, {3, 0, 5, 1, 4, 2}, 2.5);
+  const Recovery r = evaluate_recovery(t, u);
+  ASSERT_EQ(r.levels.size(), 2u);
+  // Exact algebra in float64 on O(1) numbers: 1e-12.
+  EXPECT_NEAR(r.levels[0].columns.min_cosine, 1.0, 1e-12);
+  EXPECT_EQ(r.levels[0].columns.permutation, (std::vector<int>{3, 0, 5, 1, 4, 2}));
+  EXPECT_LT(r.levels[0].alpha_max_relative, 1e-12);
+  EXPECT_LT(r.levels[0].beta_max_relative, 1e-12);
+  EXPECT_LT(r.levels[0].rho_max_absolute, 1e-12);
+  EXPECT_LT(r.levels[1].w_relative, 1e-12);
+  EXPECT_LT(r.levels[1].bias_relative, 1e-12);
+  EXPECT_TRUE(r.meets_bar());
+}
+
+TEST(Recovery, ReportsParameterErrors) {
+  const Target t = make(1, "independent");
+  Target u = t;
+  u.alpha(3) *= 1.1;  // 10% on one unit
+  u.beta(5) += 0.2 * std::max(t.beta(5), 0.1 * t.alpha(5));
+  const Recovery r = evaluate_recovery(t, u);
+  EXPECT_NEAR(r.levels[0].alpha_max_relative, 0.1, 1e-12);
+  EXPECT_NEAR(r.levels[0].beta_max_relative, 0.2, 1e-12);
+  EXPECT_FALSE(r.meets_bar());
+  EXPECT_TRUE(r.levels[0].meets_bar(RecoveryBar{.alpha_relative = 0.11, .beta_relative = 0.21}));
+}
+
+TEST(Recovery, WiderModelWithActiveDuplicateIsNotIdentifiable) {
+  const Target t = make(1, "independent");
+  Target u = t;
+  const int h2 = t.grid * t.grid, m = t.channels[0];
+  u.channels[0] = m + 1;
+  u.M[0].conservativeResize(Eigen::NoChange, m + 1);
+  u.M[0].col(m) = t.M[0].col(2);  // a second copy of column 2, active
+  u.A.conservativeResize(h2 * (m + 1), Eigen::NoChange);
+  u.alpha.conservativeResize(h2 * (m + 1));
+  u.beta.conservativeResize(h2 * (m + 1));
+  for (int p = 0; p < h2; ++p) {
+    u.A.row(m * h2 + p) = t.A.row(2 * h2 + p);
+    u.alpha(m * h2 + p) = 1.0;
+    u.beta(m * h2 + p) = 1.0;
+  }
+  const Recovery r = evaluate_recovery(t, u);
+  EXPECT_EQ(r.levels[0].active_duplicates, 1);
+  EXPECT_FALSE(r.levels[0].alpha_beta_identifiable);
+  EXPECT_FALSE(r.meets_bar());
+}
+
+}  // namespace
+}  // namespace fsr

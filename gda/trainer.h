@@ -1,0 +1,58 @@
+// SGDA training of the GDA learner against a planted target (SPEC §4): stages over levels
+// (layer-wise, random-lower, joint, layer-wise then joint fine-tune), n_D discriminator steps per
+// generator step, IPM or non-saturating loss, unit maintenance, metrics, checkpoints.
+//
+//   fsr::TrainResult r = fsr::train(truth, fsr::parse_learner_config(j), {.out = "runs/a"});
+//   if (r.status == "completed" && r.recovery.meets_bar()) ...
+//
+// Determinism: every random draw is a function of (seed, step, sub-step) — latents from a torch
+// generator seeded per step, real samples by index from the target's stream (synth/sample.h) or
+// by a per-epoch seeded permutation of the fixed training set — so a checkpoint needs only the
+// parameters, the optimiser states, the channel masks and the step counter, and a resumed CPU
+// run is bit-identical to an uninterrupted one (same thread count).
+//
+// Run directory (`out`): config.json (normalised learner config), metrics.jsonl, checkpoint/
+// (state.pt + state.json), and when the run ends: model/ (the learned generator in the target
+// layout, canonical form, read by load_target), V_<l>.npy (decoder rows, units x d) and
+// result.json. This header does not include LibTorch.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "core/json_io.h"
+#include "gda/learner_config.h"
+#include "gda/recovery.h"
+#include "synth/target.h"
+
+namespace fsr {
+
+struct TrainOptions {
+  std::filesystem::path out;     // run directory; empty: write nothing (sweeps, tests)
+  std::string device = "auto";   // "auto" | "cpu" | "cuda"
+  bool resume = false;           // continue from out/checkpoint
+  std::int64_t stop_after = -1;  // stop with status "interrupted" after this many generator steps
+  bool progress = true;          // progress lines on stderr
+  bool oracle_init = false;      // diagnostic: start the generator at the target (width 1 only)
+  std::function<void(const Json&)> on_metrics;  // called with every metrics record
+};
+
+struct TrainResult {
+  std::string status;            // "completed" | "diverged" | "interrupted"
+  std::string message;           // why, for diverged runs
+  std::int64_t steps = 0;        // generator steps done (all stages)
+  std::int64_t total_steps = 0;  // planned
+  std::string device;
+  Target model;       // learned generator, canonical form (empty when diverged)
+  Recovery recovery;  // vs the target, levels trained so far
+  Json last_metrics;
+  double seconds = 0.0;
+};
+
+TrainResult train(const Target& truth, const LearnerConfig& config, const TrainOptions& options);
+
+Json to_json(const TrainResult& result);
+
+}  // namespace fsr

@@ -1,0 +1,152 @@
+#include "gda/trainer.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/validate.h"
+#include "synth/config.h"
+
+namespace fsr {
+namespace {
+
+namespace fs = std::filesystem;
+
+Target tiny_target(std::uint64_t seed) {
+  Json j = {{"levels", 1},
+            {"grid", 2},
+            {"channels", {8}},
+            {"patch", 2},
+            {"colors", 3},
+            {"active", {0.1}},
+            {"first_layer", {{"correlation", "independent"}, {"alpha", 1.0}}},
+            {"dictionary", {{"kind", "orthonormal"}, {"coherence", 0.1}}},
+            {"seed", seed}};
+  return build_target(parse_target_config(j));
+}
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path p =
+      fs::temp_directory_path() / ("fsr_trainer_test_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(p);
+  return p;
+}
+
+// CI recovery test: the level-1 recipe of experiments/learners/level1.json at a quarter of its
+// batch and 3/4 of its steps, so that it runs in ~10 s on one core. Seed fixed; deterministic on
+// CPU for this thread count, so the bounds below are not a flake budget but margins around the
+// reached values (cos 0.998/0.996, alpha 0.03, beta 0.03 when written) for library changes.
+TEST(Trainer, RecoversTinyLevel1Target) {
+  const Target truth = tiny_target(1);
+  const LearnerConfig c = parse_learner_config(Json::parse(R"({
+    "seed": 1,
+    "generator": {"width": 1, "columns_init": "patch_kmeans", "correlation": "independent",
+                  "threshold": "relative"},
+    "discriminator": {"width": 2, "readout": "optimal", "learn_threshold": true,
+                      "quadratic": "diag", "cubic": true},
+    "sgda": {"d_steps": 1, "batch": 512, "lr_g": 2e-3, "lr_d": 3e-3, "lr_min_factor": 0.001},
+    "schedule": {"steps": 1500}, "log": {"every": 500}})"));
+  const TrainResult r = train(truth, c, {.progress = false});
+  ASSERT_EQ(r.status, "completed");
+  const LevelRecovery& l1 = r.recovery.levels.at(0);
+  std::printf("recovery: cos %.4f/%.4f alpha %.4f beta %.4f rho %.4f in %.1f s\n",
+              l1.columns.mean_cosine, l1.columns.min_cosine, l1.alpha_max_relative,
+              l1.beta_max_relative, l1.rho_max_absolute, r.seconds);
+  EXPECT_GE(l1.columns.mean_cosine, 0.99);
+  EXPECT_GE(l1.columns.min_cosine, 0.98);
+  EXPECT_LE(l1.alpha_max_relative, 0.08);
+  EXPECT_LE(l1.beta_max_relative, 0.08);
+  EXPECT_LE(l1.rho_max_absolute, 1e-12);  // independent units: rho_hat = I by construction
+  EXPECT_LT(r.seconds, 60.0);
+}
+
+// A config that exercises every piece of state: fixed training set over several epochs, a wider
+// generator with dead/duplicate re-seeding (optimiser entries reset) and pruning (masks), learned
+// read-outs with 2 D steps.
+Json resume_config() {
+  return Json::parse(R"({
+    "seed": 5, "generator": {"width": 2},
+    "discriminator": {"width": 2, "cubic": true},
+    "sgda": {"d_steps": 2, "batch": 128, "lr_g": 2e-3, "lr_d": 2e-3},
+    "data": {"source": "fixed", "train_samples": 300},
+    "units": {"reinit_every": 20, "reinit_until": 0.5, "prune_at": 0.6},
+    "schedule": {"steps": 100}, "log": {"every": 25, "checkpoint_every": 40}})");
+}
+
+TEST(Trainer, ResumedRunIsBitIdentical) {
+  const Target truth = tiny_target(2);
+  const LearnerConfig c = parse_learner_config(resume_config());
+  const fs::path a = fresh_dir("a"), b = fresh_dir("b");
+  const TrainResult full = train(truth, c, {.out = a, .device = "cpu", .progress = false});
+  ASSERT_EQ(full.status, "completed");
+  const TrainResult first =
+      train(truth, c, {.out = b, .device = "cpu", .stop_after = 57, .progress = false});
+  ASSERT_EQ(first.status, "interrupted");
+  EXPECT_EQ(first.steps, 57);
+  const TrainResult second =
+      train(truth, c, {.out = b, .device = "cpu", .resume = true, .progress = false});
+  ASSERT_EQ(second.status, "completed");
+  EXPECT_EQ(fingerprint(second.model), fingerprint(full.model));
+  Json lm = second.last_metrics, fm = full.last_metrics;
+  lm.erase("seconds");
+  fm.erase("seconds");
+  EXPECT_EQ(lm, fm);
+  // The model directory is readable by the analyzers.
+  const Target loaded = load_target(b / "model");
+  EXPECT_EQ(fingerprint(loaded), fingerprint(full.model));
+  EXPECT_TRUE(fs::exists(b / "V_1.npy"));
+  EXPECT_TRUE(fs::exists(b / "result.json"));
+  // metrics.jsonl of the resumed run holds each logged step once, as the uninterrupted one.
+  auto lines = [](const fs::path& p) {
+    std::ifstream in(p);
+    std::vector<std::int64_t> steps;
+    for (std::string l; std::getline(in, l);)
+      steps.push_back(Json::parse(l)["step"].get<std::int64_t>());
+    return steps;
+  };
+  EXPECT_EQ(lines(b / "metrics.jsonl"), lines(a / "metrics.jsonl"));
+  fs::remove_all(a);
+  fs::remove_all(b);
+}
+
+TEST(Trainer, ResumeWithChangedConfigIsRefusedNamingTheChange) {
+  const Target truth = tiny_target(2);
+  const fs::path dir = fresh_dir("refuse");
+  Json j = resume_config();
+  ASSERT_EQ(train(truth, parse_learner_config(j), {.out = dir, .stop_after = 10, .progress = false})
+                .status,
+            "interrupted");
+  j["sgda"]["lr_g"] = 1e-3;
+  try {
+    train(truth, parse_learner_config(j), {.out = dir, .resume = true, .progress = false});
+    FAIL() << "resume with a changed config was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("sgda.lr_g: 0.002 -> 0.001"), std::string::npos)
+        << e.what();
+  }
+  // Nor may a fresh run overwrite it.
+  EXPECT_THROW(train(truth, parse_learner_config(resume_config()), {.out = dir, .progress = false}),
+               InputError);
+  fs::remove_all(dir);
+}
+
+TEST(Trainer, NonFiniteRunEndsAsDiverged) {
+  const Target truth = tiny_target(3);
+  const fs::path dir = fresh_dir("diverge");
+  // SGD with an absurd step: the read-outs overflow to inf within a few steps.
+  const LearnerConfig c = parse_learner_config(Json::parse(R"({
+    "sgda": {"optimizer": "sgd", "lr_g": 1e300, "lr_d": 1e300, "batch": 64, "lr_schedule": "constant"},
+    "schedule": {"steps": 50}, "log": {"every": 10}})"));
+  const TrainResult r = train(truth, c, {.out = dir, .progress = false});
+  EXPECT_EQ(r.status, "diverged");
+  EXPECT_NE(r.message.find("non-finite"), std::string::npos);
+  EXPECT_LT(r.steps, 50);
+  const Json result = read_json(dir / "result.json");
+  EXPECT_EQ(result["status"], "diverged");
+  EXPECT_FALSE(fs::exists(dir / "model"));
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace fsr
