@@ -67,7 +67,11 @@ Json run_gda(const JobSpec& spec, const JobContext& context) {
   if (result.status == "completed" && spec.config.value(kAnalyze, true)) {
     AnalysisOptions analysis_options;
     analysis_options.seed = spec.seed;
-    payload["analysis"] = to_json(analyze_run(target_dir, run_dir, analysis_options));
+    const RunAnalysis analysis = analyze_run(target_dir, run_dir, analysis_options);
+    // Also as its own document beside the model, where `fsr report` finds it.
+    write_analysis(run_dir / "analysis.json", analysis,
+                   RunInfo{.seed = spec.seed, .threads = learner.threads, .config = spec.config});
+    payload["analysis"] = to_json(analysis);
   }
   return payload;
 }
