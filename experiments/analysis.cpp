@@ -498,11 +498,10 @@ Target analysis_canonical_form(const Target& model) {
 
 Eigen::MatrixXd decoder_columns(const Eigen::MatrixXd& stored, int patch_dim,
                                 const std::string& name) {
-  if (stored.cols() == patch_dim) return stored.transpose();  // rows = decoders (gda/ layout)
-  if (stored.rows() == patch_dim) return stored;              // columns = decoders
+  if (stored.rows() == patch_dim) return stored;  // columns are the decoders, as in M_l
   throw InputError(name + " has shape (" + std::to_string(stored.rows()) + ", " +
-                   std::to_string(stored.cols()) +
-                   "): must be (units, d) or (d, units) with d = " + std::to_string(patch_dim));
+                   std::to_string(stored.cols()) + "): must be (d, units) with d = " +
+                   std::to_string(patch_dim) + " (columns are the decoders)");
 }
 
 RunAnalysis analyze(const Target& truth_in, const Target& learned_in,

@@ -361,13 +361,15 @@ TEST(Analyze, DifferentSeedTargetIsNotRecovered) {
 TEST(Analyze, DecoderMatchedAgainstBothDictionaries) {
   const Target t = small_target(1, 1);
   const Learned c = learned_copy(t, {.extra_dead = 2, .seed = 9});
-  // gda/ stores V as units x d: here V = M_hat^T (8 decoders), plus one zero decoder.
-  Eigen::MatrixXd stored(c.model.channels[0] + 1, t.patch_dim());
-  stored.topRows(c.model.channels[0]) = c.model.M[0].transpose();
-  stored.bottomRows(1).setZero();
+  // V is stored d x units like M_l: here V = M_hat (8 decoders), plus one zero decoder.
+  Eigen::MatrixXd stored(t.patch_dim(), c.model.channels[0] + 1);
+  stored.leftCols(c.model.channels[0]) = c.model.M[0];
+  stored.rightCols(1).setZero();
   const Eigen::MatrixXd V = decoder_columns(stored, t.patch_dim(), "V_1.npy");
-  EXPECT_EQ(V.rows(), t.patch_dim());
-  EXPECT_EQ(decoder_columns(V, t.patch_dim(), "V").cols(), V.cols());  // (d, units) accepted
+  EXPECT_EQ(V.cols(), stored.cols());
+  // The transposed layout (units x d) is refused, naming the file and the rule.
+  EXPECT_THROW(decoder_columns(Eigen::MatrixXd(stored.transpose()), t.patch_dim(), "V_1.npy"),
+               InputError);
   EXPECT_THROW(decoder_columns(Eigen::MatrixXd::Ones(5, 7), 12, "V_1.npy"), InputError);
   const RunAnalysis r = analyze(t, c.model, {V}, fast_options());
   const LevelAnalysis& a = r.levels[0];
@@ -410,7 +412,7 @@ TEST(AnalyzeRun, ReadsModelFolderDecodersAndWritesADocument) {
   fs::create_directories(dir / "run");
   save_target(dir / "target", t);
   save_target(dir / "run" / "model", c.model);
-  write_npy(dir / "run" / "V_1.npy", Eigen::MatrixXd(c.model.M[0].transpose()));
+  write_npy(dir / "run" / "V_1.npy", c.model.M[0]);
   write_json_atomic(dir / "run" / "result.json", Json{{"status", "completed"}, {"steps", 10}});
   const RunAnalysis r = analyze_run(dir / "target", dir / "run", fast_options());
   EXPECT_EQ(r.model_dir, (dir / "run" / "model").string());

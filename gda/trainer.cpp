@@ -872,7 +872,11 @@ TrainResult Trainer::run() {
       save_target(o_.out / "model", result.model, "--out");
       for (int l = 1; l <= levels_; ++l) {
         const torch::Tensor v = d_->decoder(l);
-        if (v.defined()) write_npy(o_.out / ("V_" + std::to_string(l) + ".npy"), matrix_of(v));
+        // Stored d x units (columns are the decoders), the orientation of M_l.
+        if (v.defined()) {
+          write_npy(o_.out / ("V_" + std::to_string(l) + ".npy"),
+                    Eigen::MatrixXd(matrix_of(v).transpose()));
+        }
       }
     }
     RunInfo run{.seed = c_.seed,

@@ -92,13 +92,10 @@ def _patch_shape(d, arch):
 
 
 def _as_columns(a, d):
-    """An array of features as d x m (columns = features). V is stored (units, d) by gda/; a square
-    array is read as rows = decoders (docs/analysis.md)."""
+    """An array of features as d x m (columns = features), as M_l and V_l are stored."""
     a = np.asarray(a, float)
     if a.ndim != 2:
         return None
-    if a.shape[1] == d:
-        return a.T
     if a.shape[0] == d:
         return a
     return None
