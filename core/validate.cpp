@@ -21,6 +21,22 @@ std::string format_shape(const std::vector<std::int64_t>& shape) {
   return s + ")";
 }
 
+std::string matrix_shape(const Eigen::MatrixXd& matrix) {
+  return format_shape(
+      {static_cast<std::int64_t>(matrix.rows()), static_cast<std::int64_t>(matrix.cols())});
+}
+
+void require_all_finite(std::string_view field, const Eigen::MatrixXd& matrix) {
+  for (Eigen::Index j = 0; j < matrix.cols(); ++j) {
+    for (Eigen::Index i = 0; i < matrix.rows(); ++i) {
+      if (!std::isfinite(matrix(i, j))) {
+        fail_field(std::string(field) + "[" + std::to_string(i) + ", " + std::to_string(j) + "]",
+                   matrix(i, j), "must be finite");
+      }
+    }
+  }
+}
+
 void require_finite(std::string_view field, double value) {
   if (!std::isfinite(value)) fail_field(field, value, "must be finite");
 }

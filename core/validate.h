@@ -6,6 +6,7 @@
 //   throw fsr::InputError(fsr::field_message("samples", "S.npy", "must have rank 2"));
 #pragma once
 
+#include <Eigen/Core>
 #include <cstdint>
 #include <sstream>
 #include <stdexcept>
@@ -30,6 +31,7 @@ inline std::string format_value(const std::string& value) { return value; }
 template <typename T>
 requires std::is_integral_v<T> std::string format_value(T value) { return std::to_string(value); }
 std::string format_shape(const std::vector<std::int64_t>& shape);  // "(3, 4)"
+std::string matrix_shape(const Eigen::MatrixXd& matrix);           // "(rows, cols)"
 
 // "<field> = <value>: <rule>"
 template <typename T>
@@ -54,5 +56,7 @@ void require_int_in_range(std::string_view field, std::int64_t value, std::int64
                           std::int64_t hi);  // lo <= value <= hi
 // Every entry finite; names the first offending index ("S.npy[12] = nan: must be finite").
 void require_all_finite(std::string_view field, const double* data, std::size_t n);
+// Every entry finite; names the first offending entry ("truth[2, 5] = inf: must be finite").
+void require_all_finite(std::string_view field, const Eigen::MatrixXd& matrix);
 
 }  // namespace fsr

@@ -11,24 +11,9 @@
 namespace fsr {
 namespace {
 
-std::string shape_of(const Eigen::MatrixXd& a) {
-  return format_shape({static_cast<std::int64_t>(a.rows()), static_cast<std::int64_t>(a.cols())});
-}
-
-void require_finite_matrix(const std::string& field, const Eigen::MatrixXd& a) {
-  for (Eigen::Index j = 0; j < a.cols(); ++j) {
-    for (Eigen::Index i = 0; i < a.rows(); ++i) {
-      if (!std::isfinite(a(i, j))) {
-        fail_field(field + "[" + std::to_string(i) + ", " + std::to_string(j) + "]", a(i, j),
-                   "must be finite");
-      }
-    }
-  }
-}
-
 // Unit-norm copy of the columns; names the first zero column.
 Eigen::MatrixXd normalised_columns(const std::string& field, const Eigen::MatrixXd& a) {
-  require_finite_matrix(field, a);
+  require_all_finite(field, a);
   Eigen::MatrixXd out(a.rows(), a.cols());
   for (Eigen::Index j = 0; j < a.cols(); ++j) {
     const double norm = a.col(j).norm();
@@ -45,17 +30,17 @@ Eigen::MatrixXd normalised_columns(const std::string& field, const Eigen::Matrix
 Eigen::MatrixXd signed_cosine_matrix(const Eigen::MatrixXd& truth,
                                      const Eigen::MatrixXd& estimate) {
   if (truth.rows() == 0 || truth.cols() == 0) {
-    fail_field("truth shape", shape_of(truth), "must have at least one row and one column");
+    fail_field("truth shape", matrix_shape(truth), "must have at least one row and one column");
   }
   if (estimate.rows() != truth.rows()) {
-    fail_field("estimate shape", shape_of(estimate),
+    fail_field("estimate shape", matrix_shape(estimate),
                "must have d = " + std::to_string(truth.rows()) + " rows like truth " +
-                   shape_of(truth) + " (columns are features)");
+                   matrix_shape(truth) + " (columns are features)");
   }
   if (estimate.cols() < truth.cols()) {
-    fail_field("estimate shape", shape_of(estimate),
+    fail_field("estimate shape", matrix_shape(estimate),
                "must have at least m = " + std::to_string(truth.cols()) + " columns like truth " +
-                   shape_of(truth) + " (each true column needs its own learned column)");
+                   matrix_shape(truth) + " (each true column needs its own learned column)");
   }
   const Eigen::MatrixXd t = normalised_columns("truth", truth);
   const Eigen::MatrixXd e = normalised_columns("estimate", estimate);
@@ -69,9 +54,9 @@ Assignment solve_assignment_with_potentials(const Eigen::MatrixXd& cost) {
   const int n = static_cast<int>(cost.rows());
   const int m = static_cast<int>(cost.cols());
   if (n == 0 || m == 0 || n > m) {
-    fail_field("cost shape", shape_of(cost), "must be n x m with 1 <= n <= m");
+    fail_field("cost shape", matrix_shape(cost), "must be n x m with 1 <= n <= m");
   }
-  require_finite_matrix("cost", cost);
+  require_all_finite("cost", cost);
 
   // Row-major copy: the search scans one row at a time.
   std::vector<double> a(static_cast<std::size_t>(n) * m);

@@ -10,34 +10,19 @@
 namespace fsr {
 namespace {
 
-std::string shape_of(const Eigen::MatrixXd& a) {
-  return format_shape({static_cast<std::int64_t>(a.rows()), static_cast<std::int64_t>(a.cols())});
-}
-
-void require_finite_matrix(const std::string& field, const Eigen::MatrixXd& a) {
-  for (Eigen::Index j = 0; j < a.cols(); ++j) {
-    for (Eigen::Index i = 0; i < a.rows(); ++i) {
-      if (!std::isfinite(a(i, j))) {
-        fail_field(field + "[" + std::to_string(i) + ", " + std::to_string(j) + "]", a(i, j),
-                   "must be finite");
-      }
-    }
-  }
-}
-
 void require_nonempty(const std::string& field, const Eigen::MatrixXd& a) {
   if (a.rows() == 0 || a.cols() == 0) {
-    fail_field(field + " shape", shape_of(a), "must have at least one row and one column");
+    fail_field(field + " shape", matrix_shape(a), "must have at least one row and one column");
   }
 }
 
 void require_directions(const Eigen::MatrixXd& directions, Eigen::Index dim) {
   require_nonempty("directions", directions);
   if (directions.rows() != dim) {
-    fail_field("directions shape", shape_of(directions),
+    fail_field("directions shape", matrix_shape(directions),
                "must have " + std::to_string(dim) + " rows (one per coordinate of a vector)");
   }
-  require_finite_matrix("directions", directions);
+  require_all_finite("directions", directions);
 }
 
 void require_order(int order) { require_int_in_range("order", order, 1, kMaxMomentOrder); }
@@ -46,12 +31,12 @@ void require_dictionary_and_codes(const Eigen::MatrixXd& dictionary, const Eigen
   require_nonempty("dictionary", dictionary);
   require_nonempty("codes", codes);
   if (codes.cols() != dictionary.cols()) {
-    fail_field("codes shape", shape_of(codes),
+    fail_field("codes shape", matrix_shape(codes),
                "must have m = " + std::to_string(dictionary.cols()) + " columns like dictionary " +
-                   shape_of(dictionary) + " (codes are N x m, dictionary d x m)");
+                   matrix_shape(dictionary) + " (codes are N x m, dictionary d x m)");
   }
-  require_finite_matrix("dictionary", dictionary);
-  require_finite_matrix("codes", codes);
+  require_all_finite("dictionary", dictionary);
+  require_all_finite("codes", codes);
 }
 
 void finish_split(OutputMomentSplit& r, bool rms) {
@@ -113,7 +98,7 @@ Eigen::MatrixXd random_unit_directions(int dim, int count, std::uint64_t seed) {
 Eigen::MatrixXd projected_moments(const Eigen::MatrixXd& samples, const Eigen::MatrixXd& directions,
                                   int max_order) {
   require_nonempty("samples", samples);
-  require_finite_matrix("samples", samples);
+  require_all_finite("samples", samples);
   require_directions(directions, samples.cols());
   require_int_in_range("max_order", max_order, 1, kMaxMomentOrder);
   const Eigen::ArrayXXd proj = (samples * directions).array();  // N x count
@@ -131,8 +116,9 @@ MomentMismatch moment_mismatch(const Eigen::MatrixXd& x, const Eigen::MatrixXd& 
   require_nonempty("x", x);
   require_nonempty("y", y);
   if (y.cols() != x.cols()) {
-    fail_field("y shape", shape_of(y),
-               "must have dim = " + std::to_string(x.cols()) + " columns like x " + shape_of(x));
+    fail_field(
+        "y shape", matrix_shape(y),
+        "must have dim = " + std::to_string(x.cols()) + " columns like x " + matrix_shape(x));
   }
   MomentMismatch r;
   r.moments_x = projected_moments(x, directions, std::max(max_order, 2));
