@@ -9,6 +9,7 @@
 #include "core/npy.h"
 #include "core/rng.h"
 #include "core/validate.h"
+#include "synth/recovery.h"
 #include "synth/sample.h"
 #include "theory/moment_tools.h"
 #include "theory/relu_moments.h"
@@ -423,25 +424,9 @@ SuperResolutionRecovery super_resolution_recovery(const Target& truth, const Tar
                                                   const std::vector<int>& prev,
                                                   const std::vector<int>& perm) {
   SuperResolutionRecovery r;
-  const SuperResolutionLayer& tw = truth.up[l - 2];
-  const SuperResolutionLayer& lw = learned.up[l - 2];
-  double num = 0, den = 0, bnum = 0, bden = 0;
-  for (int i = 0; i < tw.in_channels; ++i)
-    for (int j = 0; j < tw.out_channels; ++j)
-      for (int ky = 0; ky < tw.kernel; ++ky)
-        for (int kx = 0; kx < tw.kernel; ++kx) {
-          const double t = tw.w(i, j, ky, kx);
-          const double e = lw.w(prev[i], perm[j], ky, kx) - t;
-          num += e * e;
-          den += t * t;
-        }
-  for (int j = 0; j < tw.out_channels; ++j) {
-    const double e = lw.bias(perm[j]) - tw.bias(j);
-    bnum += e * e;
-    bden += tw.bias(j) * tw.bias(j);
-  }
-  r.w_relative = std::sqrt(safe_ratio(num, den));
-  r.bias_relative = std::sqrt(safe_ratio(bnum, bden));
+  const OperatorError e = super_resolution_error(truth.up[l - 2], learned.up[l - 2], prev, perm);
+  r.w_relative = e.w_relative;
+  r.bias_relative = e.bias_relative;
   return r;
 }
 

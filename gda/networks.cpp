@@ -5,7 +5,7 @@
 
 #include "core/rng.h"
 #include "core/validate.h"
-#include "gda/recovery.h"
+#include "synth/recovery.h"
 #include "theory/relu_moments.h"
 
 namespace fsr {

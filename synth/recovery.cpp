@@ -1,4 +1,4 @@
-#include "gda/recovery.h"
+#include "synth/recovery.h"
 
 #include <algorithm>
 #include <cmath>
@@ -43,6 +43,27 @@ Target canonical_form(const Target& model) {
     for (int j = 0; j < up.out_channels; ++j) up.bias(j) *= scale[l](j);
   }
   return t;
+}
+
+OperatorError super_resolution_error(const SuperResolutionLayer& truth,
+                                     const SuperResolutionLayer& learned,
+                                     const std::vector<int>& prev, const std::vector<int>& perm) {
+  double num = 0, den = 0, bnum = 0, bden = 0;
+  for (int i = 0; i < truth.in_channels; ++i)
+    for (int j = 0; j < truth.out_channels; ++j)
+      for (int ky = 0; ky < truth.kernel; ++ky)
+        for (int kx = 0; kx < truth.kernel; ++kx) {
+          const double t = truth.w(i, j, ky, kx);
+          const double e = learned.w(prev[i], perm[j], ky, kx) - t;
+          num += e * e;
+          den += t * t;
+        }
+  for (int j = 0; j < truth.out_channels; ++j) {
+    const double e = learned.bias(perm[j]) - truth.bias(j);
+    bnum += e * e;
+    bden += truth.bias(j) * truth.bias(j);
+  }
+  return {std::sqrt(num / std::max(den, 1e-300)), std::sqrt(bnum / std::max(bden, 1e-300))};
 }
 
 Eigen::VectorXd channel_activity(const Target& learned) {
@@ -134,26 +155,10 @@ Recovery evaluate_recovery(const Target& truth_in, const Target& learned_in, int
       }
       r.alpha_beta_identifiable = r.active_duplicates == 0;
     } else {
-      const SuperResolutionLayer& tw = truth.up[l - 2];
-      const SuperResolutionLayer& lw = learned.up[l - 2];
-      const auto& prev = out.levels[l - 2].columns.permutation;
-      double num = 0, den = 0, bnum = 0, bden = 0;
-      for (int i = 0; i < tw.in_channels; ++i)
-        for (int j = 0; j < tw.out_channels; ++j)
-          for (int ky = 0; ky < tw.kernel; ++ky)
-            for (int kx = 0; kx < tw.kernel; ++kx) {
-              const double t = tw.w(i, j, ky, kx);
-              const double e = lw.w(prev[i], perm[j], ky, kx) - t;
-              num += e * e;
-              den += t * t;
-            }
-      for (int j = 0; j < tw.out_channels; ++j) {
-        const double e = lw.bias(perm[j]) - tw.bias(j);
-        bnum += e * e;
-        bden += tw.bias(j) * tw.bias(j);
-      }
-      r.w_relative = std::sqrt(num / std::max(den, 1e-300));
-      r.bias_relative = std::sqrt(bnum / std::max(bden, 1e-300));
+      const OperatorError e = super_resolution_error(truth.up[l - 2], learned.up[l - 2],
+                                                     out.levels[l - 2].columns.permutation, perm);
+      r.w_relative = e.w_relative;
+      r.bias_relative = e.bias_relative;
     }
     out.levels.push_back(std::move(r));
   }

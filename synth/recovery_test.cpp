@@ -1,4 +1,4 @@
-#include "gda/recovery.h"
+#include "synth/recovery.h"
 
 #include <gtest/gtest.h>
 

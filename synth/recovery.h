@@ -2,10 +2,12 @@
 // columns by the Hungarian match on |cos|, the first layer (alpha, beta, rho) of the matched
 // units, and the super-resolution operators W_l after the permutations and scales of both
 // levels. Works on two fsr::Target values, so it scores a learner's model directory as well as
-// the live generator. No LibTorch.
+// the live generator. No LibTorch. It sits beside the Target type so that both the learner (gda/,
+// which logs it during training) and the full analyzer (experiments/analysis.h, which adds
+// decoders, distribution and activity metrics) use one implementation.
 //
 //   fsr::Recovery r = fsr::evaluate_recovery(truth, fsr::load_target("run/model"));
-//   if (r.levels[0].meets_level1_bar()) ...;   fsr::Json j = fsr::to_json(r);
+//   if (r.levels[0].meets_bar()) ...;   fsr::Json j = fsr::to_json(r);
 #pragma once
 
 #include <Eigen/Dense>
@@ -47,6 +49,16 @@ struct Recovery {
   std::vector<LevelRecovery> levels;  // levels scored: min(truth, learned) levels
   bool meets_bar(const RecoveryBar& bar = {}) const;
 };
+
+// ||W_hat[prev, perm] - W||_F / ||W||_F and the same for the biases: the learned layer's input
+// channels are read through `prev` (level l-1's permutation, truth channel -> learned channel),
+// its output channels through `perm` (level l's). Both layers in canonical form.
+struct OperatorError {
+  double w_relative = 0.0, bias_relative = 0.0;
+};
+OperatorError super_resolution_error(const SuperResolutionLayer& truth,
+                                     const SuperResolutionLayer& learned,
+                                     const std::vector<int>& prev, const std::vector<int>& perm);
 
 // Largest P(active) over the h_1^2 positions of each learned level-1 channel (closed form).
 Eigen::VectorXd channel_activity(const Target& learned);
