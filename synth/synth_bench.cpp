@@ -3,7 +3,7 @@
 // binary. Sampling runs in float64 on one thread; FLOP/s counts 2 x multiply-adds of the model
 // (A z, the transposed convolutions, the output dictionaries), not the scatter or ReLU work.
 //
-//   build-h3/synth/synth_bench --benchmark_counters_tabular=true
+//   build/synth/synth_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
 #include <Eigen/Dense>

@@ -5,7 +5,7 @@
 // The time includes validation, normalisation, the m x m_hat cosine GEMM and the O(m^3)
 // assignment.
 //
-//   build-h2/theory/match_columns_bench --benchmark_filter=Random
+//   build/theory/match_columns_bench --benchmark_filter=Random
 #include <benchmark/benchmark.h>
 
 #include <numeric>
