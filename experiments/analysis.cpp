@@ -445,42 +445,6 @@ void check_compatible(const Target& truth, const Target& learned) {
 
 }  // namespace
 
-Target analysis_canonical_form(const Target& model) {
-  Target t = model;
-  const int h2 = t.grid * t.grid;
-  for (Eigen::Index u = 0; u < t.A.rows(); ++u) {
-    const double n = t.A.row(u).norm();
-    if (n > 0 && t.alpha(u) != 0) {
-      // ReLU(a (A_u z) - b) = ReLU(|a| n (s A_u / n) z - b), s = sign(a).
-      t.A.row(u) *= (t.alpha(u) > 0 ? 1.0 : -1.0) / n;
-      t.alpha(u) = std::abs(t.alpha(u)) * n;
-    }
-  }
-  std::vector<Eigen::VectorXd> scale(t.levels);
-  for (int l = 0; l < t.levels; ++l) {
-    scale[l] = t.M[l].colwise().norm().transpose();
-    for (Eigen::Index j = 0; j < scale[l].size(); ++j) {
-      if (!(scale[l](j) > 0)) scale[l](j) = 1.0;  // a zero column stays zero
-      t.M[l].col(j) /= scale[l](j);
-    }
-  }
-  for (int j = 0; j < t.channels[0]; ++j)
-    for (int p = 0; p < h2; ++p) {
-      t.alpha(j * h2 + p) *= scale[0](j);
-      t.beta(j * h2 + p) *= scale[0](j);
-    }
-  for (int l = 1; l < t.levels; ++l) {
-    SuperResolutionLayer& up = t.up[l - 1];
-    for (int i = 0; i < up.in_channels; ++i)
-      for (int j = 0; j < up.out_channels; ++j)
-        for (int ky = 0; ky < up.kernel; ++ky)
-          for (int kx = 0; kx < up.kernel; ++kx)
-            up.w(i, j, ky, kx) *= scale[l](j) / scale[l - 1](i);
-    for (int j = 0; j < up.out_channels; ++j) up.bias(j) *= scale[l](j);
-  }
-  return t;
-}
-
 Eigen::MatrixXd decoder_columns(const Eigen::MatrixXd& stored, int patch_dim,
                                 const std::string& name) {
   if (stored.rows() == patch_dim) return stored;  // columns are the decoders, as in M_l
@@ -502,8 +466,8 @@ RunAnalysis analyze(const Target& truth_in, const Target& learned_in,
   require_nonnegative("active_floor", o.active_floor);
   require_nonnegative("merge_tolerance", o.merge_tolerance);
   check_compatible(truth_in, learned_in);
-  const Target truth = analysis_canonical_form(truth_in);
-  const Target learned = analysis_canonical_form(learned_in);
+  const Target truth = canonical_form(truth_in);
+  const Target learned = canonical_form(learned_in);
 
   RunAnalysis out;
   out.options = o;

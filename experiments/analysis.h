@@ -157,14 +157,10 @@ RunAnalysis analyze(const Target& truth, const Target& learned,
 RunAnalysis analyze_run(const std::filesystem::path& target_dir,
                         const std::filesystem::path& run_dir, const AnalysisOptions& options = {});
 
-// V_l as stored by a learner: either d x m_D (columns = decoders) or m_D x d (rows = decoders,
-// as gda/ writes it); a square array is read as rows = decoders. Returns d x m_D.
+// V_l as stored by a learner: d x m_D, columns are the decoders (the orientation of M_l); any
+// other shape is an InputError naming `name`. Returns it unchanged.
 Eigen::MatrixXd decoder_columns(const Eigen::MatrixXd& stored, int patch_dim,
                                 const std::string& name);
-
-// The model with unit-norm output columns and unit-norm A rows (scales moved into the codes);
-// samples of X are unchanged up to rounding.
-Target analysis_canonical_form(const Target& model);
 
 Json to_json(const DictionaryMatch& m);
 Json to_json(const LevelAnalysis& level);

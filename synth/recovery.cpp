@@ -11,12 +11,13 @@ namespace fsr {
 Target canonical_form(const Target& model) {
   Target t = model;
   const int h2 = t.grid * t.grid;
-  // A rows to unit norm, their norm into alpha.
+  // A rows to unit norm, their norm (and the sign of alpha) into alpha:
+  // ReLU(a (A_u z) - b) = ReLU(|a| n (s A_u / n) z - b), s = sign(a), n = ||A_u||.
   for (Eigen::Index u = 0; u < t.A.rows(); ++u) {
     const double n = t.A.row(u).norm();
-    if (n > 0) {
-      t.A.row(u) /= n;
-      t.alpha(u) *= n;
+    if (n > 0 && t.alpha(u) != 0) {
+      t.A.row(u) *= (t.alpha(u) > 0 ? 1.0 : -1.0) / n;
+      t.alpha(u) = std::abs(t.alpha(u)) * n;
     }
   }
   std::vector<Eigen::VectorXd> scale(t.levels);
