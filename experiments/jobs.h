@@ -14,9 +14,9 @@
 //   analyze_only          score a stored model directory against the target
 //   (experiments/analysis.h)
 //
-// The "gda" kind belongs to the learner: gda/ (or an experiments/ file built only with LibTorch)
-// defines a function that calls register_job_kind({.name = "gda", ...}), and apps/main.cpp calls
-// it before the command line is parsed, so `fsr run` and its `fsr run-job` workers both see it.
+// The "gda" kind belongs to the learner: experiments/gda_job.h (built only with LibTorch)
+// registers it, and apps/main.cpp calls that before the command line is parsed, so `fsr run` and
+// its `fsr run-job` workers both see it.
 #pragma once
 
 #include <cstdint>
