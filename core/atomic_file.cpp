@@ -51,6 +51,17 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view bytes
   }
 }
 
+void remove_stale_temporaries(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() > 1 && name[0] == '.' && name.find(".tmp.") != std::string::npos) {
+      std::filesystem::remove(e.path(), ec);
+    }
+  }
+}
+
 std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail_field("file", path.string(), "cannot be opened for reading");

@@ -15,6 +15,10 @@ namespace fsr {
 // Creates missing parent directories. Throws std::runtime_error naming the path on I/O failure.
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);
 
+// Removes the temporaries that killed writers left in `dir` (".<name>.tmp.<pid>.<n>", the names
+// write_file_atomic uses); for resuming runs. Missing dir: nothing to do.
+void remove_stale_temporaries(const std::filesystem::path& dir);
+
 // Whole file as bytes. Throws fsr::InputError naming the path when it cannot be read.
 std::string read_file(const std::filesystem::path& path);
 

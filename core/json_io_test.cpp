@@ -40,6 +40,20 @@ TEST(JsonIo, AtomicWriteReplacesAndLeavesNoTemporaries) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(AtomicFile, StaleTemporariesAreRemovedAndNothingElse) {
+  const auto dir = std::filesystem::temp_directory_path() / "fsr_atomic_stale_test";
+  std::filesystem::remove_all(dir);
+  write_file_atomic(dir / "keep.json", "{}");
+  write_file_atomic(dir / ".hidden", "x");                       // not a temporary
+  write_file_atomic(dir / ".keep.json.tmp.123.0", "half of a");  // what a killed writer leaves
+  remove_stale_temporaries(dir);
+  EXPECT_TRUE(std::filesystem::exists(dir / "keep.json"));
+  EXPECT_TRUE(std::filesystem::exists(dir / ".hidden"));
+  EXPECT_FALSE(std::filesystem::exists(dir / ".keep.json.tmp.123.0"));
+  remove_stale_temporaries(dir / "missing");  // no directory: nothing to do, no throw
+  std::filesystem::remove_all(dir);
+}
+
 TEST(JsonIo, BadFilesNameThePath) {
   const auto dir = std::filesystem::temp_directory_path() / "fsr_json_io_test2";
   write_file_atomic(dir / "broken.json", "{\"a\": ");

@@ -10,6 +10,7 @@
 #include "core/rng.h"
 #include "core/validate.h"
 #include "synth/recovery.h"
+#include "synth/report.h"
 #include "synth/sample.h"
 #include "theory/moment_tools.h"
 #include "theory/relu_moments.h"
@@ -222,16 +223,6 @@ void sliced_wasserstein(Eigen::MatrixXd a, Eigen::MatrixXd b, double& w1, double
   const double n = double(a.rows()) * double(a.cols());
   w1 = s1 / n;
   w2 = std::sqrt(s2 / n);
-}
-
-int requested_k(const Target& t, int level, double achieved) {
-  const int m = t.channels[level - 1];
-  double p = achieved;
-  if (t.config.is_object() && t.config.contains("active") && t.config["active"].is_array() &&
-      static_cast<int>(t.config["active"].size()) == t.levels) {
-    p = t.config["active"][level - 1].get<double>();
-  }
-  return std::clamp(static_cast<int>(std::ceil(p * m - 1e-9)), 1, m);
 }
 
 // One streaming pass over N samples of the target (twice: real and floor) and of the learned

@@ -109,22 +109,10 @@ void write_result(const fs::path& dir, const JobSpec& spec, const std::string& s
   write_json_atomic(dir / kResultFile, make_document("suite-job", body, run));
 }
 
-// Temporaries of atomic writes that a kill left behind (".name.tmp.<pid>...").
-void remove_temporaries(const fs::path& dir) {
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.size() > 1 && name[0] == '.' && name.find(".tmp.") != std::string::npos) {
-      fs::remove(e.path(), ec);
-    }
-  }
-}
-
 // Clears what a previous unfinished attempt left that would be mistaken for this one's outcome.
 // Returns whether the directory held anything (the job is resuming).
 bool prepare_job_dir(const fs::path& dir) {
-  remove_temporaries(dir);
+  remove_stale_temporaries(dir);
   std::error_code ec;
   fs::remove(dir / kResultFile, ec);  // a failed or crashed attempt's record
   const bool resuming = fs::is_directory(dir) && !fs::is_empty(dir);

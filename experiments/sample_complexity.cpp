@@ -43,15 +43,6 @@ bool inside(const Interval& i, double v) {
 
 // ---- Field readers: every message names the field ---------------------------------------------
 
-void require_name(const std::string& field, const Json& v) {
-  if (!v.is_string()) fail_field(field, v.dump(), "must be a string");
-  const std::string s = v.get<std::string>();
-  const bool ok = !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
-  });
-  if (!ok) fail_field(field, s, "must be 1-64 characters of [A-Za-z0-9_-]");
-}
-
 std::string get_string(const Json& j, const std::string& key, const std::string& field,
                        const std::string& fallback, bool allow_empty = false) {
   if (!j.contains(key)) return fallback;
@@ -351,17 +342,6 @@ Json normalized_json(const SampleComplexitySuite& s) {
 
 constexpr const char* kResultFile = "result.json";
 
-void remove_temporaries(const fs::path& dir) {
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.size() > 1 && name[0] == '.' && name.find(".tmp.") != std::string::npos) {
-      fs::remove(e.path(), ec);
-    }
-  }
-}
-
 std::optional<Json> read_trial(const fs::path& dir) {
   std::error_code ec;
   if (!fs::exists(dir / kResultFile, ec)) return std::nullopt;
@@ -445,7 +425,7 @@ class TrialRunner {
       doc = *old;
       ++reused_;
     } else {
-      remove_temporaries(dir);
+      remove_stale_temporaries(dir);
       std::error_code ec;
       fs::remove(dir / kResultFile, ec);
       const bool resuming = fs::is_directory(dir) && !fs::is_empty(dir);

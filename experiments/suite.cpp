@@ -18,16 +18,6 @@ const std::vector<std::string> kSizeKeys = {"description", "seeds",  "targets",
                                             "jobs",        "config", "job_overrides"};
 const std::vector<std::string> kOverrideKeys = {"config", "sweep"};
 
-// Names become parts of file names: keep them plain.
-void require_name(const std::string& field, const Json& v) {
-  if (!v.is_string()) fail_field(field, v.dump(), "must be a string");
-  const std::string s = v.get<std::string>();
-  const bool ok = !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
-  });
-  if (!ok) fail_field(field, s, "must be 1-64 characters of [A-Za-z0-9_-]");
-}
-
 std::string get_string(const Json& j, const std::string& key, const std::string& field,
                        bool required) {
   if (!j.contains(key)) {
@@ -120,6 +110,15 @@ std::string value_label(const Json& v) {
 }
 
 }  // namespace
+
+void require_name(const std::string& field, const Json& v) {
+  if (!v.is_string()) fail_field(field, v.dump(), "must be a string");
+  const std::string s = v.get<std::string>();
+  const bool ok = !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+  if (!ok) fail_field(field, s, "must be 1-64 characters of [A-Za-z0-9_-]");
+}
 
 Suite parse_suite(const Json& j, const fs::path& base_dir) {
   require_known_keys(j, "suite", kSuiteKeys);

@@ -66,6 +66,10 @@ Suite load_suite(const std::filesystem::path& file);
 // normalised by its kind. Throws InputError for an unknown size or a config its kind rejects.
 std::vector<JobSpec> expand_suite(const Suite& suite, const std::string& size);
 
+// A suite, point or job name: it becomes part of file names, so 1-64 characters of
+// [A-Za-z0-9_-]; otherwise an InputError naming `field`.
+void require_name(const std::string& field, const Json& value);
+
 // Reads a dotted path ("errors.alpha_max_relative", "levels.0.columns") from a JSON value; null
 // when absent.
 Json json_at_path(const Json& value, const std::string& dotted);

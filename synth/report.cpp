@@ -21,6 +21,8 @@ struct LevelCounts {
   std::vector<std::int64_t> histogram;       // patches with j active, j = 0..m
 };
 
+}  // namespace
+
 int requested_k(const Target& t, int level, double achieved) {
   const int m = t.channels[level - 1];
   double p = achieved;
@@ -30,8 +32,6 @@ int requested_k(const Target& t, int level, double achieved) {
   }
   return std::clamp(static_cast<int>(std::ceil(p * m - 1e-9)), 1, m);
 }
-
-}  // namespace
 
 Json activity_report(const Target& t, std::int64_t samples, int threads) {
   if (samples < 2) fail_field("samples", samples, "must be >= 2");

@@ -36,4 +36,8 @@ Json locality_report(const Target& target);
 // down-scale closeness: rel. error and cosine between avg-pool2x2(X_{l+1}) and X_l.
 Json property_report(const Target& target, std::int64_t samples, int threads = 1);
 
+// The sparsity level k of `level` (1-based): ceil(requested activity * m_l), from the target's
+// config when it has one, else from `achieved` (a learned model has no config); in [1, m_l].
+int requested_k(const Target& target, int level, double achieved);
+
 }  // namespace fsr
