@@ -110,11 +110,13 @@ Json to_json(const LearnerConfig& c) {
         {"latent_dim", g.latent_dim},
         {"init", g.init},
         {"columns_init", g.columns_init},
+        {"kmeans_restarts", g.kmeans_restarts},
         {"correlation", g.correlation},
         {"init_code_scale", g.init_code_scale},
         {"init_active", g.init_active},
         {"unit_norm_columns", g.unit_norm_columns},
-        {"threshold", g.threshold}}},
+        {"threshold", g.threshold},
+        {"up_init", g.up_init}}},
       {"discriminator",
        {{"kind", d.kind},
         {"width", d.width},
@@ -183,6 +185,7 @@ LearnerConfig parse_learner_config(const Json& json) {
   c.generator.init = one_of(g["init"], "generator.init", {"orthogonal", "gaussian"});
   c.generator.columns_init =
       one_of(g["columns_init"], "generator.columns_init", {"random", "patch_kmeans"});
+  c.generator.kmeans_restarts = integer(g["kmeans_restarts"], "generator.kmeans_restarts", 1, 1000);
   c.generator.correlation =
       one_of(g["correlation"], "generator.correlation", {"learned", "independent"});
   c.generator.init_code_scale = number(g["init_code_scale"], "generator.init_code_scale");
@@ -191,6 +194,7 @@ LearnerConfig parse_learner_config(const Json& json) {
   require_in_range("generator.init_active", c.generator.init_active, 0.0, 1.0);
   c.generator.unit_norm_columns = g["unit_norm_columns"].get<bool>();
   c.generator.threshold = one_of(g["threshold"], "generator.threshold", {"absolute", "relative"});
+  c.generator.up_init = one_of(g["up_init"], "generator.up_init", {"calibrate", "regression"});
 
   const Json& d = j["discriminator"];
   c.discriminator.kind = one_of(d["kind"], "discriminator.kind", {"theory", "conv"});

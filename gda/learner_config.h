@@ -32,6 +32,7 @@ struct LearnerConfig {
     // Level-1 columns of M_hat: "random", or "patch_kmeans": spherical k-means (|cos|) of the
     // training patches (a data-driven warm start; GDA then learns codes and refines columns).
     std::string columns_init = "random";
+    int kmeans_restarts = 1;  // patch_kmeans: restarts, the best k-means objective wins
     // "learned": A_hat free (rho learned); "independent": A_hat diagonal (one latent per unit).
     std::string correlation = "learned";
     double init_code_scale = 1.0;   // initial norm of the rows of A_hat
@@ -40,6 +41,11 @@ struct LearnerConfig {
     // "absolute": S_1 = ReLU(A_hat z - b); "relative": S_1 = ReLU(A_hat z - ||A_hat_u|| t), i.e.
     // the unit's threshold t = beta/alpha is the parameter (decouples sparsity from scale).
     std::string threshold = "absolute";
+    // Levels >= 2, at the start of the level's stage: "calibrate" keeps the random W_l and sets
+    // b_l and the channel scales to the target's activity and patch energy; "regression" fits
+    // W_l, b_l by ReLU regression (gda/code_regression.h) of the level's codes on its parent's
+    // codes, both decoded from real images through the generator's current dictionaries.
+    std::string up_init = "calibrate";
   } generator;
 
   struct Discriminator {

@@ -16,6 +16,7 @@
 #include "core/npy.h"
 #include "core/rng.h"
 #include "core/validate.h"
+#include "gda/code_regression.h"
 #include "gda/networks.h"
 #include "synth/sample.h"
 #include "theory/moment_tools.h"
@@ -138,6 +139,7 @@ class Trainer {
   void reinit_level1(std::int64_t global_step);
   void init_columns_kmeans(int level);
   void calibrate_bias(int level);
+  void fit_up_layer(int level);
   void prune(int level);
   void save_checkpoint(std::int64_t global_step, int stage);
   std::pair<std::int64_t, int> load_checkpoint();
@@ -266,7 +268,7 @@ void Trainer::build() {
       put(g_->bW[l - 2], up.bias);
     }
   }
-  if (c_.generator.columns_init == "patch_kmeans")
+  if (c_.generator.columns_init == "patch_kmeans" && !o_.oracle_init)
     for (int l = 1; l <= levels_; ++l) init_columns_kmeans(l);
   stages_ = make_stages(c_, levels_);
   if (c_.data.source == "fixed") {
@@ -303,13 +305,67 @@ void Trainer::calibrate_bias(int level) {
   const torch::Tensor q = std::get<0>(per_channel.sort(1));
   const std::int64_t k = std::min<std::int64_t>(
       q.size(1) - 1, static_cast<std::int64_t>((1.0 - c_.generator.init_active) * q.size(1)));
-  g_->bW[level - 2].copy_(q.select(1, k).clamp_min(1e-6).to(opts_));
+  const torch::Tensor b = q.select(1, k).clamp_min(1e-6);
+  // Scale: every channel gets the same E[s^2] (as the target's construction does), and the
+  // common factor makes the generated level's mean patch energy E||x_p||^2 that of the real
+  // patches. ReLU(c (u - b)) = c ReLU(u - b): activity is unchanged. With a random W of the
+  // wrong scale the stage spends its steps rescaling W while M_l drifts to compensate.
+  const torch::Tensor s2 = (per_channel - b.unsqueeze(1)).clamp_min(0).pow(2).mean(1);
+  torch::Tensor c = (s2.mean() / s2.clamp_min(1e-30)).sqrt();
+  g_->W[level - 2].mul_(c.to(opts_).view({1, -1, 1, 1}));
+  g_->bW[level - 2].copy_((b * c).to(opts_));
+  hidden.clear();
+  const auto fake = g_->forward(eval_z_, level, &hidden);
+  const double e_fake =
+      patches_matrix(fake[level - 1], shape_, level).rowwise().squaredNorm().mean();
+  const double e_real = eval_real_[level - 1].rowwise().squaredNorm().mean();
+  if (e_fake > 0) {
+    const double f = std::sqrt(e_real / e_fake);
+    g_->W[level - 2].mul_(f);
+    g_->bW[level - 2].mul_(f);
+  }
+}
+
+// Sets W_l, b_l (l >= 2) by ReLU regression of the level's codes on its parent's codes
+// (gda/code_regression.h), both decoded from the held-out real images through the generator's
+// current dictionaries (least squares, clamped at 0; values below 5% of the channel's RMS count
+// as silent, so that decoding noise of imperfect columns does not enter as activity).
+void Trainer::fit_up_layer(int level) {
+  torch::NoGradGuard no_grad;
+  auto codes = [&](int l) {
+    const Eigen::MatrixXd m = matrix_of(g_->dictionary(l));  // (d, m_hat)
+    Eigen::MatrixXd s =
+        eval_real_[l - 1] * m.completeOrthogonalDecomposition().pseudoInverse().transpose();
+    s = s.cwiseMax(0.0);
+    for (Eigen::Index j = 0; j < s.cols(); ++j) {
+      const double rms = std::sqrt(s.col(j).squaredNorm() / double(s.rows()));
+      s.col(j) = (s.col(j).array() < 0.05 * rms).select(0.0, s.col(j));
+    }
+    // rows (sample, position) -> one row per sample in (channel, y, x) order
+    const Eigen::Index hh = shape_.grid_at(l) * shape_.grid_at(l), n = s.rows() / hh;
+    Eigen::MatrixXd out(n, s.cols() * hh);
+    for (Eigen::Index a = 0; a < n; ++a)
+      for (Eigen::Index j = 0; j < s.cols(); ++j)
+        for (Eigen::Index p = 0; p < hh; ++p) out(a, j * hh + p) = s(a * hh + p, j);
+    return out;
+  };
+  const UpFit fit = fit_super_resolution(codes(level - 1), codes(level),
+                                         {.in = shape_.channels[level - 2],
+                                          .out = shape_.channels[level - 1],
+                                          .kernel = shape_.kernel,
+                                          .child_grid = shape_.grid_at(level)});
+  torch::Tensor& w = g_->W[level - 2];
+  w.copy_(torch::from_blob(const_cast<double*>(fit.weight.data()), w.sizes(), torch::kFloat64)
+              .to(opts_));
+  g_->bW[level - 2].copy_(
+      torch::from_blob(const_cast<double*>(fit.bias.data()), {fit.bias.size()}, torch::kFloat64)
+          .to(opts_));
 }
 
 void Trainer::start_stage(const Stage& st) {
   if (st.name != "finetune")
     for (int l : st.trained)
-      if (l >= 2) calibrate_bias(l);
+      if (l >= 2) c_.generator.up_init == "regression" ? fit_up_layer(l) : calibrate_bias(l);
   for (auto& p : g_->parameters()) p.set_requires_grad(false);
   g_params_.clear();
   for (int l : st.trained)
@@ -412,20 +468,29 @@ Json Trainer::evaluate(const Stage& st, std::int64_t global_step) {
   }
   m["recovery"] = rec;
   m["meets_bar"] = r.meets_bar();
-  Json vcos = Json::array(), moments = Json::array();
+  Json vcos = Json::array(), vhat = Json::array(), moments = Json::array();
   const auto fake = g_->forward(eval_z_, st.last);
   for (int l = 1; l <= st.last; ++l) {
     const torch::Tensor v = d_->decoder(l);
     if (v.defined() && v.size(0) >= truth_.channels[l - 1]) {
-      const ColumnMatch vm = match_columns(truth_.M[l - 1], matrix_of(v).transpose());
+      const Eigen::MatrixXd vt = matrix_of(v).transpose();
+      const ColumnMatch vm = match_columns(truth_.M[l - 1], vt);
       vcos.push_back(
           {{"level", l}, {"mean_cosine", vm.mean_cosine}, {"min_cosine", vm.min_cosine}});
+      // D's decoder against G's own columns (the paper's Fig. 7 compares these two).
+      const Eigen::MatrixXd mh = learned.M[l - 1];
+      if (vt.cols() >= mh.cols()) {
+        const ColumnMatch hm = match_columns(mh, vt);
+        vhat.push_back(
+            {{"level", l}, {"mean_cosine", hm.mean_cosine}, {"min_cosine", hm.min_cosine}});
+      }
     }
     const MomentMismatch mm =
         moment_mismatch(eval_real_[l - 1], patches_matrix(fake[l - 1], shape_, l), 4, 64, 7);
     moments.push_back({{"level", l}, {"per_order", mm.per_order}});
   }
   m["v_cosine"] = vcos;
+  m["v_hat_cosine"] = vhat;
   m["moment_mismatch"] = moments;
   (void)global_step;
   return m;
@@ -568,35 +633,49 @@ void Trainer::init_columns_kmeans(int level) {
   const int d = shape_.patch_dim();
   if (static_cast<int>(pts.size()) < k)
     fail_field("generator.columns_init", "patch_kmeans", "too few non-zero patches");
+  // Restarts (generator.kmeans_restarts) share one RNG stream; the one with the largest
+  // sum over patches of max_j |cos(patch, centre_j)| wins (restart 0 alone is the old start).
   Rng rng(c_.seed ^ 0x6b6du, std::uint64_t(level - 1));
-  Eigen::MatrixXd centres(d, k);
-  std::vector<double> dist(pts.size(), 1.0);
-  centres.col(0) = pts[rng.uniform_int(pts.size())];
-  for (int j = 1; j < k; ++j) {  // k-means++ on 1 - |cos|
-    double total = 0;
-    for (std::size_t i = 0; i < pts.size(); ++i) {
-      dist[i] = std::min(dist[i], 1.0 - std::abs(pts[i].dot(centres.col(j - 1))));
-      total += dist[i] * dist[i];
+  Eigen::MatrixXd centres(d, k), best;
+  double best_score = -1.0;
+  std::vector<double> dist(pts.size());
+  for (int restart = 0; restart < c_.generator.kmeans_restarts; ++restart) {
+    std::fill(dist.begin(), dist.end(), 1.0);
+    centres.col(0) = pts[rng.uniform_int(pts.size())];
+    for (int j = 1; j < k; ++j) {  // k-means++ on 1 - |cos|
+      double total = 0;
+      for (std::size_t i = 0; i < pts.size(); ++i) {
+        dist[i] = std::min(dist[i], 1.0 - std::abs(pts[i].dot(centres.col(j - 1))));
+        total += dist[i] * dist[i];
+      }
+      double u = rng.uniform() * total;
+      std::size_t pick = 0;
+      for (; pick + 1 < pts.size(); ++pick) {
+        u -= dist[pick] * dist[pick];
+        if (u <= 0) break;
+      }
+      centres.col(j) = pts[pick];
     }
-    double u = rng.uniform() * total;
-    std::size_t pick = 0;
-    for (; pick + 1 < pts.size(); ++pick) {
-      u -= dist[pick] * dist[pick];
-      if (u <= 0) break;
+    double score = 0.0;
+    for (int it = 0; it <= 30; ++it) {
+      Eigen::MatrixXd sum = Eigen::MatrixXd::Zero(d, k);
+      score = 0.0;
+      for (const auto& p : pts) {
+        const Eigen::VectorXd c = centres.transpose() * p;
+        Eigen::Index j;
+        score += c.cwiseAbs().maxCoeff(&j);
+        sum.col(j) += (c(j) >= 0 ? 1.0 : -1.0) * p;
+      }
+      if (it == 30) break;  // the last pass only scores
+      for (int j = 0; j < k; ++j)
+        if (sum.col(j).norm() > 0) centres.col(j) = sum.col(j).normalized();
     }
-    centres.col(j) = pts[pick];
+    if (score > best_score) {
+      best_score = score;
+      best = centres;
+    }
   }
-  for (int it = 0; it < 30; ++it) {
-    Eigen::MatrixXd sum = Eigen::MatrixXd::Zero(d, k);
-    for (const auto& p : pts) {
-      const Eigen::VectorXd c = centres.transpose() * p;
-      Eigen::Index j;
-      c.cwiseAbs().maxCoeff(&j);
-      sum.col(j) += (c(j) >= 0 ? 1.0 : -1.0) * p;
-    }
-    for (int j = 0; j < k; ++j)
-      if (sum.col(j).norm() > 0) centres.col(j) = sum.col(j).normalized();
-  }
+  centres = best;
   torch::NoGradGuard no_grad;
   const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> r = centres;
   g_->M[level - 1].copy_(

@@ -1,0 +1,77 @@
+#include "gda/code_regression.h"
+
+#include <string>
+
+#include "core/validate.h"
+
+namespace fsr {
+
+UpFit fit_super_resolution(const Eigen::MatrixXd& parent, const Eigen::MatrixXd& child,
+                           const UpShape& s, const UpFitOptions& o) {
+  const int h = s.child_grid, hp = h / 2, k = s.kernel, pad = k == 4 ? 1 : 0;
+  if (k != 2 && k != 4) fail_field("kernel", k, "must be 2 or 4");
+  if (h < 2 || h % 2 != 0) fail_field("child_grid", h, "must be an even number >= 2");
+  if (parent.cols() != std::int64_t{s.in} * hp * hp)
+    fail_field(
+        "parent", matrix_shape(parent),
+        "must have in * (child_grid / 2)^2 = " + std::to_string(s.in * hp * hp) + " columns");
+  if (child.cols() != std::int64_t{s.out} * h * h || child.rows() != parent.rows())
+    fail_field("child", matrix_shape(child),
+               "must have the parent's rows and out * child_grid^2 = " +
+                   std::to_string(s.out * h * h) + " columns");
+
+  // Design: one row per (sample, child position), one column per weight (i, ky, kx), then -1 for
+  // the bias. Shared by every output channel.
+  const Eigen::Index n = parent.rows(), rows = n * h * h;
+  const int f = s.in * k * k;
+  Eigen::MatrixXd x = Eigen::MatrixXd::Zero(rows, f + 1);
+  x.col(f).setConstant(-1.0);
+  for (Eigen::Index a = 0; a < n; ++a)
+    for (int y = 0; y < h; ++y)
+      for (int xx = 0; xx < h; ++xx) {
+        const Eigen::Index r = (a * h + y) * h + xx;
+        for (int py = 0; py < hp; ++py) {
+          const int ky = y + pad - 2 * py;
+          if (ky < 0 || ky >= k) continue;
+          for (int px = 0; px < hp; ++px) {
+            const int kx = xx + pad - 2 * px;
+            if (kx < 0 || kx >= k) continue;
+            for (int i = 0; i < s.in; ++i)
+              x(r, (i * k + ky) * k + kx) = parent(a, (i * hp + py) * hp + px);
+          }
+        }
+      }
+
+  UpFit fit;
+  fit.weight.assign(std::size_t(s.in) * s.out * k * k, 0.0);
+  fit.bias = Eigen::VectorXd::Zero(s.out);
+  fit.active_rows = Eigen::VectorXi::Zero(s.out);
+  Eigen::VectorXd target(rows), mask(rows);
+  for (int j = 0; j < s.out; ++j) {
+    for (Eigen::Index a = 0; a < n; ++a)
+      for (int p = 0; p < h * h; ++p) target(a * h * h + p) = child(a, std::int64_t{j} * h * h + p);
+    const Eigen::Array<bool, Eigen::Dynamic, 1> active = target.array() > o.active_threshold;
+    fit.active_rows(j) = static_cast<int>(active.count());
+    if (active.count() == 0) continue;  // a silent channel: nothing to fit
+    mask = active.cast<double>().matrix();
+    Eigen::VectorXd w = Eigen::VectorXd::Zero(f + 1);
+    for (int round = 0; round <= o.rounds; ++round) {
+      Eigen::MatrixXd g = x.transpose() * mask.asDiagonal() * x;
+      const double lambda = o.ridge * g.diagonal().mean() + 1e-300;
+      g.diagonal().array() += lambda;
+      const Eigen::VectorXd rhs = x.transpose() * mask.cwiseProduct(target);
+      w = g.ldlt().solve(rhs);
+      const Eigen::VectorXd pre = x * w;
+      Eigen::VectorXd next = (active || (pre.array() > 0)).cast<double>().matrix();
+      if (next == mask) break;
+      mask = next;
+    }
+    for (int i = 0; i < s.in; ++i)
+      for (int t = 0; t < k * k; ++t)
+        fit.weight[(std::size_t(i) * s.out + j) * k * k + t] = w(i * k * k + t);
+    fit.bias(j) = w(f);
+  }
+  return fit;
+}
+
+}  // namespace fsr
