@@ -1,6 +1,9 @@
 #include "experiments/gda_job.h"
 
+#include <cstdint>
 #include <filesystem>
+#include <fstream>
+#include <string>
 
 #include "core/validate.h"
 #include "experiments/analysis.h"
@@ -17,12 +20,20 @@ namespace fs = std::filesystem;
 
 constexpr const char* kReseedTarget = "reseed_target";
 constexpr const char* kAnalyze = "analyze";
+constexpr const char* kSamples = "samples";
 
-// Splits the job config into the kind's own keys and the learner config.
+// Splits the job config into the kind's own keys and the learner config. "samples" (the name the
+// first_layer_baseline kind uses, so that one sample-complexity suite can hold both kinds) is a
+// fixed training set of that many samples.
 Json learner_part(const Json& config) {
   Json learner = config;
   learner.erase(kReseedTarget);
   learner.erase(kAnalyze);
+  learner.erase(kSamples);
+  if (config.contains(kSamples)) {
+    learner["data"]["source"] = "fixed";
+    learner["data"]["train_samples"] = config[kSamples];
+  }
   return learner;
 }
 
@@ -33,6 +44,12 @@ Json normalize_gda(const Json& config, const std::string& field, const fs::path&
       fail_field(field + "." + key, config[key].dump(), "must be true or false");
     }
   }
+  if (config.contains(kSamples)) {
+    const Json& n = config[kSamples];
+    if (!n.is_number_integer() || n.get<std::int64_t>() < 1) {
+      fail_field(field + "." + kSamples, n.dump(), "must be an integer >= 1");
+    }
+  }
   Json normalized;
   try {
     normalized = to_json(parse_learner_config(learner_part(config)));
@@ -41,7 +58,52 @@ Json normalize_gda(const Json& config, const std::string& field, const fs::path&
   }
   normalized[kReseedTarget] = config.value(kReseedTarget, true);
   normalized[kAnalyze] = config.value(kAnalyze, true);
+  if (config.contains(kSamples)) normalized[kSamples] = config[kSamples];
   return normalized;
+}
+
+// Level-1 recovery errors, lower is better, under the names of the first_layer_baseline kind
+// (experiments/jobs.cpp) so that one sample-complexity suite can put both kinds on one error path
+// (docs/sample_complexity.md). Columns: 1 - matched cosine of M_1 (worst and mean unit).
+Json level1_errors(const Json& level) {
+  const Json& c = level["columns"];
+  const Json& f = level["first_layer"];
+  return Json{{"alpha_max_relative", f["alpha_max_relative"]},
+              {"alpha_mean_relative", f["alpha_mean_relative"]},
+              {"beta_max_relative", f["beta_max_relative"]},
+              {"beta_mean_relative", f["beta_mean_relative"]},
+              {"rho_max_abs_error", f["rho_max_absolute"]},
+              {"columns_one_minus_min_cosine", 1.0 - c["min_cosine"].get<double>()},
+              {"columns_one_minus_mean_cosine", 1.0 - c["mean_cosine"].get<double>()}};
+}
+
+// The training trajectory of the level-1 errors, [{"step", "error"}] per error name, read back
+// from RUN/metrics.jsonl (the trainer keeps that file consistent across a resume, which an
+// on_metrics callback would not see). The sample-complexity steps-to-eps hook reads these.
+Json level1_trajectories(const fs::path& metrics_file) {
+  static const std::vector<std::pair<const char*, const char*>> kFields = {
+      {"alpha_max_relative", "alpha_max_relative"},
+      {"beta_max_relative", "beta_max_relative"},
+      {"columns_one_minus_min_cosine", "min_cosine"},
+      {"columns_one_minus_mean_cosine", "mean_cosine"}};
+  Json out = Json::object();
+  for (const auto& [name, field] : kFields) out[name] = Json::array();
+  std::ifstream in(metrics_file);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    const Json m = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!m.is_object() || !m.contains("recovery") || !m["recovery"].is_array()) continue;
+    for (const Json& level : m["recovery"]) {
+      if (level.value("level", 0) != 1) continue;
+      for (const auto& [name, field] : kFields) {
+        if (!level.contains(field) || !level[field].is_number()) continue;
+        const double v = level[field].get<double>();
+        const bool cosine = std::string(field).find("cosine") != std::string::npos;
+        out[name].push_back({{"step", m["step"]}, {"error", cosine ? 1.0 - v : v}});
+      }
+    }
+  }
+  return out;
 }
 
 Json run_gda(const JobSpec& spec, const JobContext& context) {
@@ -64,6 +126,11 @@ Json run_gda(const JobSpec& spec, const JobContext& context) {
   const TrainResult result = train(truth, learner, options);
 
   Json payload{{"status", result.status}, {"train", to_json(result)}};
+  payload["trajectory"] = level1_trajectories(run_dir / "metrics.jsonl");
+  if (result.status == "completed") {
+    const Json recovery = to_json(result.recovery);
+    if (!recovery["levels"].empty()) payload["errors"] = level1_errors(recovery["levels"][0]);
+  }
   if (result.status == "completed" && spec.config.value(kAnalyze, true)) {
     AnalysisOptions analysis_options;
     analysis_options.seed = spec.seed;

@@ -366,19 +366,39 @@ struct Trial {
   double seconds = 0.0;
 };
 
-// First step of a trajectory [{"step", "error"}] or [[step, error]] with error <= eps.
+// One (step, error) entry of a trajectory [{"step", "error"}] or [[step, error]].
+std::pair<Json, Json> trajectory_entry(const Json& e) {
+  if (e.is_array() && e.size() >= 2) return {e[0], e[1]};
+  if (e.is_object()) return {e.value("step", Json()), e.value("error", Json())};
+  return {Json(), Json()};
+}
+
+// First step of a trajectory with error <= eps.
 Json steps_to(const Json& trajectory, double eps) {
   if (!trajectory.is_array()) return nullptr;
   for (const Json& e : trajectory) {
-    Json step, err;
-    if (e.is_array() && e.size() >= 2) {
-      step = e[0], err = e[1];
-    } else if (e.is_object()) {
-      step = e.value("step", Json()), err = e.value("error", Json());
-    }
+    const auto [step, err] = trajectory_entry(e);
     if (step.is_number() && err.is_number() && err.get<double>() <= eps) return step;
   }
   return nullptr;
+}
+
+// First step from which the error stays <= eps to the end of the trajectory (null when the last
+// entry is above eps). For a learner started near the truth the first passage is its first record;
+// this one measures when training has settled within eps.
+Json steps_to_stay(const Json& trajectory, double eps) {
+  if (!trajectory.is_array()) return nullptr;
+  Json first = nullptr;
+  for (const Json& e : trajectory) {
+    const auto [step, err] = trajectory_entry(e);
+    if (!step.is_number() || !err.is_number()) continue;
+    if (err.get<double>() <= eps) {
+      if (first.is_null()) first = step;
+    } else {
+      first = nullptr;
+    }
+  }
+  return first;
 }
 
 class TrialRunner {
@@ -873,10 +893,13 @@ Json run_sample_complexity(const SampleComplexitySuite& suite,
   Json trials = Json::array();
   std::int64_t failed = 0;
   for (const Trial* t : ordered) {
-    Json meets_eps = Json::array(), steps = Json::array();
+    Json meets_eps = Json::array(), steps = Json::array(), stay = Json::array();
     for (double e : suite.eps) {
       meets_eps.push_back(t->error && *t->error <= e);
-      if (!suite.steps_path.empty()) steps.push_back(steps_to(t->trajectory, e));
+      if (!suite.steps_path.empty()) {
+        steps.push_back(steps_to(t->trajectory, e));
+        stay.push_back(steps_to_stay(t->trajectory, e));
+      }
     }
     Json row{{"id", t->id},
              {"point", suite.points[t->point].name},
@@ -890,7 +913,10 @@ Json run_sample_complexity(const SampleComplexitySuite& suite,
              {"seconds", t->seconds}};
     if (!t->result_status.empty()) row["result_status"] = t->result_status;
     if (!t->message.empty()) row["message"] = t->message;
-    if (!suite.steps_path.empty()) row["steps_to_eps"] = steps;
+    if (!suite.steps_path.empty()) {
+      row["steps_to_eps"] = steps;
+      row["steps_to_stay"] = stay;
+    }
     failed += t->status == "ok" ? 0 : 1;
     trials.push_back(std::move(row));
   }
@@ -1008,26 +1034,58 @@ Json run_sample_complexity(const SampleComplexitySuite& suite,
                      "set steps_path to a dotted path of a training trajectory "
                      "[{step, error}] in the job result (the gda kind)"}};
   } else {
-    Json rows_steps = Json::array();
+    Json rows_steps = Json::array(), steps_fits = Json::object();
     for (std::size_t ji = 0; ji < suite.jobs.size(); ++ji) {
+      // A job kind without a trajectory at steps_path (a learner-free baseline) has no rows.
+      if (std::none_of(ordered.begin(), ordered.end(),
+                       [&](const Trial* t) { return t->job == ji && t->trajectory.is_array(); })) {
+        continue;
+      }
+      // Steps against (d, eps) with the N* tools: log steps = a log d + b log(1/eps) + c.
+      std::vector<SampleComplexityPoint> first_pts, stay_pts;
       for (const auto& [pi, s] : by_job[ji]) {
         if (s.status == "not_reached") continue;
-        std::vector<double> steps;
+        std::vector<double> steps, stay;
         for (const Trial* t : ordered) {
           if (t->point != pi || t->job != ji || t->n != s.n_star) continue;
           const Json st = steps_to(t->trajectory, s.eps);
           if (st.is_number()) steps.push_back(st.get<double>());
+          const Json sy = steps_to_stay(t->trajectory, s.eps);
+          if (sy.is_number()) stay.push_back(sy.get<double>());
+        }
+        const double median = quantile(steps, 0.5), median_stay = quantile(stay, 0.5);
+        const double d = suite.points[pi].d;
+        if (std::isfinite(median) && median > 0) first_pts.push_back({d, s.eps, median});
+        if (std::isfinite(median_stay) && median_stay > 0) {
+          stay_pts.push_back({d, s.eps, median_stay});
         }
         rows_steps.push_back({{"point", suite.points[pi].name},
                               {"job", suite.jobs[ji].name},
-                              {"d", suite.points[pi].d},
+                              {"d", d},
                               {"eps", s.eps},
                               {"n", s.n_star},
                               {"seeds_reached", steps.size()},
-                              {"median_steps", finite_or_null(quantile(steps, 0.5))}});
+                              {"median_steps", finite_or_null(median)},
+                              {"seeds_stayed", stay.size()},
+                              {"median_steps_to_stay", finite_or_null(median_stay)}});
       }
+      const auto exponents = [&](const std::vector<SampleComplexityPoint>& pts) {
+        Json f = fit_and_verdict(pts, {}, suite.fit);
+        Json v = f.contains("verdict") ? f["verdict"] : Json{{"summary", f["reason"]}};
+        std::string text = v["summary"].get<std::string>();  // the fit speaks of N*: rename
+        for (std::size_t at; (at = text.find("N*")) != std::string::npos;) {
+          text.replace(at, 2, "steps");
+        }
+        v["summary"] = text;
+        v["points_used"] = pts.size();
+        if (f.contains("polynomial")) v["log_constant"] = f["polynomial"]["log_constant"];
+        return v;
+      };
+      steps_fits[suite.jobs[ji].name] = {{"first", exponents(first_pts)},
+                                         {"stay", exponents(stay_pts)}};
     }
-    steps_to_eps = {{"measured", true}, {"path", suite.steps_path}, {"rows", rows_steps}};
+    steps_to_eps = {
+        {"measured", true}, {"path", suite.steps_path}, {"rows", rows_steps}, {"fits", steps_fits}};
   }
 
   Json payload{{"suite", suite.normalized},

@@ -337,6 +337,16 @@ TEST(SampleComplexitySuite, ScoreTransformAndStepsToEpsHook) {
                             : e <= eps     ? Json(300)
                                            : Json(nullptr);
       EXPECT_EQ(t["steps_to_eps"][k], expected) << t.dump();
+      // The trajectory falls monotonically: once <= eps it stays, so both statistics agree.
+      EXPECT_EQ(t["steps_to_stay"][k], expected) << t.dump();
+    }
+  }
+  // Steps against (d, eps) are fitted per job with the N* tools (exponents with intervals).
+  ASSERT_EQ(rb["steps_to_eps"]["fits"].size(), 1u) << rb["steps_to_eps"].dump();
+  for (const auto& [job, fit] : rb["steps_to_eps"]["fits"].items()) {
+    for (const char* kind : {"first", "stay"}) {
+      EXPECT_TRUE(fit[kind].contains("summary")) << fit.dump();
+      EXPECT_GT(fit[kind].value("points_used", 0), 0) << fit.dump();
     }
   }
   fs::remove_all(a);

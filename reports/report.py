@@ -134,12 +134,22 @@ def run(root, outdir, quiet=False):
                  ("Error against N with the fitted slope",
                   rep.guarded(path, sample_complexity.error_vs_n_figure, doc, outdir,
                               f"{s}_error_vs_n"))]
+        if (doc.get(sample_complexity.SC_STEPS) or {}).get("measured"):
+            items.append(("Steps to ε (time complexity) against d",
+                          rep.guarded(path, sample_complexity.steps_figure, doc, outdir,
+                                      f"{s}_steps")))
         verdict = doc.get("verdict")
         notes = []
         for job, v in (verdict or {}).items():
             summary = v.get("summary") if isinstance(v, dict) else None
             notes.append(f"verdict ({job}): {summary}" if summary else
                          f"verdict ({job}): `{json.dumps(v)}`")
+        steps_fits = (doc.get(sample_complexity.SC_STEPS) or {}).get(sample_complexity.SC_STEPS_FITS)
+        for job, f in (steps_fits if isinstance(steps_fits, dict) else {}).items():
+            for kind in ("first", "stay"):
+                summary = (f.get(kind) or {}).get("summary") if isinstance(f, dict) else None
+                if summary:
+                    notes.append(f"steps to ε ({job}, {kind}): {summary}")
         rep.add(f"Sample complexity: {os.path.relpath(path, root)} \u2014 "
                 f"{sample_complexity.describe(doc)}", items, notes)
 

@@ -442,3 +442,92 @@ def error_vs_n_figure(doc, outdir, name):
                 + (f" over N \u2265 {min_n:g} (grey: not fitted)" if _num(min_n) else ""),
                 describe(doc))
     return style.save(fig, outdir, name)
+
+
+# ---- steps-to-eps (time complexity) -------------------------------------------------------------
+
+# steps_to_eps of the document (docs/sample_complexity.md): {measured, path, rows[], fits{job:
+# {first, stay}}}; rows carry point, job, d, eps, n (= N*), median_steps, median_steps_to_stay.
+SC_STEPS = "steps_to_eps"
+SC_STEPS_ROWS = "rows"
+SC_STEPS_FITS = "fits"
+STEPS_KINDS = (("median_steps", "first", "first step with error \u2264 \u03b5"),
+               ("median_steps_to_stay", "stay", "first step from which error stays \u2264 \u03b5"))
+
+
+def _log_every(suite, job):
+    """The learner's logging interval (log.every of the job config), the resolution of steps."""
+    for j in suite.get(keys.SC_JOBS) or []:
+        if isinstance(j, dict) and j.get("name") == job:
+            every = ((j.get("config") or {}).get("log") or {}).get("every")
+            return float(every) if _num(every) else None
+    return None
+
+
+def steps_figure(doc, outdir, name):
+    """Per job with a training trajectory: median generator steps to reach eps (first passage) and
+    to stay within eps, at N*, against d (one series per eps), with the fitted power of d."""
+    st = doc.get(SC_STEPS)
+    if not isinstance(st, dict) or not st.get("measured"):
+        return None
+    rows = [r for r in st.get(SC_STEPS_ROWS) or [] if isinstance(r, dict) and _num(r.get("d"))
+            and _num(r.get("eps")) and isinstance(r.get("job"), str)]
+    fits = st.get(SC_STEPS_FITS) or {}
+    jobs = [j for j in fits if any(r["job"] == j for r in rows)]
+    if not jobs:
+        return None
+    data = read(doc)
+    suite = data["suite"]
+    ds = sorted({float(r["d"]) for r in rows})
+    fig, axes = style.panels(2 * len(jobs), ncols=2, w=4.8, h=4.1)
+    for ji, job in enumerate(jobs):
+        for ki, (key, fit_key, label) in enumerate(STEPS_KINDS):
+            ax = axes[2 * ji + ki]
+            eps = sorted({_eps_key(r["eps"]) for r in rows if r["job"] == job}, reverse=True)
+            vals = [r[key] for r in rows if r["job"] == job and _num(r.get(key)) and r[key] > 0]
+            every = _log_every(suite, job)
+            if every:
+                ax.axhline(every, color=style.ROLE["reference"], ls=":", lw=1.4, zorder=1,
+                           label=f"first metrics record (log.every = {every:g})")
+                vals.append(every)
+            for ei, e in enumerate(eps):
+                sel = sorted([r for r in rows if r["job"] == job and _eps_key(r["eps"]) == e
+                              and _num(r.get(key)) and r[key] > 0], key=lambda r: r["d"])
+                if not sel:
+                    continue
+                col = style.COLORS[ei % len(style.COLORS)]
+                ax.plot([r["d"] for r in sel], [r[key] for r in sel], color=col, lw=1.0,
+                        marker=style.MARKERS[ei % len(style.MARKERS)], ms=4,
+                        label=f"\u03b5 = {e:g} (at N*)")
+                f = fits.get(job, {}).get(fit_key) or {}
+                a, b, c = f.get("d_exponent"), f.get("eps_exponent"), f.get("log_constant")
+                if _num(a) and _num(c) and len(ds) > 1:
+                    xx = np.geomspace(min(ds), max(ds), 20)
+                    ax.plot(xx, np.exp(c) * xx ** a * (1.0 / e) ** (b if _num(b) else 0.0),
+                            color=col, ls="--", lw=1.2)
+            f = fits.get(job, {}).get(fit_key) or {}
+            a, ai = f.get("d_exponent"), _interval(f.get("d_exponent_interval"))
+            b, bi = f.get("eps_exponent"), _interval(f.get("eps_exponent_interval"))
+            if _num(a):
+                txt = f"steps \u221d d^{a:.2f} {_fmt_i(ai)}"
+                if _num(b):
+                    txt += f" \u00b7 (1/\u03b5)^{b:.2f} {_fmt_i(bi)}"
+                if _num(f.get("level")):
+                    txt += f"\n({f['level']:.0%} bootstrap intervals, dashed: fit)"
+            else:
+                txt = f"no fit: {f.get('summary', '?')}"
+            ax.text(0.02, 0.98, txt, transform=ax.transAxes, fontsize=6.5, va="top", ha="left",
+                    bbox=dict(boxstyle="round", fc="white", ec="0.7", alpha=0.9))
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            style.ticks_at(ax, ds, "x")
+            if vals:
+                ax.set_ylim(min(vals) / 2.0, max(vals) * 8.0)
+            ax.set_xlabel(DIMENSION_LABEL.get(suite.get(keys.SC_DIMENSION), "dimension d"))
+            ax.set_ylabel("generator steps (median over seeds)")
+            ax.set_title(f"{job}: {label}", fontsize=8)
+            ax.legend(loc="center right", fontsize=6.5)
+    style.title(fig, "Steps to \u03b5 (time complexity) against d, from the logged training "
+                f"trajectory {st.get('path', '?')} (resolution: the logging interval)",
+                describe(doc))
+    return style.save(fig, outdir, name)
