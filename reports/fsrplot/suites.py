@@ -78,6 +78,9 @@ PRETTY = {  # metric (level index removed) -> axis label
 def _pretty(key):
     if key in PRETTY:
         return PRETTY[key]
+    m = re.match(r"(?:.*\.)?moment_mismatch\.(\d+)$", key)
+    if m:  # per-order entries of a moment-mismatch list: index 0 is order 1
+        return f"moment mismatch, order {int(m.group(1)) + 1} (relative)"
     k = key.split(".")[-1]
     k = k.replace("_relative", " (relative)").replace("_abs_error", " (absolute)") \
          .replace("_abs", " (absolute)").replace("_", " ")
@@ -184,7 +187,7 @@ def schedules_figure(doc, outdir, name):
         ax.set_xticks(range(len(levels)))
         ax.set_xticklabels(["all" if l is None else f"level {l}" for l in levels])
         ax.set_ylabel(_pretty(met))
-        ax.set_title(met)
+        ax.set_title(_pretty(met), fontsize="small")
         if any(m in met for m in ("sliced_w", "moment", "error", "relative")):
             ax.set_yscale("log")
     style.title(fig, "Training schedules compared per level (mean \u00b1 sd over seeds)", describe(doc))
