@@ -57,8 +57,10 @@ UpFit fit_super_resolution(const Eigen::MatrixXd& parent, const Eigen::MatrixXd&
     Eigen::VectorXd w = Eigen::VectorXd::Zero(f + 1);
     for (int round = 0; round <= o.rounds; ++round) {
       Eigen::MatrixXd g = x.transpose() * mask.asDiagonal() * x;
-      const double lambda = o.ridge * g.diagonal().mean() + 1e-300;
-      g.diagonal().array() += lambda;
+      // Ridge on the weights only (not the bias), relative to their mean diagonal: a weight the
+      // rows barely exercise is pulled toward 0 instead of taking a large value from a few rows.
+      const double lambda = o.ridge * g.diagonal().head(f).mean() + 1e-300;
+      g.diagonal().head(f).array() += lambda;
       const Eigen::VectorXd rhs = x.transpose() * mask.cwiseProduct(target);
       w = g.ldlt().solve(rhs);
       const Eigen::VectorXd pre = x * w;

@@ -349,11 +349,14 @@ void Trainer::fit_up_layer(int level) {
         for (Eigen::Index p = 0; p < hh; ++p) out(a, j * hh + p) = s(a * hh + p, j);
     return out;
   };
-  const UpFit fit = fit_super_resolution(codes(level - 1), codes(level),
-                                         {.in = shape_.channels[level - 2],
-                                          .out = shape_.channels[level - 1],
-                                          .kernel = shape_.kernel,
-                                          .child_grid = shape_.grid_at(level)});
+  const UpFit fit = fit_super_resolution(
+      codes(level - 1), codes(level),
+      {.in = shape_.channels[level - 2],
+       .out = shape_.channels[level - 1],
+       .kernel = shape_.kernel,
+       .child_grid = shape_.grid_at(level)},
+      // Decoded codes are noisy: shrink weights few rows exercise (gda/code_regression.h).
+      {.ridge = 1e-3});
   torch::Tensor& w = g_->W[level - 2];
   w.copy_(torch::from_blob(const_cast<double*>(fit.weight.data()), w.sizes(), torch::kFloat64)
               .to(opts_));
@@ -920,8 +923,9 @@ TrainResult Trainer::run() {
         log_metrics(m);
         result.last_metrics = m;
         if (o_.progress) {
-          const double rate =
-              (global + 1 - (stage0 == si ? 0 : 0)) / std::max(clock.seconds(), 1e-9);
+          // Steps taken by this process (a resumed run's clock starts at the resume).
+          const double rate = double(global + 1 - std::max<std::int64_t>(resumed_at, 0)) /
+                              std::max(clock.seconds(), 1e-9);
           const double eta = (result.total_steps - global - 1) / std::max(rate, 1e-9);
           const auto& r1 = m["recovery"][0];
           std::fprintf(stderr, "%s[%s] step %lld/%lld  %.0f steps/s  ETA %.0fs  cos %.3f/%.3f%s",
