@@ -1,0 +1,92 @@
+// One SGDA step of the theory model (gda/fast/fast_step.h: one D step on a real + a fake batch,
+// then one G step, plain SGD, float32, one thread) at the two sizes of issue 7, next to the
+// single-core Eigen SGEMM rate measured in the same binary (same compiler flags, so the fraction
+// compares like with like). FLOP/s counts 2 x the multiply-adds of the step's matrix products
+// (fsr::fast::flops_per_step; formula in docs/performance.md). The real batch is drawn once from
+// synth's sampler before the timed loop; z_d and z_g are drawn inside it (fsr::Rng normals).
+//
+//   build-perf/bench/step_bench --benchmark_counters_tabular=true
+// Compare with PyTorch eager: bench/compare_step.sh.
+#include <benchmark/benchmark.h>
+
+#include <Eigen/Dense>
+#include <memory>
+#include <string>
+
+#include "core/json_io.h"
+#include "gda/fast/fast_step.h"
+#include "synth/config.h"
+#include "synth/sample.h"
+
+namespace fsr::fast {
+namespace {
+
+struct Case {
+  const char* name;
+  const char* file;
+  int batch;
+};
+constexpr Case kCases[] = {{"quickstart_b256", "quickstart.json", 256},
+                           {"four_level_32x32_b64", "four_level_32x32.json", 64}};
+
+// Built on first use, so a filtered run (--benchmark_filter) builds only its target.
+const Target& case_target(int i) {
+  static std::unique_ptr<Target> targets[2];
+  if (!targets[i]) {
+    const std::string dir = std::string(FSR_SOURCE_DIR) + "/experiments/targets";
+    targets[i] = std::make_unique<Target>(
+        build_target(parse_target_config(read_json(dir + "/" + kCases[i].file), dir)));
+  }
+  return *targets[i];
+}
+
+void BM_Step(benchmark::State& state) {
+  const int i = static_cast<int>(state.range(0));
+  const Target& t = case_target(i);
+  const StepShape s = step_shape(t, kCases[i].batch);
+  FastSgda<float> sgda(s, StepOptions{});
+  sgda.init(1);
+  const RealBatch<float> real = real_patches<float>(s, sample(t, 0, s.batch));
+  Rng rng(1, 99);
+  for (auto _ : state) {
+    StepLosses loss = sgda.step(real, rng);
+    benchmark::DoNotOptimize(loss);
+  }
+  const double flops = flops_per_step(s);
+  state.SetLabel(kCases[i].name);
+  state.counters["steps/s"] =
+      benchmark::Counter(double(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["FLOP/s"] =
+      benchmark::Counter(flops * double(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["MFLOP/step"] = flops / 1e6;
+}
+BENCHMARK(BM_Step)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Single-core SGEMM C = A B (row-major, Eigen, no OpenMP): 512^3, and the shapes of the 32x32
+// step's largest products (the level-4 transposed convolution: forward 4096 x 24 x 512, weight
+// gradient 24 x 4096 x 512; the level-4 decoder 32768 x 12 x 64).
+void BM_Sgemm(benchmark::State& state) {
+  using M = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const Eigen::Index m = state.range(0), k = state.range(1), n = state.range(2);
+  const M a = M::Random(m, k), b = M::Random(k, n);
+  M c(m, n);
+  for (auto _ : state) {
+    c.noalias() = a * b;
+    benchmark::DoNotOptimize(c.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["FLOP/s"] =
+      benchmark::Counter(2.0 * m * k * n * double(state.iterations()), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_Sgemm)
+    ->Args({512, 512, 512})
+    ->Args({4096, 24, 512})
+    ->Args({24, 4096, 512})
+    ->Args({32768, 12, 64})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+}  // namespace
+}  // namespace fsr::fast
+
+BENCHMARK_MAIN();
