@@ -700,9 +700,7 @@ T FastSgda<T>::g_loss(const T* z_g) {
 }
 
 template <typename T>
-std::vector<T> FastSgda<T>::d_gradient(const RealBatch<T>& real, const T* z_d) {
-  d_loss(real, z_d);
-  d_backward(2 * shape_.batch, true, false);
+void FastSgda<T>::add_penalty_gradient() {
   const T two_lambda = T(2 * options_.lambda);
   for (int l = 1; l <= shape_.levels; ++l) {
     const std::size_t P = shape_.patches(l), U = shape_.units[l - 1];
@@ -713,6 +711,13 @@ std::vector<T> FastSgda<T>::d_gradient(const RealBatch<T>& real, const T* z_d) {
     add(off_.quad[l - 1], P * U);
     if (l >= 2) add(off_.cross[l - 1], P * U * shape_.units[l - 2]);
   }
+}
+
+template <typename T>
+std::vector<T> FastSgda<T>::d_gradient(const RealBatch<T>& real, const T* z_d) {
+  d_loss(real, z_d);
+  d_backward(2 * shape_.batch, true, false);
+  add_penalty_gradient();
   std::vector<T> out(grad_.size(), T(0));
   std::copy(grad_.begin() + g_end_, grad_.end(), out.begin() + g_end_);
   return out;
@@ -734,16 +739,7 @@ StepLosses FastSgda<T>::step(const RealBatch<T>& real, const T* z_d, const T* z_
   // D step: the gradient of L_D only touches the D block of grad_.
   out.d_loss = static_cast<double>(d_loss(real, z_d));
   d_backward(2 * shape_.batch, true, false);
-  const T two_lambda = T(2 * options_.lambda);
-  for (int l = 1; l <= shape_.levels; ++l) {
-    const std::size_t P = shape_.patches(l), U = shape_.units[l - 1];
-    auto add = [&](std::size_t off, std::size_t n) {
-      for (std::size_t i = off; i < off + n; ++i) grad_[i] += two_lambda * theta_[i];
-    };
-    add(off_.lin[l - 1], P * U);
-    add(off_.quad[l - 1], P * U);
-    if (l >= 2) add(off_.cross[l - 1], P * U * shape_.units[l - 2]);
-  }
+  add_penalty_gradient();
   update(g_end_, theta_.size(), options_.lr_d);
   // G step against the updated discriminator.
   out.g_loss = static_cast<double>(g_loss(z_g));

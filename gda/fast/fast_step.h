@@ -162,6 +162,7 @@ class FastSgda {
   void g_backward(const T* z);
   void load_real(const RealBatch<T>& real);
   void update(std::size_t begin, std::size_t end, double lr);
+  void add_penalty_gradient();  // grad_ += 2 lambda theta_ on the read-outs (lin, quad, C)
 
   StepShape shape_;
   StepOptions options_;
