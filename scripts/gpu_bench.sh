@@ -5,7 +5,7 @@
 #   bash scripts/gpu_bench.sh pack DEPS_DIR
 #       on the development machine (Debian 12): copies the header-only dependencies that the GPU
 #       machine may lack — Eigen, nlohmann_json, CLI11 (with their CMake package files) and the
-#       Boost headers — into DEPS_DIR (a prefix: DEPS_DIR/include, DEPS_DIR/share/...). Carry it
+#       Boost headers the tree includes — into DEPS_DIR (a prefix: DEPS_DIR/include, DEPS_DIR/share/...). Carry it
 #       with the tree (e.g. as shared/deps).
 #   bash scripts/gpu_bench.sh run [DEPS_DIR]
 #       on the GPU machine. DEPS_DIR defaults to $FSR_DEPS_PREFIX, else <repo>/shared/deps, else
@@ -42,7 +42,17 @@ pack() {
   cp -r /usr/share/cmake/nlohmann_json "$dest/share/cmake/"
   cp -r /usr/include/CLI "$dest/include/"
   cp -r /usr/share/cmake/CLI11 "$dest/share/cmake/"
-  cp -r /usr/include/boost "$dest/include/"
+  # Only the Boost headers the tree includes (the preprocessor's dependency list of every source
+  # that includes Boost): ~4 MB instead of 173 MB, so the bundle fits the device tool's carry.
+  local src
+  src=$(cd "$ROOT" && grep -rl '#include <boost' --include='*.cpp' --include='*.h' \
+          core theory synth gda experiments apps bench)
+  (cd "$ROOT" && for f in $src; do g++ -std=c++20 -I. -I/usr/include/eigen3 -M "$f"; done) |
+    tr ' \\' '\n\n' | grep '^/usr/include/boost/' | sort -u |
+    while read -r h; do
+      mkdir -p "$dest/include/$(dirname "${h#/usr/include/}")"
+      cp "$h" "$dest/include/${h#/usr/include/}"
+    done
   # The package files point at /usr/include; rewrite them to the carried prefix at run time.
   echo "packed into $dest ($(du -sh "$dest" | cut -f1)); on the GPU machine: gpu_bench.sh run $dest"
 }
