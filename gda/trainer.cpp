@@ -140,6 +140,7 @@ class Trainer {
   void init_columns_kmeans(int level);
   void calibrate_bias(int level);
   void fit_up_layer(int level);
+  Eigen::MatrixXd warm_start_patches(int level) const;
   void prune(int level);
   void save_checkpoint(std::int64_t global_step, int stage);
   std::pair<std::int64_t, int> load_checkpoint();
@@ -318,7 +319,7 @@ void Trainer::calibrate_bias(int level) {
   const auto fake = g_->forward(eval_z_, level, &hidden);
   const double e_fake =
       patches_matrix(fake[level - 1], shape_, level).rowwise().squaredNorm().mean();
-  const double e_real = eval_real_[level - 1].rowwise().squaredNorm().mean();
+  const double e_real = warm_start_patches(level).rowwise().squaredNorm().mean();
   if (e_fake > 0) {
     const double f = std::sqrt(e_real / e_fake);
     g_->W[level - 2].mul_(f);
@@ -326,16 +327,25 @@ void Trainer::calibrate_bias(int level) {
   }
 }
 
+// The real patches a warm start may read: with a fixed training set, its first (at most 20000)
+// samples — a sample-complexity run must not see more than its N — else the held-out stream
+// samples of the evaluation.
+Eigen::MatrixXd Trainer::warm_start_patches(int level) const {
+  if (c_.data.source != "fixed") return eval_real_[level - 1];
+  const torch::Tensor& x = fixed_[level - 1];
+  return patches_matrix(x.narrow(0, 0, std::min<std::int64_t>(x.size(0), 20000)), shape_, level);
+}
+
 // Sets W_l, b_l (l >= 2) by ReLU regression of the level's codes on its parent's codes
-// (gda/code_regression.h), both decoded from the held-out real images through the generator's
-// current dictionaries (least squares, clamped at 0; values below 5% of the channel's RMS count
-// as silent, so that decoding noise of imperfect columns does not enter as activity).
+// (gda/code_regression.h), both decoded from real images (warm_start_patches) through the
+// generator's current dictionaries (least squares, clamped at 0; values below 5% of the channel's
+// RMS count as silent, so that decoding noise of imperfect columns does not enter as activity).
 void Trainer::fit_up_layer(int level) {
   torch::NoGradGuard no_grad;
   auto codes = [&](int l) {
     const Eigen::MatrixXd m = matrix_of(g_->dictionary(l));  // (d, m_hat)
     Eigen::MatrixXd s =
-        eval_real_[l - 1] * m.completeOrthogonalDecomposition().pseudoInverse().transpose();
+        warm_start_patches(l) * m.completeOrthogonalDecomposition().pseudoInverse().transpose();
     s = s.cwiseMax(0.0);
     for (Eigen::Index j = 0; j < s.cols(); ++j) {
       const double rms = std::sqrt(s.col(j).squaredNorm() / double(s.rows()));
