@@ -32,6 +32,16 @@ except ImportError:  # the caller (ctest / compare_step.sh) turns this into a sk
     sys.exit(77)
 
 
+
+def _sgd(loss, params, lr):
+    """theta -= lr * d loss / d theta, then the parameters leave autograd again."""
+    grads = torch.autograd.grad(loss, params)
+    with torch.no_grad():
+        for t, g in zip(params, grads):
+            t.sub_(lr * g)
+    for t in params:
+        t.requires_grad_(False)
+
 class Model:
     def __init__(self, d, params, device, dtype):
         self.cfg = d
@@ -95,21 +105,11 @@ class Model:
             fake = self.generate(z_d)
         d_loss = -(self.score(real).mean() - self.score(fake).mean()) + \
             lam * sum((p[n] ** 2).sum() for n in self.readouts)
-        grads = torch.autograd.grad(d_loss, d_params)
-        with torch.no_grad():
-            for t, g in zip(d_params, grads):
-                t.sub_(self.cfg["lr_d"] * g)
-        for t in d_params:
-            t.requires_grad_(False)
+        _sgd(d_loss, d_params, self.cfg["lr_d"])
         for t in g_params:
             t.requires_grad_(True)
         g_loss = -self.score(self.generate(z_g)).mean()
-        grads = torch.autograd.grad(g_loss, g_params)
-        with torch.no_grad():
-            for t, g in zip(g_params, grads):
-                t.sub_(self.cfg["lr_g"] * g)
-        for t in g_params:
-            t.requires_grad_(False)
+        _sgd(g_loss, g_params, self.cfg["lr_g"])
         return d_loss.detach(), g_loss.detach()
 
 

@@ -274,6 +274,17 @@ torch::Tensor TheoryDiscriminator::decode(int level, const torch::Tensor& x) con
   return torch::relu(p.matmul(decoder(level).t()) - tau[level - 1]);
 }
 
+torch::Tensor TheoryDiscriminator::parent_codes(int level,
+                                                const std::vector<torch::Tensor>& x) const {
+  const int h = shape.grid_at(level), hp = h / 2;
+  std::vector<std::int64_t> parent;  // child position y h + x -> its parent's (y/2) hp + x/2
+  for (int y = 0; y < h; ++y)
+    for (int xx = 0; xx < h; ++xx) parent.push_back((y / 2) * hp + xx / 2);
+  const torch::Tensor codes = decode(level - 1, x[level - 2]);
+  return codes.index_select(
+      1, torch::tensor(parent, torch::TensorOptions().dtype(torch::kLong).device(codes.device())));
+}
+
 torch::Tensor TheoryDiscriminator::forward(const std::vector<torch::Tensor>& x, int first,
                                            int last) {
   torch::Tensor f;
@@ -289,15 +300,7 @@ torch::Tensor TheoryDiscriminator::forward(const std::vector<torch::Tensor>& x, 
     }
     if (options.cubic) fl = fl + (u * u * u * cubic[l - 1]).sum({1, 2});
     if (options.cross_scale && l >= 2) {
-      const int h = shape.grid_at(l), hp = h / 2;
-      std::vector<std::int64_t> parent;
-      for (int y = 0; y < h; ++y)
-        for (int xx = 0; xx < h; ++xx) parent.push_back((y / 2) * hp + xx / 2);
-      const torch::Tensor up =
-          decode(l - 1, x[l - 2])
-              .index_select(
-                  1, torch::tensor(parent,
-                                   torch::TensorOptions().dtype(torch::kLong).device(u.device())));
+      const torch::Tensor up = parent_codes(l, x);
       fl = fl + torch::einsum("npi,pij,npj->n", {u, cross[l - 2], up});
     }
     f = f.defined() ? f + fl : fl;
@@ -317,15 +320,7 @@ std::vector<torch::Tensor> TheoryDiscriminator::feature_means(const std::vector<
     if (options.quadratic == "diag") out.push_back(uf.pow(2).mean(0));
     if (options.cubic) out.push_back(uf.pow(3).mean(0));
     if (options.cross_scale && l >= 2) {
-      const int h = shape.grid_at(l), hp = h / 2;
-      std::vector<std::int64_t> parent;
-      for (int y = 0; y < h; ++y)
-        for (int xx = 0; xx < h; ++xx) parent.push_back((y / 2) * hp + xx / 2);
-      const torch::Tensor up =
-          decode(l - 1, x[l - 2])
-              .index_select(
-                  1, torch::tensor(parent,
-                                   torch::TensorOptions().dtype(torch::kLong).device(u.device())));
+      const torch::Tensor up = parent_codes(l, x);
       out.push_back(torch::einsum("npi,npj->pij", {u, up}) / double(n));
     }
   }

@@ -87,6 +87,8 @@ class TheoryDiscriminator : public DiscriminatorImpl {
   std::vector<torch::Tensor> penalised_parameters() override;
   torch::Tensor decoder(int level) const override;
   torch::Tensor decode(int level, const torch::Tensor& x) const;  // (N, h^2, units)
+  // The level-(l-1) decoded codes of each level-l position's parent: (N, h_l^2, units_{l-1}).
+  torch::Tensor parent_codes(int level, const std::vector<torch::Tensor>& x) const;
   // The read-out features' batch means, one tensor per group (linear, quadratic, cubic, cross),
   // for the closed-form ("optimal") read-out.
   std::vector<torch::Tensor> feature_means(const std::vector<torch::Tensor>& x, int first,

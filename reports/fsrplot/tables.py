@@ -42,25 +42,32 @@ def _fmt(v, f):
         return str(v)
 
 
+def _cells(r):
+    """(text, format) per column of one row; '*' marks alpha that is not identifiable."""
+    out = []
+    for k, _, _, f in COLUMNS:
+        s = _fmt(r.get(k), f)
+        if k == "alpha" and not r.get("identifiable", True):
+            s += "*"
+        out.append((s, f))
+    return out
+
+
 def markdown(rows):
     lines = ["| " + " | ".join(h for _, h, _, _ in COLUMNS) + " |",
              "|" + "|".join("---" if f == "s" else "---:" for _, _, _, f in COLUMNS) + "|"]
     for r in rows:
-        cells = []
-        for k, _, _, f in COLUMNS:
-            s = _fmt(r.get(k), f)
-            if k == "alpha" and not r.get("identifiable", True):
-                s += "*"
-            cells.append(s.replace("|", "\\|"))
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(s.replace("|", "\\|") for s, _ in _cells(r)) + " |")
     return "\n".join(lines) + "\n\n" + NOTES + "\n"
 
 
+_TEX = {"\\": r"\textbackslash{}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$",
+        "{": r"\{", "}": r"\}", "\u2013": "--"}
+
+
 def _tex_escape(s):
-    for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"),
-                 ("#", r"\#"), ("$", r"\$"), ("{", r"\{"), ("}", r"\}"), ("\u2013", "--")):
-        s = s.replace(a, b) if a != "\\" else s
-    return s
+    """One pass, so the braces of \\textbackslash{} are not escaped again."""
+    return "".join(_TEX.get(ch, ch) for ch in s)
 
 
 def latex(rows):
@@ -69,13 +76,7 @@ def latex(rows):
            r"\begin{tabular}{" + spec + "}", r"\toprule",
            " & ".join(t for _, _, t, _ in COLUMNS) + r" \\", r"\midrule"]
     for r in rows:
-        cells = []
-        for k, _, _, f in COLUMNS:
-            s = _fmt(r.get(k), f)
-            if k == "alpha" and not r.get("identifiable", True):
-                s += "*"
-            s = s.replace("\u2013", "--")
-            cells.append(_tex_escape(s) if f == "s" else s)
-        out.append(" & ".join(cells) + r" \\")
+        out.append(" & ".join(_tex_escape(s) if f == "s" else s.replace("\u2013", "--")
+                              for s, f in _cells(r)) + r" \\")
     out += [r"\bottomrule", r"\end{tabular}", ""]
     return "\n".join(out)
