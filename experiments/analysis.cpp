@@ -366,48 +366,21 @@ FirstLayerRecovery first_layer_recovery(const Target& truth, const Target& learn
   }
   r.identifiable = r.not_identifiable_channels.empty();
   r.units_scored = static_cast<int>(truth_units.size());
-  double asum = 0, bsum = 0;
-  for (int u : truth_units) {
-    const double a = truth.alpha(u), b = truth.beta(u);
-    const double ea = std::abs(r.alpha_hat(u) - a) / a;
-    const double eb = std::abs(r.beta_hat(u) - b) / std::max(std::abs(b), 0.1 * a);
-    const double et = r.alpha_hat(u) > 0 ? std::abs(r.beta_hat(u) / r.alpha_hat(u) - b / a)
-                                         : std::numeric_limits<double>::infinity();
-    asum += ea;
-    bsum += eb;
-    r.alpha_max_relative = std::max(r.alpha_max_relative, ea);
-    r.beta_max_relative = std::max(r.beta_max_relative, eb);
-    r.t_max_abs_error = std::max(r.t_max_abs_error, et);
+  Eigen::VectorXd a_hat(truth_units.size()), b_hat(truth_units.size());
+  for (std::size_t k = 0; k < truth_units.size(); ++k) {
+    a_hat(k) = r.alpha_hat(truth_units[k]);
+    b_hat(k) = r.beta_hat(truth_units[k]);
   }
-  if (r.units_scored > 0) {
-    r.alpha_mean_relative = asum / r.units_scored;
-    r.beta_mean_relative = bsum / r.units_scored;
-  }
-  // rho: exact over all pairs up to 2e6 pairs, else 2e6 seeded random pairs.
-  const std::int64_t n = r.units_scored;
-  const std::int64_t all_pairs = n * (n - 1) / 2;
-  const std::int64_t kMaxPairs = 2000000;
-  double rsum = 0;
-  auto score_pair = [&](std::int64_t a, std::int64_t b) {
-    const double rt = truth.A.row(truth_units[a]).dot(truth.A.row(truth_units[b]));
-    const double rl = learned.A.row(learned_units[a]).dot(learned.A.row(learned_units[b]));
-    const double e = std::abs(rt - rl);
-    r.rho_max_abs_error = std::max(r.rho_max_abs_error, e);
-    rsum += e;
-    ++r.rho_pairs;
-  };
-  if (all_pairs <= kMaxPairs) {
-    for (std::int64_t a = 0; a < n; ++a)
-      for (std::int64_t b = a + 1; b < n; ++b) score_pair(a, b);
-  } else {
-    Rng rng(mix64(o.seed ^ kTagRhoPairs));
-    while (r.rho_pairs < kMaxPairs) {
-      const auto a = static_cast<std::int64_t>(rng.uniform_int(n));
-      const auto b = static_cast<std::int64_t>(rng.uniform_int(n));
-      if (a != b) score_pair(a, b);
-    }
-  }
-  r.rho_mean_abs_error = r.rho_pairs ? rsum / double(r.rho_pairs) : 0.0;
+  const FirstLayerErrors e = first_layer_errors(truth, learned.A, truth_units, learned_units, a_hat,
+                                                b_hat, mix64(o.seed ^ kTagRhoPairs));
+  r.alpha_max_relative = e.alpha_max_relative;
+  r.alpha_mean_relative = e.alpha_mean_relative;
+  r.beta_max_relative = e.beta_max_relative;
+  r.beta_mean_relative = e.beta_mean_relative;
+  r.t_max_abs_error = e.t_max_abs_error;
+  r.rho_max_abs_error = e.rho_max_abs_error;
+  r.rho_mean_abs_error = e.rho_mean_abs_error;
+  r.rho_pairs = e.rho_pairs;
   return r;
 }
 

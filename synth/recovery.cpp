@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
+#include "core/rng.h"
 #include "core/validate.h"
 #include "theory/relu_moments.h"
 
@@ -95,6 +97,55 @@ bool Recovery::meets_bar(const RecoveryBar& bar) const {
                      [&](const LevelRecovery& r) { return r.meets_bar(bar); });
 }
 
+FirstLayerErrors first_layer_errors(const Target& truth, const Eigen::MatrixXd& learned_A,
+                                    const std::vector<int>& truth_units,
+                                    const std::vector<int>& learned_units,
+                                    const Eigen::VectorXd& alpha_hat,
+                                    const Eigen::VectorXd& beta_hat, std::uint64_t rho_seed) {
+  FirstLayerErrors r;
+  const auto n = static_cast<std::int64_t>(truth_units.size());
+  for (std::int64_t k = 0; k < n; ++k) {
+    const int u = truth_units[k];
+    const double a = truth.alpha(u), b = truth.beta(u);
+    const double ea = std::abs(alpha_hat(k) - a) / a;
+    const double eb = std::abs(beta_hat(k) - b) / std::max(std::abs(b), 0.1 * a);
+    const double et = alpha_hat(k) > 0 ? std::abs(beta_hat(k) / alpha_hat(k) - b / a)
+                                       : std::numeric_limits<double>::infinity();
+    r.alpha_mean_relative += ea;
+    r.beta_mean_relative += eb;
+    r.alpha_max_relative = std::max(r.alpha_max_relative, ea);
+    r.beta_max_relative = std::max(r.beta_max_relative, eb);
+    r.t_max_abs_error = std::max(r.t_max_abs_error, et);
+  }
+  if (n > 0) {
+    r.alpha_mean_relative /= double(n);
+    r.beta_mean_relative /= double(n);
+  }
+  constexpr std::int64_t kMaxPairs = 2000000;
+  double rsum = 0;
+  auto score_pair = [&](std::int64_t a, std::int64_t b) {
+    const double rt = truth.A.row(truth_units[a]).dot(truth.A.row(truth_units[b]));
+    const double rl = learned_A.row(learned_units[a]).dot(learned_A.row(learned_units[b]));
+    const double e = std::abs(rt - rl);
+    r.rho_max_abs_error = std::max(r.rho_max_abs_error, e);
+    rsum += e;
+    ++r.rho_pairs;
+  };
+  if (n * (n - 1) / 2 <= kMaxPairs) {
+    for (std::int64_t a = 0; a < n; ++a)
+      for (std::int64_t b = a + 1; b < n; ++b) score_pair(a, b);
+  } else {
+    Rng rng(rho_seed);
+    while (r.rho_pairs < kMaxPairs) {
+      const auto a = static_cast<std::int64_t>(rng.uniform_int(n));
+      const auto b = static_cast<std::int64_t>(rng.uniform_int(n));
+      if (a != b) score_pair(a, b);
+    }
+  }
+  r.rho_mean_abs_error = r.rho_pairs ? rsum / double(r.rho_pairs) : 0.0;
+  return r;
+}
+
 Recovery evaluate_recovery(const Target& truth_in, const Target& learned_in, int levels) {
   if (truth_in.grid != learned_in.grid || truth_in.patch != learned_in.patch ||
       truth_in.colors != learned_in.colors) {
@@ -119,33 +170,18 @@ Recovery evaluate_recovery(const Target& truth_in, const Target& learned_in, int
           tu.push_back(i * h2 + p);
           lu.push_back(perm[i] * h2 + p);
         }
-      double amax = 0, asum = 0, bmax = 0, bsum = 0;
-      for (std::size_t k = 0; k < tu.size(); ++k) {
-        const double a = truth.alpha(tu[k]), b = truth.beta(tu[k]);
-        const double ea = std::abs(learned.alpha(lu[k]) - a) / a;
-        const double eb = std::abs(learned.beta(lu[k]) - b) / std::max(std::abs(b), 0.1 * a);
-        amax = std::max(amax, ea);
-        bmax = std::max(bmax, eb);
-        asum += ea;
-        bsum += eb;
+      Eigen::VectorXd a_hat(lu.size()), b_hat(lu.size());
+      for (std::size_t k = 0; k < lu.size(); ++k) {
+        a_hat(k) = learned.alpha(lu[k]);
+        b_hat(k) = learned.beta(lu[k]);
       }
-      r.alpha_max_relative = amax;
-      r.alpha_mean_relative = asum / tu.size();
-      r.beta_max_relative = bmax;
-      r.beta_mean_relative = bsum / tu.size();
-      double rmax = 0, rsum = 0;
-      std::int64_t pairs = 0;
-      for (std::size_t a = 0; a < tu.size(); ++a)
-        for (std::size_t b = a + 1; b < tu.size(); ++b) {
-          const double rt = truth.A.row(tu[a]).dot(truth.A.row(tu[b]));
-          const double rl = learned.A.row(lu[a]).dot(learned.A.row(lu[b]));
-          const double e = std::abs(rt - rl);
-          rmax = std::max(rmax, e);
-          rsum += e;
-          ++pairs;
-        }
-      r.rho_max_absolute = rmax;
-      r.rho_mean_absolute = pairs ? rsum / pairs : 0.0;
+      const FirstLayerErrors e = first_layer_errors(truth, learned.A, tu, lu, a_hat, b_hat, 0);
+      r.alpha_max_relative = e.alpha_max_relative;
+      r.alpha_mean_relative = e.alpha_mean_relative;
+      r.beta_max_relative = e.beta_max_relative;
+      r.beta_mean_relative = e.beta_mean_relative;
+      r.rho_max_absolute = e.rho_max_abs_error;
+      r.rho_mean_absolute = e.rho_mean_abs_error;
       const Eigen::VectorXd act = channel_activity(learned);
       for (int k : r.columns.unmatched) {
         if (act(k) <= 0.005) continue;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <Eigen/Dense>
+#include <cstdint>
 #include <vector>
 
 #include "core/json_io.h"
@@ -25,6 +26,25 @@ struct RecoveryBar {
   double alpha_relative = 0.05, beta_relative = 0.05, rho_absolute = 0.05;
   double w_relative = 0.1;
 };
+
+// The SPEC §2 first-layer errors over matched units, the one scorer behind evaluate_recovery
+// and experiments/analysis: truth unit truth_units[k] against the estimate (alpha_hat[k],
+// beta_hat[k]) — already in canonical scale, merged where several learned units share a code —
+// and, for rho = A A^T, against row learned_units[k] of learned_A. beta's error is relative to
+// max(|beta|, 0.1 alpha) so that beta ~ 0 does not blow it up; t = beta / alpha. rho: every pair
+// up to 2e6 pairs, else 2e6 pairs drawn with Rng(rho_seed).
+struct FirstLayerErrors {
+  double alpha_max_relative = 0.0, alpha_mean_relative = 0.0;
+  double beta_max_relative = 0.0, beta_mean_relative = 0.0;
+  double t_max_abs_error = 0.0;
+  double rho_max_abs_error = 0.0, rho_mean_abs_error = 0.0;
+  std::int64_t rho_pairs = 0;
+};
+FirstLayerErrors first_layer_errors(const Target& truth, const Eigen::MatrixXd& learned_A,
+                                    const std::vector<int>& truth_units,
+                                    const std::vector<int>& learned_units,
+                                    const Eigen::VectorXd& alpha_hat,
+                                    const Eigen::VectorXd& beta_hat, std::uint64_t rho_seed);
 
 struct LevelRecovery {
   int level = 1;
