@@ -16,8 +16,9 @@
 // scheme for ReLU regression: rows predicted active but silent in the data push their
 // pre-activation toward 0). A ridge on the weights (relative to their mean diagonal) keeps
 // weights that few active rows exercise near 0 instead of letting a handful of noisy rows set
-// them: on codes decoded through imperfect columns such a weight reached 5x the true scale with
-// ridge 1e-8, while on exact codes ridge 1e-3 already biases the fit (0.15 relative error).
+// them. The default ridge only keeps the system solvable: exact codes give the exact layer
+// (gda/code_regression_test prints the error). Codes decoded through imperfect columns need more:
+// the learner passes 1e-3, which would visibly bias a fit on exact codes.
 #pragma once
 
 #include <Eigen/Dense>
@@ -40,8 +41,7 @@ struct UpFit {
 struct UpFitOptions {
   double active_threshold = 1e-6;  // a child value above this counts as active
   int rounds = 10;
-  // Relative to the mean diagonal of the weights' normal equations. The default only keeps the
-  // system solvable (exact codes give the exact layer); decoded codes need ~1e-3 (the learner's).
+  // Relative to the mean diagonal of the weights' normal equations (see the header comment).
   double ridge = 1e-8;
 };
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 
 #include "core/validate.h"
 #include "synth/config.h"
@@ -56,9 +57,11 @@ TEST_P(FitOnTrueCodes, RecoversThePlantedLayer) {
   // Noiseless codes: every weight that some active child row exercises is determined exactly
   // (the active rows satisfy a linear system). A weight no row exercises (a parent channel never
   // active together with an active child through that tap) stays at the ridge's 0; at 10%
-  // activity and 4000 samples that is rare: measured 5e-5 (kernel 2) and 5e-7 (kernel 4). A
-  // layout mistake (tap order, parent index) gives O(1). Bound 1e-3.
-  EXPECT_LT(relative_error(fit.weight, up.weight), 1e-3);
+  // activity and 4000 samples that is rare: measured 2.8e-5 (kernel 2) and 3.5e-7 (kernel 4),
+  // printed below. A layout mistake (tap order, parent index) gives O(1). Bound 1e-3.
+  const double err = relative_error(fit.weight, up.weight);
+  std::printf("kernel %d: weight relative error %.2g\n", kernel, err);
+  EXPECT_LT(err, 1e-3);
   for (int j = 0; j < 8; ++j) {
     EXPECT_GT(fit.active_rows(j), 100) << "channel " << j;
     EXPECT_NEAR(fit.bias(j), up.bias(j), 1e-3 * std::abs(up.bias(j))) << "channel " << j;

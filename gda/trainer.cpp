@@ -309,8 +309,8 @@ void Trainer::calibrate_bias(int level) {
   const torch::Tensor b = q.select(1, k).clamp_min(1e-6);
   // Scale: every channel gets the same E[s^2] (as the target's construction does), and the
   // common factor makes the generated level's mean patch energy E||x_p||^2 that of the real
-  // patches. ReLU(c (u - b)) = c ReLU(u - b): activity is unchanged. With a random W of the
-  // wrong scale the stage spends its steps rescaling W while M_l drifts to compensate.
+  // patches. ReLU(c (u - b)) = c ReLU(u - b): activity is unchanged. Without it the random W
+  // starts at the wrong scale (docs/learner.md "Level 2").
   const torch::Tensor s2 = (per_channel - b.unsqueeze(1)).clamp_min(0).pow(2).mean(1);
   torch::Tensor c = (s2.mean() / s2.clamp_min(1e-30)).sqrt();
   g_->W[level - 2].mul_(c.to(opts_).view({1, -1, 1, 1}));
@@ -376,7 +376,8 @@ void Trainer::fit_up_layer(int level) {
 }
 
 void Trainer::start_stage(const Stage& st) {
-  if (st.name != "finetune")
+  // Level >= 2 warm starts (scale calibration or regression); an oracle start keeps the target's.
+  if (st.name != "finetune" && !o_.oracle_init)
     for (int l : st.trained)
       if (l >= 2) c_.generator.up_init == "regression" ? fit_up_layer(l) : calibrate_bias(l);
   for (auto& p : g_->parameters()) p.set_requires_grad(false);
