@@ -64,10 +64,10 @@ void print_human(std::ostream& os, const RunAnalysis& r, const std::string& writ
     if (a.super_resolution) {
       const SuperResolutionRecovery& s = *a.super_resolution;
       std::snprintf(line, sizeof line,
-                    "  super-resolution W_%d: rel Frobenius %.4f, bias %.4f, functional %.4f "
-                    "(codes) %.4f (images)\n",
-                    a.level, s.w_relative, s.bias_relative, s.functional_error,
-                    s.output_functional_error);
+                    "  super-resolution W_%d: rel Frobenius %.4f (identified entries %.4f, %d "
+                    "left out), bias %.4f, functional %.4f (codes) %.4f (images)\n",
+                    a.level, s.w_relative, s.w_identified_relative, s.unidentified_entries,
+                    s.bias_relative, s.functional_error, s.output_functional_error);
       os << line;
     }
     const DistributionMetrics& d = a.distribution;

@@ -57,7 +57,8 @@ void add_train(CLI::App& app) {
           std::snprintf(line, sizeof line, "; alpha %.4f beta %.4f (max rel.) rho %.4f (max abs.)",
                         l.alpha_max_relative, l.beta_max_relative, l.rho_max_absolute);
         } else {
-          std::snprintf(line, sizeof line, "; W rel. error %.4f", l.w_relative);
+          std::snprintf(line, sizeof line, "; W rel. error %.4f (identified entries %.4f)",
+                        l.w_relative, l.w_identified_relative);
         }
         out << line << (l.meets_bar() ? "  [meets bar]" : "") << "\n";
       }

@@ -388,8 +388,11 @@ SuperResolutionRecovery super_resolution_recovery(const Target& truth, const Tar
                                                   const std::vector<int>& prev,
                                                   const std::vector<int>& perm) {
   SuperResolutionRecovery r;
-  const OperatorError e = super_resolution_error(truth.up[l - 2], learned.up[l - 2], prev, perm);
+  const OperatorError e = super_resolution_error(truth.up[l - 2], learned.up[l - 2], prev, perm,
+                                                 exercised_weights(truth, l));
   r.w_relative = e.w_relative;
+  r.w_identified_relative = e.w_identified_relative;
+  r.unidentified_entries = e.unidentified_entries;
   r.bias_relative = e.bias_relative;
   return r;
 }
@@ -636,6 +639,8 @@ Json to_json(const LevelAnalysis& a) {
   if (a.super_resolution) {
     const SuperResolutionRecovery& s = *a.super_resolution;
     j["super_resolution"] = {{"w_relative", num(s.w_relative)},
+                             {"w_identified_relative", num(s.w_identified_relative)},
+                             {"unidentified_entries", s.unidentified_entries},
                              {"bias_relative", num(s.bias_relative)},
                              {"functional_error", num(s.functional_error)},
                              {"output_functional_error", num(s.output_functional_error)},

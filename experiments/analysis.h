@@ -81,7 +81,11 @@ struct FirstLayerRecovery {
 
 // Levels >= 2 after canonical form, the permutations of levels l-1 (inputs) and l (outputs).
 struct SuperResolutionRecovery {
-  double w_relative = 0.0;     // ||W_hat[perm_{l-1}, perm_l] - W||_F / ||W||_F
+  double w_relative = 0.0;  // ||W_hat[perm_{l-1}, perm_l] - W||_F / ||W||_F
+  // The same over the entries the target's data identifies (synth/recovery.h exercised_weights),
+  // and the number of entries left out.
+  double w_identified_relative = 0.0;
+  int unidentified_entries = 0;
   double bias_relative = 0.0;  // ||b_hat[perm_l] - b|| / ||b||
   // Given the true S_{l-1} (N samples): sum_n ||S_hat_l - S_l|| / sum_n ||S_l||, where S_hat_l
   // applies the learned layer restricted to matched channels (code space)...

@@ -69,7 +69,8 @@ int main(int argc, char** argv) {
                       l.beta_max_relative, l.rho_max_absolute, l.active_duplicates,
                       l.active_unmatched);
         } else {
-          std::printf(" W %.3f b %.3f", l.w_relative, l.bias_relative);
+          std::printf(" W %.3f (identified %.3f) b %.3f", l.w_relative, l.w_identified_relative,
+                      l.bias_relative);
         }
       }
       std::printf("  %s\n", pass ? "PASS" : "fail");

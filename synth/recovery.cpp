@@ -6,6 +6,7 @@
 
 #include "core/rng.h"
 #include "core/validate.h"
+#include "synth/sample.h"
 #include "theory/relu_moments.h"
 
 namespace fsr {
@@ -48,10 +49,45 @@ Target canonical_form(const Target& model) {
   return t;
 }
 
+std::vector<bool> exercised_weights(const Target& truth, int level, std::int64_t samples) {
+  if (level < 2 || level > truth.levels)
+    fail_field("level", level, "must be in [2, " + std::to_string(truth.levels) + "]");
+  const SuperResolutionLayer& up = truth.up[level - 2];
+  const int k = up.kernel, pad = up.padding(), h = truth.grid_at(level), hp = h / 2;
+  const SampleBatch b =
+      sample(truth, 0, samples, SampleOptions{.with_hidden = true, .with_outputs = false});
+  const RowMatrix& parent = b.s[level - 2];  // (channel, y, x) per row
+  const RowMatrix& child = b.s[level - 1];
+  std::vector<bool> seen(up.weight.size(), false);
+  for (Eigen::Index a = 0; a < parent.rows(); ++a)
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < h; ++x)
+        for (int py = 0; py < hp; ++py) {
+          const int ky = y + pad - 2 * py;
+          if (ky < 0 || ky >= k) continue;
+          for (int px = 0; px < hp; ++px) {
+            const int kx = x + pad - 2 * px;
+            if (kx < 0 || kx >= k) continue;
+            for (int j = 0; j < up.out_channels; ++j) {
+              if (child(a, (std::int64_t{j} * h + y) * h + x) <= 0) continue;
+              for (int i = 0; i < up.in_channels; ++i)
+                if (parent(a, (std::int64_t{i} * hp + py) * hp + px) > 0)
+                  seen[((std::size_t(i) * up.out_channels + j) * k + ky) * k + kx] = true;
+            }
+          }
+        }
+  return seen;
+}
+
 OperatorError super_resolution_error(const SuperResolutionLayer& truth,
                                      const SuperResolutionLayer& learned,
-                                     const std::vector<int>& prev, const std::vector<int>& perm) {
-  double num = 0, den = 0, bnum = 0, bden = 0;
+                                     const std::vector<int>& prev, const std::vector<int>& perm,
+                                     const std::vector<bool>& exercised) {
+  if (!exercised.empty() && exercised.size() != truth.weight.size())
+    fail_field("exercised", exercised.size(),
+               "must have one entry per weight (" + std::to_string(truth.weight.size()) + ")");
+  double num = 0, den = 0, inum = 0, iden = 0, bnum = 0, bden = 0;
+  OperatorError out;
   for (int i = 0; i < truth.in_channels; ++i)
     for (int j = 0; j < truth.out_channels; ++j)
       for (int ky = 0; ky < truth.kernel; ++ky)
@@ -60,13 +96,24 @@ OperatorError super_resolution_error(const SuperResolutionLayer& truth,
           const double e = learned.w(prev[i], perm[j], ky, kx) - t;
           num += e * e;
           den += t * t;
+          const std::size_t at =
+              ((std::size_t(i) * truth.out_channels + j) * truth.kernel + ky) * truth.kernel + kx;
+          if (!exercised.empty() && !exercised[at]) {
+            ++out.unidentified_entries;
+            continue;
+          }
+          inum += e * e;
+          iden += t * t;
         }
   for (int j = 0; j < truth.out_channels; ++j) {
     const double e = learned.bias(perm[j]) - truth.bias(j);
     bnum += e * e;
     bden += truth.bias(j) * truth.bias(j);
   }
-  return {std::sqrt(num / std::max(den, 1e-300)), std::sqrt(bnum / std::max(bden, 1e-300))};
+  out.w_relative = std::sqrt(num / std::max(den, 1e-300));
+  out.w_identified_relative = std::sqrt(inum / std::max(iden, 1e-300));
+  out.bias_relative = std::sqrt(bnum / std::max(bden, 1e-300));
+  return out;
 }
 
 Eigen::VectorXd channel_activity(const Target& learned) {
@@ -89,7 +136,7 @@ bool LevelRecovery::meets_bar(const RecoveryBar& bar) const {
     return alpha_beta_identifiable && alpha_max_relative <= bar.alpha_relative &&
            beta_max_relative <= bar.beta_relative && rho_max_absolute <= bar.rho_absolute;
   }
-  return w_relative <= bar.w_relative;
+  return w_identified_relative <= bar.w_relative;
 }
 
 bool Recovery::meets_bar(const RecoveryBar& bar) const {
@@ -193,9 +240,12 @@ Recovery evaluate_recovery(const Target& truth_in, const Target& learned_in, int
       r.alpha_beta_identifiable = r.active_duplicates == 0;
     } else {
       const OperatorError e = super_resolution_error(truth.up[l - 2], learned.up[l - 2],
-                                                     out.levels[l - 2].columns.permutation, perm);
+                                                     out.levels[l - 2].columns.permutation, perm,
+                                                     exercised_weights(truth, l));
       r.w_relative = e.w_relative;
       r.bias_relative = e.bias_relative;
+      r.w_identified_relative = e.w_identified_relative;
+      r.unidentified_entries = e.unidentified_entries;
     }
     out.levels.push_back(std::move(r));
   }
@@ -228,7 +278,10 @@ Json to_json(const LevelRecovery& r, const RecoveryBar& bar) {
                         {"active_unmatched", r.active_unmatched},
                         {"alpha_beta_identifiable", r.alpha_beta_identifiable}};
   } else {
-    j["super_resolution"] = {{"w_relative", r.w_relative}, {"bias_relative", r.bias_relative}};
+    j["super_resolution"] = {{"w_relative", r.w_relative},
+                             {"w_identified_relative", r.w_identified_relative},
+                             {"unidentified_entries", r.unidentified_entries},
+                             {"bias_relative", r.bias_relative}};
   }
   return j;
 }

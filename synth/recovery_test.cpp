@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "synth/config.h"
+#include "synth/sample.h"
 
 namespace fsr {
 namespace {
@@ -98,6 +99,53 @@ TEST(Recovery, WiderModelWithActiveDuplicateIsNotIdentifiable) {
   EXPECT_EQ(r.levels[0].active_duplicates, 1);
   EXPECT_FALSE(r.levels[0].alpha_beta_identifiable);
   EXPECT_FALSE(r.meets_bar());
+}
+
+// A child channel that is silent at one kernel offset (every weight into it there <= 0, bias
+// >= 0) leaves those weights unidentified: a model that differs from the truth only there is
+// exact on the identified entries and fails only the raw Frobenius error.
+TEST(Recovery, UnexercisedWeightsAreLeftOutOfTheIdentifiedError) {
+  Target t = make(2, "independent");
+  auto& up = t.up[0];
+  ASSERT_GE(up.bias(0), 0.0);
+  for (int i = 0; i < up.in_channels; ++i) up.w(i, 0, 0, 0) = -0.5 - 0.1 * i;
+  const std::vector<bool> seen = exercised_weights(t, 2, 3000);
+  // Reference, kernel 2 (no padding): child (2 py + ky, 2 px + kx) reads parent (py, px) through
+  // tap (ky, kx); recount from the sampled codes.
+  const SampleBatch b = sample(t, 0, 3000, SampleOptions{.with_hidden = true});
+  const int hp = t.grid, h = 2 * hp, m1 = up.in_channels, m2 = up.out_channels;
+  std::vector<bool> ref(up.weight.size(), false);
+  for (Eigen::Index a = 0; a < b.s[0].rows(); ++a)
+    for (int py = 0; py < hp; ++py)
+      for (int px = 0; px < hp; ++px)
+        for (int ky = 0; ky < 2; ++ky)
+          for (int kx = 0; kx < 2; ++kx)
+            for (int i = 0; i < m1; ++i)
+              for (int j = 0; j < m2; ++j)
+                if (b.s[0](a, (i * hp + py) * hp + px) > 0 &&
+                    b.s[1](a, (j * h + 2 * py + ky) * h + 2 * px + kx) > 0)
+                  ref[((std::size_t(i) * m2 + j) * 2 + ky) * 2 + kx] = true;
+  EXPECT_EQ(seen, ref);
+  int unseen = 0;
+  for (int i = 0; i < m1; ++i) {
+    EXPECT_FALSE(seen[(std::size_t(i) * m2 + 0) * 4]) << "parent channel " << i;
+    unseen += !seen[(std::size_t(i) * m2 + 0) * 4];
+  }
+  Target u = t;
+  for (int i = 0; i < m1; ++i) u.up[0].w(i, 0, 0, 0) = -3.0;  // still silent: same function
+  const std::vector<int> id = {0, 1, 2, 3, 4, 5};
+  const OperatorError e = super_resolution_error(t.up[0], u.up[0], id, id, seen);
+  EXPECT_LT(e.w_identified_relative, 1e-12);
+  EXPECT_GT(e.w_relative, 0.1);
+  EXPECT_GE(e.unidentified_entries, unseen);
+  const Recovery r = evaluate_recovery(t, u);
+  EXPECT_LT(r.levels[1].w_identified_relative, 1e-12);
+  EXPECT_GE(r.levels[1].unidentified_entries, m1);
+  EXPECT_TRUE(r.levels[1].meets_bar());
+  // Without the mask both errors agree.
+  const OperatorError all = super_resolution_error(t.up[0], u.up[0], id, id);
+  EXPECT_EQ(all.w_identified_relative, all.w_relative);
+  EXPECT_EQ(all.unidentified_entries, 0);
 }
 
 }  // namespace
