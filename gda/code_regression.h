@@ -11,14 +11,22 @@
 // Codes are rows per sample in channel-major order (channel, y, x), the flattening of a
 // (N, m, h, h) tensor. The fit, per output channel j (all child positions share W[:, j] and
 // b_j): least squares of the child value on [parent inputs seen through the kernel, -1] over
-// the rows in R, where R starts as the rows with the child active and is then, for `rounds`
-// rounds, the rows active in the data or in the current prediction (a standard alternating
-// scheme for ReLU regression: rows predicted active but silent in the data push their
-// pre-activation toward 0). A ridge on the weights (relative to their mean diagonal) keeps
-// weights that few active rows exercise near 0 instead of letting a handful of noisy rows set
-// them. The default ridge only keeps the system solvable: exact codes give the exact layer
-// (gda/code_regression_test prints the error). Codes decoded through imperfect columns need more:
-// the learner passes 1e-3, which would visibly bias a fit on exact codes.
+// the rows in R, where R starts as the rows with the child active in the data and is then, for
+// up to `rounds` rounds, the rows the current fit predicts active (the alternating least-squares
+// form of minimising sum (ReLU(pre) - child)^2: rows predicted active but silent in the data push
+// their pre-activation toward 0; rows active in the data but predicted silent drop out, so a
+// small spurious value — decoding leakage where the true child is off — cannot drag the fit).
+// A ridge on the weights (relative to their mean diagonal) keeps weights that no active row
+// exercises at 0; the default only keeps the system solvable, and exact codes give the exact
+// layer (gda/code_regression_test prints the error).
+//
+// The codes themselves come from images through dictionaries: decode_codes is the learner's
+// decoder (least squares through the columns, clamped at 0), and refine_dictionary polishes
+// k-means columns by MOD (method of optimal directions, Engan et al. 1999: decode, then the
+// least-squares dictionary for those codes, unit columns, repeat). On noiseless sparse patches
+// MOD converges to the true columns, where k-means centres are pulled toward co-activation
+// combinations; decoding through the polished columns is what makes the fit accurate
+// (docs/learner.md "Level 2").
 #pragma once
 
 #include <Eigen/Dense>
@@ -40,12 +48,23 @@ struct UpFit {
 
 struct UpFitOptions {
   double active_threshold = 1e-6;  // a child value above this counts as active
-  int rounds = 10;
+  int rounds = 20;
   // Relative to the mean diagonal of the weights' normal equations (see the header comment).
   double ridge = 1e-8;
 };
 
 UpFit fit_super_resolution(const Eigen::MatrixXd& parent, const Eigen::MatrixXd& child,
                            const UpShape& shape, const UpFitOptions& options = {});
+
+// Codes of patches (rows, d columns) through columns (d, k): max(0, patches pinv(columns)^T),
+// and values below floor_fraction times their channel's RMS (over the rows) set to 0 — decoding
+// through imperfect columns leaks small values where a unit is off.
+Eigen::MatrixXd decode_codes(const Eigen::MatrixXd& patches, const Eigen::MatrixXd& columns,
+                             double floor_fraction = 0.0);
+
+// `rounds` MOD steps from `columns` (d, k) on `patches` (rows, d), the decoding floor annealed
+// from 50% to 1% of each channel's RMS; returns unit columns.
+Eigen::MatrixXd refine_dictionary(const Eigen::MatrixXd& patches, const Eigen::MatrixXd& columns,
+                                  int rounds);
 
 }  // namespace fsr

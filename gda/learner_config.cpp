@@ -116,7 +116,10 @@ Json to_json(const LearnerConfig& c) {
         {"init_active", g.init_active},
         {"unit_norm_columns", g.unit_norm_columns},
         {"threshold", g.threshold},
-        {"up_init", g.up_init}}},
+        {"up_init", g.up_init},
+        {"mod_rounds", g.mod_rounds},
+        {"first_layer_init", g.first_layer_init},
+        {"warm_start_samples", g.warm_start_samples}}},
       {"discriminator",
        {{"kind", d.kind},
         {"width", d.width},
@@ -195,6 +198,11 @@ LearnerConfig parse_learner_config(const Json& json) {
   c.generator.unit_norm_columns = g["unit_norm_columns"].get<bool>();
   c.generator.threshold = one_of(g["threshold"], "generator.threshold", {"absolute", "relative"});
   c.generator.up_init = one_of(g["up_init"], "generator.up_init", {"calibrate", "regression"});
+  c.generator.mod_rounds = integer(g["mod_rounds"], "generator.mod_rounds", 0, 1000);
+  c.generator.first_layer_init =
+      one_of(g["first_layer_init"], "generator.first_layer_init", {"fixed", "moments"});
+  c.generator.warm_start_samples =
+      integer(g["warm_start_samples"], "generator.warm_start_samples", 100, 10000000);
 
   const Json& d = j["discriminator"];
   c.discriminator.kind = one_of(d["kind"], "discriminator.kind", {"theory", "conv"});

@@ -46,6 +46,19 @@ struct LearnerConfig {
     // W_l, b_l by ReLU regression (gda/code_regression.h) of the level's codes on its parent's
     // codes, both decoded from real images through the generator's current dictionaries.
     std::string up_init = "calibrate";
+    // up_init = regression: MOD rounds that polish the level's k-means columns (written to the
+    // generator) and a copy of the parent level's columns (used only to decode the parent codes).
+    int mod_rounds = 100;
+    // Level 1, at the start of its stage: "fixed" starts every unit at alpha = init_code_scale
+    // and activity init_active; "moments" polishes the k-means columns by MOD (mod_rounds),
+    // decodes the codes of real patches through them and starts each unit at its censored-normal
+    // ML estimate (alpha, beta) (theory/first_layer.h) — a start that does not presume the
+    // target's scale or sparsity. Correlations (rho) are not warm-started.
+    std::string first_layer_init = "fixed";
+    // Real samples the data-driven warm starts read (first_layer_init = moments, up_init =
+    // regression, the scale calibration): stream samples of their own, or with a fixed training
+    // set its first min(N, this).
+    int warm_start_samples = 20000;
   } generator;
 
   struct Discriminator {

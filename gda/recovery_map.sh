@@ -26,4 +26,12 @@ row "alpha in [0.5, 2]" '' '{"first_layer": {"alpha": [0.5, 2.0]}}'
 row "latent-correlated target (m0 = 16), rho learned" '"generator": {"correlation": "learned"}' '{"first_layer": {"correlation": "latent", "latent_dim": 16}}'
 row "incoherent overcomplete dictionary m = 16 > d = 12" '' '{"channels": [16], "dictionary": {"kind": "incoherent", "coherence": 0.6}}'
 row "fixed training set N = 20000" '"data": {"source": "fixed", "train_samples": 20000}' '{}'
+# Moment warm start of the first layer (generator.first_layer_init = moments) from a wrong initial
+# alpha/activity: where the data-driven start lands (1 step) and where GDA takes it (1500 steps).
+MOM='"generator": {"first_layer_init": "moments", "init_code_scale": 0.7, "init_active": 0.2}'
+row "moments start, wrong init, 1 step" "$MOM, \"schedule\": {\"steps\": 1}" '{}'
+row "moments start, wrong init" "$MOM" '{}'
+row "moments start, alpha in [0.5, 2], 1 step" "$MOM, \"schedule\": {\"steps\": 1}" '{"first_layer": {"alpha": [0.5, 2.0]}}'
+row "moments start, alpha in [0.5, 2]" "$MOM" '{"first_layer": {"alpha": [0.5, 2.0]}}'
+row "moments start, 25% active" "$MOM" '{"active": [0.25]}'
 row "conv discriminator" '"discriminator": {"kind": "conv", "readout": "learned"}, "sgda": {"batch": 512, "d_steps": 3, "lr_d": 2e-3, "lr_g": 2e-3}' '{}'

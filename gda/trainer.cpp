@@ -19,6 +19,7 @@
 #include "gda/code_regression.h"
 #include "gda/networks.h"
 #include "synth/sample.h"
+#include "theory/first_layer.h"
 #include "theory/moment_tools.h"
 #include "theory/relu_moments.h"
 
@@ -28,6 +29,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::int64_t kEvalFirstIndex = std::int64_t{1} << 40;  // held-out samples for metrics
+constexpr std::int64_t kWarmStartFirstIndex = std::int64_t{1} << 41;  // warm starts (stream data)
 constexpr std::uint64_t kStreamData = 401, kStreamReinit = 402, kStreamEval = 403;
 
 struct Stage {
@@ -140,6 +142,7 @@ class Trainer {
   void init_columns_kmeans(int level);
   void calibrate_bias(int level);
   void fit_up_layer(int level);
+  void fit_first_layer_start();
   Eigen::MatrixXd warm_start_patches(int level) const;
   void prune(int level);
   void save_checkpoint(std::int64_t global_step, int stage);
@@ -162,7 +165,8 @@ class Trainer {
   std::vector<torch::Tensor> fixed_;  // data.source = fixed: the first N samples per level (CPU)
   std::int64_t cached_epoch_ = -1;
   std::vector<std::int64_t> epoch_order_;
-  std::vector<Eigen::MatrixXd> eval_real_;  // patches per level for moment mismatch
+  std::vector<Eigen::MatrixXd> eval_real_;          // patches per level for moment mismatch
+  mutable std::vector<Eigen::MatrixXd> warm_real_;  // warm-start patches per level (stream data)
   torch::Tensor eval_z_;
 };
 
@@ -327,30 +331,45 @@ void Trainer::calibrate_bias(int level) {
   }
 }
 
-// The real patches a warm start may read: with a fixed training set, its first (at most 20000)
-// samples — a sample-complexity run must not see more than its N — else the held-out stream
-// samples of the evaluation.
+// The real patches a warm start may read (generator.warm_start_samples of them): with a fixed
+// training set, its first samples — a sample-complexity run must not see more than its N — else
+// stream samples of their own index range (drawn once, on first use).
 Eigen::MatrixXd Trainer::warm_start_patches(int level) const {
-  if (c_.data.source != "fixed") return eval_real_[level - 1];
-  const torch::Tensor& x = fixed_[level - 1];
-  return patches_matrix(x.narrow(0, 0, std::min<std::int64_t>(x.size(0), 20000)), shape_, level);
+  const std::int64_t want = c_.generator.warm_start_samples;
+  if (c_.data.source == "fixed") {
+    const torch::Tensor& x = fixed_[level - 1];
+    return patches_matrix(x.narrow(0, 0, std::min<std::int64_t>(x.size(0), want)), shape_, level);
+  }
+  if (warm_real_.empty()) {
+    const SampleBatch b =
+        sample(truth_, kWarmStartFirstIndex, want, SampleOptions{.threads = c_.threads});
+    for (int l = 1; l <= levels_; ++l)
+      warm_real_.push_back(
+          patches_matrix(rows_to_images(b.x[l - 1], truth_.colors, truth_.side_at(l),
+                                        torch::TensorOptions().dtype(torch::kFloat64)),
+                         shape_, l));
+  }
+  return warm_real_[level - 1];
 }
 
-// Sets W_l, b_l (l >= 2) by ReLU regression of the level's codes on its parent's codes
-// (gda/code_regression.h), both decoded from real images (warm_start_patches) through the
-// generator's current dictionaries (least squares, clamped at 0; values below 5% of the channel's
-// RMS count as silent, so that decoding noise of imperfect columns does not enter as activity).
+// Sets M_l, W_l, b_l (l >= 2) from real images (warm_start_patches): the level's k-means columns
+// polished by MOD (generator.mod_rounds) and written to the generator; the parent level's columns
+// polished the same way into a copy (level l-1 is frozen: the copy only decodes); codes of both
+// levels decoded through those columns; then W_l, b_l by ReLU regression of the child codes on
+// the parent codes (gda/code_regression.h).
 void Trainer::fit_up_layer(int level) {
   torch::NoGradGuard no_grad;
-  auto codes = [&](int l) {
-    const Eigen::MatrixXd m = matrix_of(g_->dictionary(l));  // (d, m_hat)
-    Eigen::MatrixXd s =
-        warm_start_patches(l) * m.completeOrthogonalDecomposition().pseudoInverse().transpose();
-    s = s.cwiseMax(0.0);
-    for (Eigen::Index j = 0; j < s.cols(); ++j) {
-      const double rms = std::sqrt(s.col(j).squaredNorm() / double(s.rows()));
-      s.col(j) = (s.col(j).array() < 0.05 * rms).select(0.0, s.col(j));
-    }
+  const int rounds = c_.generator.mod_rounds;
+  const Eigen::MatrixXd child_columns =
+      refine_dictionary(warm_start_patches(level), matrix_of(g_->dictionary(level)), rounds);
+  {
+    const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> r = child_columns;
+    g_->M[level - 1].copy_(
+        torch::from_blob(const_cast<double*>(r.data()), g_->M[level - 1].sizes(), torch::kFloat64)
+            .to(opts_));
+  }
+  auto codes = [&](int l, const Eigen::MatrixXd& columns) {
+    const Eigen::MatrixXd s = decode_codes(warm_start_patches(l), columns);
     // rows (sample, position) -> one row per sample in (channel, y, x) order
     const Eigen::Index hh = shape_.grid_at(l) * shape_.grid_at(l), n = s.rows() / hh;
     Eigen::MatrixXd out(n, s.cols() * hh);
@@ -359,14 +378,14 @@ void Trainer::fit_up_layer(int level) {
         for (Eigen::Index p = 0; p < hh; ++p) out(a, j * hh + p) = s(a * hh + p, j);
     return out;
   };
-  const UpFit fit = fit_super_resolution(
-      codes(level - 1), codes(level),
-      {.in = shape_.channels[level - 2],
-       .out = shape_.channels[level - 1],
-       .kernel = shape_.kernel,
-       .child_grid = shape_.grid_at(level)},
-      // Decoded codes are noisy: shrink weights few rows exercise (gda/code_regression.h).
-      {.ridge = 1e-3});
+  const Eigen::MatrixXd parent_columns = refine_dictionary(
+      warm_start_patches(level - 1), matrix_of(g_->dictionary(level - 1)), rounds);
+  const UpFit fit =
+      fit_super_resolution(codes(level - 1, parent_columns), codes(level, child_columns),
+                           {.in = shape_.channels[level - 2],
+                            .out = shape_.channels[level - 1],
+                            .kernel = shape_.kernel,
+                            .child_grid = shape_.grid_at(level)});
   torch::Tensor& w = g_->W[level - 2];
   w.copy_(torch::from_blob(const_cast<double*>(fit.weight.data()), w.sizes(), torch::kFloat64)
               .to(opts_));
@@ -375,11 +394,55 @@ void Trainer::fit_up_layer(int level) {
           .to(opts_));
 }
 
+// generator.first_layer_init = "moments": M_1 <- MOD-polished columns, then per unit (channel j,
+// position p) the censored-normal ML fit of its decoded codes sets ||A_u|| = alpha_u and the
+// threshold (beta_u, or t_u = beta_u / alpha_u with relative thresholds). Units whose fit fails
+// (too few active samples) keep their initial values.
+void Trainer::fit_first_layer_start() {
+  torch::NoGradGuard no_grad;
+  const Eigen::MatrixXd patches = warm_start_patches(1);
+  const Eigen::MatrixXd columns =
+      refine_dictionary(patches, matrix_of(g_->dictionary(1)), c_.generator.mod_rounds);
+  {
+    const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> r = columns;
+    g_->M[0].copy_(
+        torch::from_blob(const_cast<double*>(r.data()), g_->M[0].sizes(), torch::kFloat64)
+            .to(opts_));
+  }
+  // Rows (sample, position). Decoding leaves round-off (and, with imperfect columns, leakage)
+  // where a unit is off; the ML fit would count those as active samples (measured: 34% "active"
+  // at 10% true activity with exact columns), so values below 1% of the channel's RMS count as
+  // 0. True values that small have probability ~phi(t) 0.01 RMS / alpha (< 0.1% here).
+  const Eigen::MatrixXd s = decode_codes(patches, columns, 0.01);
+  const Eigen::Index hh = shape_.grid_at(1) * shape_.grid_at(1), n = s.rows() / hh;
+  Eigen::MatrixXd a = matrix_of(g_->A);
+  const Eigen::MatrixXd code = matrix_of(g_->code_matrix());
+  Eigen::VectorXd b = matrix_of(g_->b1.view({-1, 1})).col(0);
+  Eigen::VectorXd v(n);
+  for (Eigen::Index j = 0; j < s.cols(); ++j)
+    for (Eigen::Index p = 0; p < hh; ++p) {
+      for (Eigen::Index r = 0; r < n; ++r) v(r) = s(r * hh + p, j);
+      const UnitFit f = fit_unit_mle(v, /*min_active=*/20);
+      if (!f.ok) continue;
+      const Eigen::Index u = j * hh + p;
+      const double norm = code.row(u).norm();
+      if (norm > 0) a.row(u) *= f.alpha / norm;
+      b(u) = g_->relative_threshold ? f.beta / f.alpha : f.beta;
+    }
+  const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> ar = a;
+  g_->A.copy_(
+      torch::from_blob(const_cast<double*>(ar.data()), g_->A.sizes(), torch::kFloat64).to(opts_));
+  g_->b1.copy_(torch::from_blob(b.data(), {b.size()}, torch::kFloat64).to(opts_));
+}
+
 void Trainer::start_stage(const Stage& st) {
-  // Level >= 2 warm starts (scale calibration or regression); an oracle start keeps the target's.
+  // Warm starts from data (level 1 by moments, levels >= 2 by scale calibration or regression);
+  // an oracle start keeps the target's.
   if (st.name != "finetune" && !o_.oracle_init)
-    for (int l : st.trained)
+    for (int l : st.trained) {
+      if (l == 1 && c_.generator.first_layer_init == "moments") fit_first_layer_start();
       if (l >= 2) c_.generator.up_init == "regression" ? fit_up_layer(l) : calibrate_bias(l);
+    }
   for (auto& p : g_->parameters()) p.set_requires_grad(false);
   g_params_.clear();
   for (int l : st.trained)
@@ -475,6 +538,7 @@ Json Trainer::evaluate(const Stage& st, std::int64_t global_step) {
       e["active_unmatched"] = lr.active_unmatched;
     } else {
       e["w_relative"] = lr.w_relative;
+      e["w_identified_relative"] = lr.w_identified_relative;
       e["bias_relative"] = lr.bias_relative;
     }
     e["meets_bar"] = lr.meets_bar();
