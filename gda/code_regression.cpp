@@ -5,12 +5,13 @@
 #include <string>
 
 #include "core/validate.h"
+#include "synth/target.h"
 
 namespace fsr {
 
 UpFit fit_super_resolution(const Eigen::MatrixXd& parent, const Eigen::MatrixXd& child,
                            const UpShape& s, const UpFitOptions& o) {
-  const int h = s.child_grid, hp = h / 2, k = s.kernel, pad = k == 4 ? 1 : 0;
+  const int h = s.child_grid, hp = h / 2, k = s.kernel;
   if (k != 2 && k != 4) fail_field("kernel", k, "must be 2 or 4");
   if (h < 2 || h % 2 != 0) fail_field("child_grid", h, "must be an even number >= 2");
   if (parent.cols() != std::int64_t{s.in} * hp * hp)
@@ -28,21 +29,13 @@ UpFit fit_super_resolution(const Eigen::MatrixXd& parent, const Eigen::MatrixXd&
   const int f = s.in * k * k;
   Eigen::MatrixXd x = Eigen::MatrixXd::Zero(rows, f + 1);
   x.col(f).setConstant(-1.0);
-  for (Eigen::Index a = 0; a < n; ++a)
-    for (int y = 0; y < h; ++y)
-      for (int xx = 0; xx < h; ++xx) {
-        const Eigen::Index r = (a * h + y) * h + xx;
-        for (int py = 0; py < hp; ++py) {
-          const int ky = y + pad - 2 * py;
-          if (ky < 0 || ky >= k) continue;
-          for (int px = 0; px < hp; ++px) {
-            const int kx = xx + pad - 2 * px;
-            if (kx < 0 || kx >= k) continue;
-            for (int i = 0; i < s.in; ++i)
-              x(r, (i * k + ky) * k + kx) = parent(a, (i * hp + py) * hp + px);
-          }
-        }
-      }
+  for (int y = 0; y < h; ++y)
+    for (int xx = 0; xx < h; ++xx)
+      for (const ParentTap& t : parent_taps(y, xx, h, k))
+        for (Eigen::Index a = 0; a < n; ++a)
+          for (int i = 0; i < s.in; ++i)
+            x((a * h + y) * h + xx, i * k * k + t.tap) =
+                parent(a, std::int64_t{i} * hp * hp + t.parent);
 
   UpFit fit;
   fit.weight.assign(std::size_t(s.in) * s.out * k * k, 0.0);

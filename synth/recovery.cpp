@@ -53,29 +53,23 @@ std::vector<bool> exercised_weights(const Target& truth, int level, std::int64_t
   if (level < 2 || level > truth.levels)
     fail_field("level", level, "must be in [2, " + std::to_string(truth.levels) + "]");
   const SuperResolutionLayer& up = truth.up[level - 2];
-  const int k = up.kernel, pad = up.padding(), h = truth.grid_at(level), hp = h / 2;
+  const int k = up.kernel, h = truth.grid_at(level), hp = h / 2;
   const SampleBatch b =
       sample(truth, 0, samples, SampleOptions{.with_hidden = true, .with_outputs = false});
   const RowMatrix& parent = b.s[level - 2];  // (channel, y, x) per row
   const RowMatrix& child = b.s[level - 1];
   std::vector<bool> seen(up.weight.size(), false);
-  for (Eigen::Index a = 0; a < parent.rows(); ++a)
-    for (int y = 0; y < h; ++y)
-      for (int x = 0; x < h; ++x)
-        for (int py = 0; py < hp; ++py) {
-          const int ky = y + pad - 2 * py;
-          if (ky < 0 || ky >= k) continue;
-          for (int px = 0; px < hp; ++px) {
-            const int kx = x + pad - 2 * px;
-            if (kx < 0 || kx >= k) continue;
-            for (int j = 0; j < up.out_channels; ++j) {
-              if (child(a, (std::int64_t{j} * h + y) * h + x) <= 0) continue;
-              for (int i = 0; i < up.in_channels; ++i)
-                if (parent(a, (std::int64_t{i} * hp + py) * hp + px) > 0)
-                  seen[((std::size_t(i) * up.out_channels + j) * k + ky) * k + kx] = true;
-            }
+  const std::size_t kk = std::size_t(k) * k;
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < h; ++x)
+      for (const ParentTap& t : parent_taps(y, x, h, k))
+        for (Eigen::Index a = 0; a < parent.rows(); ++a)
+          for (int j = 0; j < up.out_channels; ++j) {
+            if (child(a, (std::int64_t{j} * h + y) * h + x) <= 0) continue;
+            for (int i = 0; i < up.in_channels; ++i)
+              if (parent(a, std::int64_t{i} * hp * hp + t.parent) > 0)
+                seen[(std::size_t(i) * up.out_channels + j) * kk + t.tap] = true;
           }
-        }
   return seen;
 }
 

@@ -237,6 +237,21 @@ Json architecture_json(const Target& t) {
               {"sample_seed", t.sample_seed}};
 }
 
+std::vector<ParentTap> parent_taps(int y, int x, int child_grid, int kernel) {
+  const int hp = child_grid / 2, pad = kernel == 4 ? 1 : 0;
+  std::vector<ParentTap> taps;
+  for (int py = 0; py < hp; ++py) {
+    const int ky = y + pad - 2 * py;
+    if (ky < 0 || ky >= kernel) continue;
+    for (int px = 0; px < hp; ++px) {
+      const int kx = x + pad - 2 * px;
+      if (kx < 0 || kx >= kernel) continue;
+      taps.push_back({py * hp + px, ky * kernel + kx});
+    }
+  }
+  return taps;
+}
+
 Target build_target(const TargetConfig& cfg) {
   Target t;
   t.levels = cfg.levels;

@@ -43,6 +43,16 @@ struct SuperResolutionLayer {
   }
 };
 
+// The geometry of that stride-2 transposed convolution seen from a child: the parent positions
+// child position (y, x) of an h x h child grid reads, each with the kernel tap it reads through
+// (tap = ky * kernel + kx, so w(i, j, tap / kernel, tap % kernel)); parent = py * (h / 2) + px.
+// Kernel 2 gives one parent, kernel 4 (padding 1) up to four. For code that walks children
+// (scoring, regression); synth/sample.cpp's hot loops walk parents and inline the same rule.
+struct ParentTap {
+  int parent = 0, tap = 0;
+};
+std::vector<ParentTap> parent_taps(int y, int x, int child_grid, int kernel);
+
 struct Target {
   // Architecture.
   int levels = 1;
