@@ -74,7 +74,7 @@ UpFit fit_super_resolution(const Eigen::MatrixXd& parent, const Eigen::MatrixXd&
 }
 
 Eigen::MatrixXd refine_dictionary(const Eigen::MatrixXd& patches, const Eigen::MatrixXd& columns,
-                                  int rounds) {
+                                  int rounds, double floor_from, double floor_to) {
   if (columns.rows() != patches.cols())
     fail_field("columns", matrix_shape(columns),
                "must have one row per patch coordinate (" + std::to_string(patches.cols()) + ")");
@@ -83,12 +83,12 @@ Eigen::MatrixXd refine_dictionary(const Eigen::MatrixXd& patches, const Eigen::M
   m.colwise().normalize();
   for (int round = 0; round < rounds; ++round) {
     // Leakage of the current columns would enter the update as activity, so decoded values
-    // below a floor count as 0; the floor falls geometrically from 50% to 1% of the channel's
-    // RMS over the rounds. A fixed floor stalls: at 5% MOD sat at worst cosine 0.97 for
-    // hundreds of rounds from a 0.94 start; annealed, 100 rounds reach 1 - 1e-10
-    // (gda/code_regression_test).
-    const double floor =
-        rounds > 1 ? 0.5 * std::pow(0.02, double(round) / double(rounds - 1)) : 0.01;
+    // below a floor count as 0; the floor falls geometrically from floor_from to floor_to (of
+    // the channel's RMS) over the rounds. A fixed floor stalls (gda/code_regression_test prints
+    // both from the same start).
+    const double floor = rounds > 1 ? floor_from * std::pow(floor_to / floor_from,
+                                                            double(round) / double(rounds - 1))
+                                    : floor_to;
     const Eigen::MatrixXd s = decode_codes(patches, m, floor);
     // MOD update: M = argmin ||X - S M^T||_F, then unit columns. A column no patch uses keeps
     // its previous value (the normal equations would be singular in it).

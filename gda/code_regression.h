@@ -63,8 +63,8 @@ Eigen::MatrixXd decode_codes(const Eigen::MatrixXd& patches, const Eigen::Matrix
                              double floor_fraction = 0.0);
 
 // `rounds` MOD steps from `columns` (d, k) on `patches` (rows, d), the decoding floor annealed
-// from 50% to 1% of each channel's RMS; returns unit columns.
+// geometrically from floor_from to floor_to of each channel's RMS; returns unit columns.
 Eigen::MatrixXd refine_dictionary(const Eigen::MatrixXd& patches, const Eigen::MatrixXd& columns,
-                                  int rounds);
+                                  int rounds, double floor_from = 0.5, double floor_to = 0.01);
 
 }  // namespace fsr

@@ -410,9 +410,9 @@ void Trainer::fit_first_layer_start() {
             .to(opts_));
   }
   // Rows (sample, position). Decoding leaves round-off (and, with imperfect columns, leakage)
-  // where a unit is off; the ML fit would count those as active samples (measured: 34% "active"
-  // at 10% true activity with exact columns), so values below 1% of the channel's RMS count as
-  // 0. True values that small have probability ~phi(t) 0.01 RMS / alpha (< 0.1% here).
+  // where a unit is off; the ML fit would count those as active samples and come out far too
+  // dense and too small, so values below 1% of the channel's RMS count as 0. True values that
+  // small have probability ~phi(t) 0.01 RMS / alpha (< 0.1% here).
   const Eigen::MatrixXd s = decode_codes(patches, columns, 0.01);
   const Eigen::Index hh = shape_.grid_at(1) * shape_.grid_at(1), n = s.rows() / hh;
   Eigen::MatrixXd a = matrix_of(g_->A);
