@@ -62,7 +62,7 @@ UpFit fit_super_resolution(const Eigen::MatrixXd& parent, const Eigen::MatrixXd&
       // sum (ReLU(x w) - t)^2. A row active in the data but predicted silent leaves the fit, so
       // a spurious small value (decoding leakage where the true child is off) cannot pull w.
       const Eigen::VectorXd next = ((x * w).array() > 0).cast<double>().matrix();
-      if (next == mask) break;
+      if (next == mask || next.sum() == 0) break;  // converged, or keep the last non-empty fit
       mask = next;
     }
     for (int i = 0; i < s.in; ++i)
