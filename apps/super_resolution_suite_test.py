@@ -121,10 +121,11 @@ class SuperResolutionSuites(unittest.TestCase):
         self.assertAlmostEqual(mine, reported, delta=0.05 * reported + 0.005)
         # Identified entries: (i, j, ky, kx) with parent i active at (py, px) and child j active
         # at (2 py + ky, 2 px + kx) in one of the first 20 000 draws of the target's stream (the
-        # analyzer's definition, synth/recovery.h). Some entries are co-active only once in
-        # ~30 000 (draw, position) pairs, so the mask depends on the draws: the same draws come
-        # from `fsr synth --samples 20000 --hidden` on the job's target config (its fingerprint
-        # checked), the counting is redone here, and the error then agrees to roundoff (1e-9).
+        # analyzer's definition, synth/recovery.h). Some entries are so rarely co-active that the
+        # mask depends on the draws (this test's first version, on 20 000 other draws, found 4
+        # unexercised entries where the analyzer found 5): the same draws come from `fsr synth
+        # --samples 20000 --hidden` on the job's target config (its fingerprint checked), the
+        # counting is redone here, and the error then agrees to roundoff (1e-9).
         with open(os.path.join(job_dir, "target", "target.json")) as f:
             meta = json.load(f)
         with tempfile.TemporaryDirectory() as tmp:
