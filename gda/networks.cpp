@@ -11,6 +11,20 @@
 namespace fsr {
 namespace {
 
+Eigen::MatrixXd normal_matrix(std::int64_t rows, std::int64_t cols, std::uint64_t seed,
+                              std::uint64_t stream) {
+  Rng rng(seed, stream);
+  Eigen::MatrixXd m(rows, cols);
+  for (Eigen::Index i = 0; i < rows; ++i)
+    for (Eigen::Index j = 0; j < cols; ++j) m(i, j) = rng.normal();
+  return m;
+}
+
+// Streams of the learner's seeded initialisation (disjoint from the trainer's).
+enum : std::uint64_t { kStreamA = 101, kStreamM = 102, kStreamW = 103, kStreamV = 201 };
+
+}  // namespace
+
 Eigen::MatrixXd to_eigen(const torch::Tensor& t) {
   const torch::Tensor c = t.detach().to(torch::kCPU, torch::kFloat64).contiguous();
   Eigen::MatrixXd m(c.size(0), c.dim() > 1 ? c.size(1) : 1);
@@ -28,19 +42,14 @@ torch::Tensor from_eigen(const Eigen::MatrixXd& m, torch::TensorOptions options)
   return t.to(options);
 }
 
-Eigen::MatrixXd normal_matrix(std::int64_t rows, std::int64_t cols, std::uint64_t seed,
-                              std::uint64_t stream) {
-  Rng rng(seed, stream);
-  Eigen::MatrixXd m(rows, cols);
-  for (Eigen::Index i = 0; i < rows; ++i)
-    for (Eigen::Index j = 0; j < cols; ++j) m(i, j) = rng.normal();
-  return m;
+void assign(torch::Tensor& dst, const Eigen::MatrixXd& values) {
+  dst.copy_(from_eigen(values, dst.options()).reshape(dst.sizes()));
 }
 
-// Streams of the learner's seeded initialisation (disjoint from the trainer's).
-enum : std::uint64_t { kStreamA = 101, kStreamM = 102, kStreamW = 103, kStreamV = 201 };
-
-}  // namespace
+void assign(torch::Tensor& dst, const std::vector<double>& c_order) {
+  dst.copy_(torch::from_blob(const_cast<double*>(c_order.data()), dst.sizes(), torch::kFloat64)
+                .to(dst.options()));
+}
 
 torch::Tensor seeded_normal(std::int64_t rows, std::int64_t cols, std::uint64_t seed,
                             std::uint64_t stream, double scale, torch::TensorOptions options) {

@@ -39,6 +39,14 @@ struct NetworkShape {
 };
 NetworkShape network_shape(const Target& target, const LearnerConfig& config);
 
+// Eigen <-> torch through float64 on the CPU: a (rows, cols) tensor with `options`; a 1- or 2-d
+// tensor as a matrix (a vector as one column). assign overwrites a parameter or buffer in place,
+// keeping its dtype and device: `values` read row by row (or C order) into dst.numel() entries.
+torch::Tensor from_eigen(const Eigen::MatrixXd& m, torch::TensorOptions options);
+Eigen::MatrixXd to_eigen(const torch::Tensor& t);
+void assign(torch::Tensor& dst, const Eigen::MatrixXd& values);
+void assign(torch::Tensor& dst, const std::vector<double>& c_order);
+
 torch::Tensor images_to_patches(const torch::Tensor& x, int h, int r, int c);  // -> (N, h^2, d)
 torch::Tensor codes_to_images(const torch::Tensor& s, const torch::Tensor& M, int r, int c);
 

@@ -76,12 +76,6 @@ Eigen::MatrixXd patches_matrix(const torch::Tensor& x, const NetworkShape& s, in
       p.data_ptr<double>(), p.size(0), p.size(1));
 }
 
-Eigen::MatrixXd matrix_of(const torch::Tensor& t) {
-  const torch::Tensor c = t.detach().to(torch::kCPU, torch::kFloat64).contiguous();
-  return Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
-      c.data_ptr<double>(), c.size(0), c.size(1));
-}
-
 double lr_at(double lr, const LearnerConfig& c, std::int64_t step, std::int64_t steps) {
   if (c.sgda.lr_schedule == "constant") return lr;
   const double f = c.sgda.lr_min_factor;
@@ -143,7 +137,7 @@ class Trainer {
   void calibrate_bias(int level);
   void fit_up_layer(int level);
   void fit_first_layer_start();
-  Eigen::MatrixXd warm_start_patches(int level) const;
+  const Eigen::MatrixXd& warm_start_patches(int level) const;
   void prune(int level);
   void save_checkpoint(std::int64_t global_step, int stage);
   std::pair<std::int64_t, int> load_checkpoint();
@@ -166,6 +160,7 @@ class Trainer {
   std::int64_t cached_epoch_ = -1;
   std::vector<std::int64_t> epoch_order_;
   std::vector<Eigen::MatrixXd> eval_real_;          // patches per level for moment mismatch
+  std::vector<std::vector<bool>> exercised_;        // identified W_l entries (l >= 2), once
   mutable std::vector<Eigen::MatrixXd> warm_real_;  // warm-start patches per level (stream data)
   torch::Tensor eval_z_;
 };
@@ -251,26 +246,16 @@ void Trainer::build() {
       fail_field("oracle_init", "true", "needs generator.width = 1 and the target's latent_dim");
     }
     torch::NoGradGuard no_grad;
-    auto put = [&](torch::Tensor& dst, const Eigen::MatrixXd& src) {
-      const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> r = src;
-      dst.copy_(
-          torch::from_blob(const_cast<double*>(r.data()), {r.rows(), r.cols()}, torch::kFloat64)
-              .reshape(dst.sizes())
-              .to(opts_));
-    };
     Eigen::MatrixXd a = truth_.A;
     for (Eigen::Index u = 0; u < a.rows(); ++u) a.row(u) *= truth_.alpha(u);
-    put(g_->A, a);
-    put(g_->b1, g_->relative_threshold ? Eigen::VectorXd(truth_.beta.cwiseQuotient(truth_.alpha))
-                                       : truth_.beta);
-    for (int l = 1; l <= levels_; ++l) put(g_->M[l - 1], truth_.M[l - 1]);
+    assign(g_->A, a);
+    assign(g_->b1, g_->relative_threshold ? Eigen::VectorXd(truth_.beta.cwiseQuotient(truth_.alpha))
+                                          : truth_.beta);
+    for (int l = 1; l <= levels_; ++l) assign(g_->M[l - 1], truth_.M[l - 1]);
     for (int l = 2; l <= levels_; ++l) {
       const auto& up = truth_.up[l - 2];
-      g_->W[l - 2].copy_(torch::from_blob(const_cast<double*>(up.weight.data()),
-                                          {up.in_channels, up.out_channels, up.kernel, up.kernel},
-                                          torch::kFloat64)
-                             .to(opts_));
-      put(g_->bW[l - 2], up.bias);
+      assign(g_->W[l - 2], up.weight);
+      assign(g_->bW[l - 2], up.bias);
     }
   }
   if (c_.generator.columns_init == "patch_kmeans" && !o_.oracle_init)
@@ -289,6 +274,7 @@ void Trainer::build() {
                                       torch::TensorOptions().dtype(torch::kFloat64)),
                        shape_, l));
   }
+  for (int l = 2; l <= levels_; ++l) exercised_.push_back(exercised_weights(truth_, l));
   auto gen = at::detail::createCPUGenerator(mix64(c_.seed ^ kStreamEval));
   eval_z_ = torch::randn({c_.log.eval_samples, shape_.latent_dim}, gen,
                          torch::TensorOptions().dtype(torch::kFloat64))
@@ -333,21 +319,25 @@ void Trainer::calibrate_bias(int level) {
 
 // The real patches a warm start may read (generator.warm_start_samples of them): with a fixed
 // training set, its first samples — a sample-complexity run must not see more than its N — else
-// stream samples of their own index range (drawn once, on first use).
-Eigen::MatrixXd Trainer::warm_start_patches(int level) const {
-  const std::int64_t want = c_.generator.warm_start_samples;
-  if (c_.data.source == "fixed") {
-    const torch::Tensor& x = fixed_[level - 1];
-    return patches_matrix(x.narrow(0, 0, std::min<std::int64_t>(x.size(0), want)), shape_, level);
-  }
+// stream samples of their own index range. Built once, on first use, for every level.
+const Eigen::MatrixXd& Trainer::warm_start_patches(int level) const {
   if (warm_real_.empty()) {
-    const SampleBatch b =
-        sample(truth_, kWarmStartFirstIndex, want, SampleOptions{.threads = c_.threads});
-    for (int l = 1; l <= levels_; ++l)
-      warm_real_.push_back(
-          patches_matrix(rows_to_images(b.x[l - 1], truth_.colors, truth_.side_at(l),
-                                        torch::TensorOptions().dtype(torch::kFloat64)),
-                         shape_, l));
+    const std::int64_t want = c_.generator.warm_start_samples;
+    if (c_.data.source == "fixed") {
+      for (int l = 1; l <= levels_; ++l) {
+        const torch::Tensor& x = fixed_[l - 1];
+        warm_real_.push_back(
+            patches_matrix(x.narrow(0, 0, std::min<std::int64_t>(x.size(0), want)), shape_, l));
+      }
+    } else {
+      const SampleBatch b =
+          sample(truth_, kWarmStartFirstIndex, want, SampleOptions{.threads = c_.threads});
+      for (int l = 1; l <= levels_; ++l)
+        warm_real_.push_back(
+            patches_matrix(rows_to_images(b.x[l - 1], truth_.colors, truth_.side_at(l),
+                                          torch::TensorOptions().dtype(torch::kFloat64)),
+                           shape_, l));
+    }
   }
   return warm_real_[level - 1];
 }
@@ -361,13 +351,8 @@ void Trainer::fit_up_layer(int level) {
   torch::NoGradGuard no_grad;
   const int rounds = c_.generator.mod_rounds;
   const Eigen::MatrixXd child_columns =
-      refine_dictionary(warm_start_patches(level), matrix_of(g_->dictionary(level)), rounds);
-  {
-    const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> r = child_columns;
-    g_->M[level - 1].copy_(
-        torch::from_blob(const_cast<double*>(r.data()), g_->M[level - 1].sizes(), torch::kFloat64)
-            .to(opts_));
-  }
+      refine_dictionary(warm_start_patches(level), to_eigen(g_->dictionary(level)), rounds);
+  assign(g_->M[level - 1], child_columns);
   auto codes = [&](int l, const Eigen::MatrixXd& columns) {
     const Eigen::MatrixXd s = decode_codes(warm_start_patches(l), columns);
     // rows (sample, position) -> one row per sample in (channel, y, x) order
@@ -378,20 +363,16 @@ void Trainer::fit_up_layer(int level) {
         for (Eigen::Index p = 0; p < hh; ++p) out(a, j * hh + p) = s(a * hh + p, j);
     return out;
   };
-  const Eigen::MatrixXd parent_columns = refine_dictionary(
-      warm_start_patches(level - 1), matrix_of(g_->dictionary(level - 1)), rounds);
+  const Eigen::MatrixXd parent_columns =
+      refine_dictionary(warm_start_patches(level - 1), to_eigen(g_->dictionary(level - 1)), rounds);
   const UpFit fit =
       fit_super_resolution(codes(level - 1, parent_columns), codes(level, child_columns),
                            {.in = shape_.channels[level - 2],
                             .out = shape_.channels[level - 1],
                             .kernel = shape_.kernel,
                             .child_grid = shape_.grid_at(level)});
-  torch::Tensor& w = g_->W[level - 2];
-  w.copy_(torch::from_blob(const_cast<double*>(fit.weight.data()), w.sizes(), torch::kFloat64)
-              .to(opts_));
-  g_->bW[level - 2].copy_(
-      torch::from_blob(const_cast<double*>(fit.bias.data()), {fit.bias.size()}, torch::kFloat64)
-          .to(opts_));
+  assign(g_->W[level - 2], fit.weight);
+  assign(g_->bW[level - 2], fit.bias);
 }
 
 // generator.first_layer_init = "moments": M_1 <- MOD-polished columns, then per unit (channel j,
@@ -400,24 +381,19 @@ void Trainer::fit_up_layer(int level) {
 // (too few active samples) keep their initial values.
 void Trainer::fit_first_layer_start() {
   torch::NoGradGuard no_grad;
-  const Eigen::MatrixXd patches = warm_start_patches(1);
+  const Eigen::MatrixXd& patches = warm_start_patches(1);
   const Eigen::MatrixXd columns =
-      refine_dictionary(patches, matrix_of(g_->dictionary(1)), c_.generator.mod_rounds);
-  {
-    const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> r = columns;
-    g_->M[0].copy_(
-        torch::from_blob(const_cast<double*>(r.data()), g_->M[0].sizes(), torch::kFloat64)
-            .to(opts_));
-  }
+      refine_dictionary(patches, to_eigen(g_->dictionary(1)), c_.generator.mod_rounds);
+  assign(g_->M[0], columns);
   // Rows (sample, position). Decoding leaves round-off (and, with imperfect columns, leakage)
   // where a unit is off; the ML fit would count those as active samples and come out far too
   // dense and too small, so values below 1% of the channel's RMS count as 0. True values that
   // small have probability ~phi(t) 0.01 RMS / alpha (< 0.1% here).
   const Eigen::MatrixXd s = decode_codes(patches, columns, 0.01);
   const Eigen::Index hh = shape_.grid_at(1) * shape_.grid_at(1), n = s.rows() / hh;
-  Eigen::MatrixXd a = matrix_of(g_->A);
-  const Eigen::MatrixXd code = matrix_of(g_->code_matrix());
-  Eigen::VectorXd b = matrix_of(g_->b1.view({-1, 1})).col(0);
+  Eigen::MatrixXd a = to_eigen(g_->A);
+  const Eigen::MatrixXd code = to_eigen(g_->code_matrix());
+  Eigen::VectorXd b = to_eigen(g_->b1).col(0);
   Eigen::VectorXd v(n);
   for (Eigen::Index j = 0; j < s.cols(); ++j)
     for (Eigen::Index p = 0; p < hh; ++p) {
@@ -429,10 +405,8 @@ void Trainer::fit_first_layer_start() {
       if (norm > 0) a.row(u) *= f.alpha / norm;
       b(u) = g_->relative_threshold ? f.beta / f.alpha : f.beta;
     }
-  const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> ar = a;
-  g_->A.copy_(
-      torch::from_blob(const_cast<double*>(ar.data()), g_->A.sizes(), torch::kFloat64).to(opts_));
-  g_->b1.copy_(torch::from_blob(b.data(), {b.size()}, torch::kFloat64).to(opts_));
+  assign(g_->A, a);
+  assign(g_->b1, b);
 }
 
 void Trainer::start_stage(const Stage& st) {
@@ -521,7 +495,7 @@ Json Trainer::evaluate(const Stage& st, std::int64_t global_step) {
   torch::NoGradGuard no_grad;
   Json m;
   const Target learned = g_->to_target(c_.seed);
-  const Recovery r = evaluate_recovery(truth_, learned, st.last);
+  const Recovery r = evaluate_recovery(truth_, learned, st.last, exercised_);
   Json rec = Json::array();
   for (const auto& lr : r.levels) {
     Json e{{"level", lr.level},
@@ -551,7 +525,7 @@ Json Trainer::evaluate(const Stage& st, std::int64_t global_step) {
   for (int l = 1; l <= st.last; ++l) {
     const torch::Tensor v = d_->decoder(l);
     if (v.defined() && v.size(0) >= truth_.channels[l - 1]) {
-      const Eigen::MatrixXd vt = matrix_of(v).transpose();
+      const Eigen::MatrixXd vt = to_eigen(v).transpose();
       const ColumnMatch vm = match_columns(truth_.M[l - 1], vt);
       vcos.push_back(
           {{"level", l}, {"mean_cosine", vm.mean_cosine}, {"min_cosine", vm.min_cosine}});
@@ -587,7 +561,7 @@ void Trainer::reinit_level1(std::int64_t global_step) {
   const torch::Tensor activity = (s > 0).to(torch::kFloat64).mean(0).reshape({m, h2}).amax(1);
   const torch::Tensor energy = s.pow(2).mean({0, 2, 3});
   const std::vector<int> kept = g_->kept_channels(1);
-  Eigen::MatrixXd cols = matrix_of(g_->dictionary(1));
+  Eigen::MatrixXd cols = to_eigen(g_->dictionary(1));
   cols.colwise().normalize();
   std::vector<bool> bad(m, false);
   for (int j : kept) {
@@ -609,7 +583,7 @@ void Trainer::reinit_level1(std::int64_t global_step) {
   std::vector<Eigen::VectorXd> candidates;
   const torch::Tensor v = d_->decoder(1);
   if (v.defined()) {
-    const Eigen::MatrixXd vm = matrix_of(v);
+    const Eigen::MatrixXd vm = to_eigen(v);
     auto* td = dynamic_cast<TheoryDiscriminator*>(d_.get());
     std::vector<std::pair<double, int>> order;
     for (int k = 0; k < vm.rows(); ++k) {
@@ -624,8 +598,8 @@ void Trainer::reinit_level1(std::int64_t global_step) {
     std::sort(order.begin(), order.end());
     for (const auto& [w, k] : order) candidates.push_back(vm.row(k).transpose().normalized());
   }
-  Eigen::MatrixXd a = matrix_of(g_->A);
-  Eigen::VectorXd b = matrix_of(g_->b1.view({-1, 1})).col(0);
+  Eigen::MatrixXd a = to_eigen(g_->A);
+  Eigen::VectorXd b = to_eigen(g_->b1).col(0);
   std::vector<double> norms;
   for (int j : kept)
     if (!bad[j])
@@ -634,7 +608,7 @@ void Trainer::reinit_level1(std::int64_t global_step) {
   const double row_norm = norms.empty() ? c_.generator.init_code_scale : norms[norms.size() / 2];
   const double t0 = normal_q_inverse(c_.generator.init_active);
   Rng rng(c_.seed ^ kStreamReinit, std::uint64_t(global_step));
-  Eigen::MatrixXd mcols = matrix_of(g_->M[0]);
+  Eigen::MatrixXd mcols = to_eigen(g_->M[0]);
   const double col_norm = mcols.colwise().norm().mean();
   torch::Tensor row_mask = torch::zeros({a.rows()}, torch::kBool);
   torch::Tensor col_mask = torch::zeros({m}, torch::kBool);
@@ -671,18 +645,9 @@ void Trainer::reinit_level1(std::int64_t global_step) {
     }
     col_mask[j] = true;
   }
-  auto put = [&](torch::Tensor& dst, const Eigen::MatrixXd& src) {
-    torch::Tensor t =
-        torch::from_blob(
-            const_cast<double*>(
-                Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>(src).data()),
-            {src.rows(), src.cols()}, torch::kFloat64)
-            .clone();
-    dst.copy_(t.reshape(dst.sizes()).to(opts_));
-  };
-  put(g_->A, a);
-  put(g_->b1, b);
-  put(g_->M[0], mcols);
+  assign(g_->A, a);
+  assign(g_->b1, b);
+  assign(g_->M[0], mcols);
   if (opt_g_) {
     reset_optimizer_entries(*opt_g_, g_->A, row_mask.view({-1, 1}).expand_as(g_->A).to(device_));
     reset_optimizer_entries(*opt_g_, g_->b1, row_mask.to(device_));
@@ -755,9 +720,7 @@ void Trainer::init_columns_kmeans(int level) {
   }
   centres = best;
   torch::NoGradGuard no_grad;
-  const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> r = centres;
-  g_->M[level - 1].copy_(
-      torch::from_blob(const_cast<double*>(r.data()), {d, k}, torch::kFloat64).to(opts_));
+  assign(g_->M[level - 1], centres);
 }
 
 // Keeps the m_l strongest channels with distinct columns (the target's width), masks the rest.
@@ -768,7 +731,7 @@ void Trainer::prune(int level) {
   g_->forward(eval_z_.narrow(0, 0, std::min<std::int64_t>(2048, eval_z_.size(0))), level, &hidden);
   const torch::Tensor energy =
       hidden[level - 1].to(torch::kCPU, torch::kFloat64).pow(2).mean({0, 2, 3});
-  Eigen::MatrixXd cols = matrix_of(g_->dictionary(level));
+  Eigen::MatrixXd cols = to_eigen(g_->dictionary(level));
   const Eigen::VectorXd cn = cols.colwise().norm().transpose();
   cols.colwise().normalize();
   std::vector<int> order = g_->kept_channels(level);
@@ -1022,7 +985,7 @@ TrainResult Trainer::run() {
   if (result.status == "completed") {
     result.model = g_->to_target(c_.seed);
     const Stage& st = stages_.back();
-    result.recovery = evaluate_recovery(truth_, result.model, st.last);
+    result.recovery = evaluate_recovery(truth_, result.model, st.last, exercised_);
   }
   if (!o_.out.empty()) {
     if (result.status == "completed") {
@@ -1033,7 +996,7 @@ TrainResult Trainer::run() {
         // Stored d x units (columns are the decoders), the orientation of M_l.
         if (v.defined()) {
           write_npy(o_.out / ("V_" + std::to_string(l) + ".npy"),
-                    Eigen::MatrixXd(matrix_of(v).transpose()));
+                    Eigen::MatrixXd(to_eigen(v).transpose()));
         }
       }
     }

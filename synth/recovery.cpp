@@ -187,7 +187,8 @@ FirstLayerErrors first_layer_errors(const Target& truth, const Eigen::MatrixXd& 
   return r;
 }
 
-Recovery evaluate_recovery(const Target& truth_in, const Target& learned_in, int levels) {
+Recovery evaluate_recovery(const Target& truth_in, const Target& learned_in, int levels,
+                           const std::vector<std::vector<bool>>& exercised) {
   if (truth_in.grid != learned_in.grid || truth_in.patch != learned_in.patch ||
       truth_in.colors != learned_in.colors) {
     throw InputError("learned model: grid, patch and colours must equal the target's");
@@ -233,9 +234,9 @@ Recovery evaluate_recovery(const Target& truth_in, const Target& learned_in, int
       }
       r.alpha_beta_identifiable = r.active_duplicates == 0;
     } else {
-      const OperatorError e = super_resolution_error(truth.up[l - 2], learned.up[l - 2],
-                                                     out.levels[l - 2].columns.permutation, perm,
-                                                     exercised_weights(truth, l));
+      const OperatorError e = super_resolution_error(
+          truth.up[l - 2], learned.up[l - 2], out.levels[l - 2].columns.permutation, perm,
+          std::size_t(l - 2) < exercised.size() ? exercised[l - 2] : exercised_weights(truth, l));
       r.w_relative = e.w_relative;
       r.bias_relative = e.bias_relative;
       r.w_identified_relative = e.w_identified_relative;
