@@ -128,8 +128,8 @@ Json run_gda(const JobSpec& spec, const JobContext& context) {
   Json payload{{"status", result.status}, {"train", to_json(result)}};
   payload["trajectory"] = level1_trajectories(run_dir / "metrics.jsonl");
   if (result.status == "completed") {
-    const Json recovery = to_json(result.recovery);
-    if (!recovery["levels"].empty()) payload["errors"] = level1_errors(recovery["levels"][0]);
+    const Json& levels = payload["train"]["recovery"]["levels"];  // to_json(result) has it
+    if (!levels.empty()) payload["errors"] = level1_errors(levels[0]);
   }
   if (result.status == "completed" && spec.config.value(kAnalyze, true)) {
     AnalysisOptions analysis_options;
