@@ -104,8 +104,9 @@ Eigen::VectorXd channel_activity(const Target& learned);
 // truth and learned share grid, patch, colours and kernel; learned may be wider. `levels` = 0
 // scores every level both have.
 // `exercised`: exercised_weights(truth, l) at index l - 2 for the levels l >= 2 scored, when the
-// caller holds them — the sampling pass is ~95% of a level-2 evaluation (~55 ms of ~58 ms), so
-// the trainer computes it once instead of at every log record; empty: computed here.
+// caller holds them — the sampling pass is nearly all of a level-2 evaluation (62 ms without, 0.05
+// ms with the mask given: `synth_bench --benchmark_filter='Evaluate|Exercised'`), so the trainer
+// computes it once instead of at every log record; empty: computed here.
 Recovery evaluate_recovery(const Target& truth, const Target& learned, int levels = 0,
                            const std::vector<std::vector<bool>>& exercised = {});
 
