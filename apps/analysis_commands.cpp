@@ -61,13 +61,14 @@ void print_human(std::ostream& os, const RunAnalysis& r, const std::string& writ
                     f.beta_max_relative, f.rho_mean_abs_error, f.rho_max_abs_error);
       os << line;
     }
-    if (a.super_resolution) {
+    if (a.super_resolution && a.functional) {
       const SuperResolutionRecovery& s = *a.super_resolution;
       std::snprintf(line, sizeof line,
                     "  super-resolution W_%d: rel Frobenius %.4f (identified entries %.4f, %d "
                     "left out), bias %.4f, functional %.4f (codes) %.4f (images)\n",
                     a.level, s.w_relative, s.w_identified_relative, s.unidentified_entries,
-                    s.bias_relative, s.functional_error, s.output_functional_error);
+                    s.bias_relative, a.functional->functional_error,
+                    a.functional->output_functional_error);
       os << line;
     }
     const DistributionMetrics& d = a.distribution;

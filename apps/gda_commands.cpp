@@ -51,14 +51,15 @@ void add_train(CLI::App& app) {
       char line[200];
       for (const auto& l : r.recovery.levels) {
         std::snprintf(line, sizeof line, "  level %d: columns mean %.4f worst %.4f", l.level,
-                      l.columns.mean_cosine, l.columns.min_cosine);
+                      l.columns.match.mean_cosine, l.columns.match.min_cosine);
         out << line;
-        if (l.level == 1) {
+        if (l.first_layer) {
+          const FirstLayerRecovery& f = *l.first_layer;
           std::snprintf(line, sizeof line, "; alpha %.4f beta %.4f (max rel.) rho %.4f (max abs.)",
-                        l.alpha_max_relative, l.beta_max_relative, l.rho_max_absolute);
-        } else {
+                        f.alpha_max_relative, f.beta_max_relative, f.rho_max_abs_error);
+        } else if (l.super_resolution) {
           std::snprintf(line, sizeof line, "; W rel. error %.4f (identified entries %.4f)",
-                        l.w_relative, l.w_identified_relative);
+                        l.super_resolution->w_relative, l.super_resolution->w_identified_relative);
         }
         out << line << (l.meets_bar() ? "  [meets bar]" : "") << "\n";
       }

@@ -40,7 +40,7 @@ class RecoverySuiteTest(unittest.TestCase):
                 self.assertGreaterEqual(recovery["columns"]["min_cosine"], 0.95, detail)
                 self.assertLessEqual(recovery["first_layer"]["alpha_max_relative"], 0.05, detail)
                 self.assertLessEqual(recovery["first_layer"]["beta_max_relative"], 0.05, detail)
-                self.assertLessEqual(recovery["first_layer"]["rho_max_absolute"], 0.05, detail)
+                self.assertLessEqual(recovery["first_layer"]["rho_max_abs_error"], 0.05, detail)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ Usage: super_resolution_suite_test.py PATH/TO/fsr PATH/TO/experiments/suites
 (run by ctest in builds with LibTorch).
 
 Issue 4's level-2 bar: W_2 relative Frobenius error <= 0.1 after the permutations and scales of
-SPEC §2, over the entries of W_2 the target's data identifies (synth/recovery.h
-exercised_weights: an entry no co-active parent/child pair ever exercises is only bounded — seed
+SPEC §2, over the entries of W_2 the target's data identifies (score/recovery.h
+identified_weights: an entry no co-active parent/child pair ever exercises is only bounded — seed
 1 has 8 such entries, 12.7% of ||W_2||, so its raw error cannot go below 0.127 for any estimator;
 docs/learner.md 'Level 2'). Both ci seeds must meet it, and level 1 must stay at its bar while
 level 2 trains. Stated success rate: 2 of 2 ci seeds (5 of 5 in docs/learner.md). Runs are
@@ -15,7 +15,7 @@ deterministic on CPU for a seed and thread count, so the check is not flaky.
 It also recomputes, independently in numpy from the stored target and learned model, the
 functional error the analyzer reports (S_2 from the true S_1 through each model's W_2, b_2, after
 the level-1 and level-2 permutations and scales of SPEC §2) and the identified-entries W_2 error
-(the exercised entries counted from those true codes).
+(the identified entries counted from those true codes).
 """
 import json
 import os
@@ -121,9 +121,9 @@ class SuperResolutionSuites(unittest.TestCase):
         self.assertAlmostEqual(mine, reported, delta=0.05 * reported + 0.005)
         # Identified entries: (i, j, ky, kx) with parent i active at (py, px) and child j active
         # at (2 py + ky, 2 px + kx) in one of the first 20 000 draws of the target's stream (the
-        # analyzer's definition, synth/recovery.h). Some entries are so rarely co-active that the
+        # analyzer's definition, score/recovery.h). Some entries are so rarely co-active that the
         # mask depends on the draws (this test's first version, on 20 000 other draws, found 4
-        # unexercised entries where the analyzer found 5): the same draws come from `fsr synth
+        # unidentified entries where the analyzer found 5): the same draws come from `fsr synth
         # --samples 20000 --hidden` on the job's target config (its fingerprint checked), the
         # counting is redone here, and the error then agrees to roundoff (1e-9).
         with open(os.path.join(job_dir, "target", "target.json")) as f:

@@ -6,10 +6,11 @@
 #include <numeric>
 #include <system_error>
 
+#include "core/json_read.h"
 #include "core/npy.h"
 #include "core/rng.h"
 #include "core/validate.h"
-#include "synth/recovery.h"
+#include "score/recovery.h"
 #include "synth/report.h"
 #include "synth/sample.h"
 #include "theory/moment_tools.h"
@@ -30,84 +31,6 @@ constexpr std::uint64_t kTagImageDirections = 0x696d616765000000ULL;
 constexpr std::uint64_t kTagPatchDirections = 0x7061746368000000ULL;
 constexpr std::uint64_t kTagPatchChoice = 0x63686f6963650000ULL;
 constexpr std::uint64_t kTagRhoPairs = 0x72686f0000000000ULL;
-
-template <typename V>
-std::vector<int> map_indices(const std::vector<int>& idx, const V& keep) {
-  std::vector<int> out;
-  out.reserve(idx.size());
-  for (int i : idx) out.push_back(keep[i]);
-  return out;
-}
-
-DictionaryMatch match_dictionary(const Eigen::MatrixXd& truth, const Eigen::MatrixXd& estimate,
-                                 double threshold, const std::string& what, bool allow_reversed) {
-  DictionaryMatch out;
-  std::vector<int> keep;
-  for (Eigen::Index j = 0; j < estimate.cols(); ++j) {
-    if (estimate.col(j).norm() > 0) {
-      keep.push_back(static_cast<int>(j));
-    } else {
-      out.zero_columns.push_back(static_cast<int>(j));
-    }
-  }
-  if (estimate.rows() != truth.rows()) {
-    throw InputError(what + ": has " + std::to_string(estimate.rows()) + " rows, the target's " +
-                     std::to_string(truth.rows()) + " (d = r^2 c must agree)");
-  }
-  if (keep.empty()) throw InputError(what + ": every column is zero");
-  Eigen::MatrixXd kept(estimate.rows(), static_cast<Eigen::Index>(keep.size()));
-  for (std::size_t j = 0; j < keep.size(); ++j) kept.col(j) = estimate.col(keep[j]);
-  try {
-    if (kept.cols() >= truth.cols()) {
-      out.match = match_columns(truth, kept, threshold);
-    } else if (allow_reversed) {
-      out.reversed = true;
-      out.match = match_columns(kept, truth, threshold);
-    } else {
-      throw InputError("has " + std::to_string(kept.cols()) +
-                       " non-zero columns, fewer than the target's " +
-                       std::to_string(truth.cols()) + ": cannot be matched one-to-one");
-    }
-  } catch (const InputError& e) {
-    throw InputError(what + ": " + e.what());
-  }
-  ColumnMatch& m = out.match;
-  if (!out.reversed) {
-    // Back to the estimate's own column indices; zero columns are unmatched and dead.
-    m.permutation = map_indices(m.permutation, keep);
-    m.best_index = map_indices(m.best_index, keep);
-    m.unmatched = map_indices(m.unmatched, keep);
-    m.duplicate_columns = map_indices(m.duplicate_columns, keep);
-    m.dead_columns = map_indices(m.dead_columns, keep);
-    std::vector<double> best(estimate.cols(), 0.0);
-    std::vector<int> best_truth(estimate.cols(), -1);
-    for (std::size_t j = 0; j < keep.size(); ++j) {
-      best[keep[j]] = m.estimate_best_cosines[j];
-      best_truth[keep[j]] = m.estimate_best_truth[j];
-    }
-    m.estimate_best_cosines = best;
-    m.estimate_best_truth = best_truth;
-    for (int z : out.zero_columns) {
-      m.unmatched.push_back(z);
-      m.dead_columns.push_back(z);
-    }
-    std::sort(m.unmatched.begin(), m.unmatched.end());
-    std::sort(m.dead_columns.begin(), m.dead_columns.end());
-  }
-  const auto above =
-      std::count_if(m.cosines.begin(), m.cosines.end(), [](double c) { return c >= 0.99; });
-  out.fraction_above_099 = m.cosines.empty() ? 0.0 : double(above) / double(m.cosines.size());
-  return out;
-}
-
-// Samples of X_l of one batch row as patch vectors (d entries, colour * r^2 + dy * r + dx).
-void extract_patch(const double* x, int y, int xx, int r, int c, int side, double* out) {
-  for (int ch = 0; ch < c; ++ch)
-    for (int dy = 0; dy < r; ++dy)
-      for (int dx = 0; dx < r; ++dx)
-        out[(ch * r + dy) * r + dx] =
-            x[(std::int64_t{ch} * side + r * y + dy) * side + r * xx + dx];
-}
 
 // Positions (grid cells) of sample n whose patches enter the moment statistics.
 std::vector<int> chosen_positions(int hh, int q, std::uint64_t seed, int level, std::int64_t n) {
@@ -196,18 +119,19 @@ void fill_projections(Eigen::MatrixXd& proj, std::int64_t row, const RowMatrix& 
   proj.middleRows(row, x.rows()).noalias() = x * u;
 }
 
+// The chosen patches of X_l of each row of x, as rows of `patches` (d entries in patch order).
 void fill_patches(Eigen::MatrixXd& patches, const RowMatrix& x, std::int64_t first, int q,
                   const Target& t, int level, std::uint64_t seed) {
-  const int h = t.grid_at(level), hh = h * h, r = t.patch, c = t.colors, side = t.side_at(level);
-  const int d = t.patch_dim();
-  std::vector<double> buf(d);
+  const int h = t.grid_at(level), hh = h * h, r = t.patch;
   for (Eigen::Index n = 0; n < x.rows(); ++n) {
     const std::int64_t global = first + n;
     const std::vector<int> pos = chosen_positions(hh, q, seed, level, global);
-    for (int k = 0; k < q; ++k) {
-      extract_patch(x.row(n).data(), pos[k] / h, pos[k] % h, r, c, side, buf.data());
-      for (int e = 0; e < d; ++e) patches(global * q + k, e) = buf[e];
-    }
+    for (int k = 0; k < q; ++k)
+      for (int c = 0; c < t.colors; ++c)
+        for (int dy = 0; dy < r; ++dy)
+          for (int dx = 0; dx < r; ++dx)
+            patches(global * q + k, t.patch_entry(c, dy, dx)) =
+                x(n, t.image_index(level, c, pos[k] / h, pos[k] % h, dy, dx));
   }
 }
 
@@ -305,111 +229,6 @@ void distribution_pass(const Target& truth, const Target& learned, int L,
 
 double safe_ratio(double num, double den) { return den > 0 ? num / den : (num > 0 ? kNaN : 0.0); }
 
-FirstLayerRecovery first_layer_recovery(const Target& truth, const Target& learned,
-                                        const DictionaryMatch& columns, const AnalysisOptions& o) {
-  FirstLayerRecovery r;
-  const int h2 = truth.grid * truth.grid, m = truth.channels[0], mh = learned.channels[0];
-  const std::vector<int>& perm = columns.match.permutation;
-  // Closed-form activity of each learned channel (largest over positions).
-  std::vector<double> act(mh, 0.0);
-  for (int j = 0; j < mh; ++j)
-    for (int p = 0; p < h2; ++p) {
-      const int u = j * h2 + p;
-      const double a = learned.alpha(u), b = learned.beta(u);
-      const double q = a > 0 ? normal_q(b / a) : (b < 0 ? 1.0 : 0.0);
-      act[j] = std::max(act[j], q);
-    }
-  for (int j : columns.match.dead_columns)
-    if (act[j] > o.active_floor) ++r.active_unmatched;
-
-  const int n1 = truth.first_layer_units();
-  r.alpha = truth.alpha;
-  r.beta = truth.beta;
-  r.alpha_hat = Eigen::VectorXd::Constant(n1, kNaN);
-  r.beta_hat = Eigen::VectorXd::Constant(n1, kNaN);
-  std::vector<int> truth_units, learned_units;  // scored pairs (for rho)
-  for (int i = 0; i < m; ++i) {
-    std::vector<int> aligned{perm[i]};
-    for (int j : columns.match.duplicate_columns)
-      if (columns.match.estimate_best_truth[j] == i && act[j] > o.active_floor)
-        aligned.push_back(j);
-    bool mergeable = true;
-    for (std::size_t k = 1; k < aligned.size() && mergeable; ++k)
-      for (int p = 0; p < h2 && mergeable; ++p) {
-        const int u0 = perm[i] * h2 + p, uk = aligned[k] * h2 + p;
-        const double a0 = learned.alpha(u0), ak = learned.alpha(uk);
-        if (!(a0 > 0 && ak > 0)) {
-          mergeable = false;
-          break;
-        }
-        const double corr = learned.A.row(u0).dot(learned.A.row(uk));
-        const double t0 = learned.beta(u0) / a0, tk = learned.beta(uk) / ak;
-        mergeable = 1.0 - corr <= o.merge_tolerance &&
-                    std::abs(tk - t0) <= o.merge_tolerance * (1.0 + std::abs(t0));
-      }
-    if (!mergeable) {
-      r.not_identifiable_channels.push_back(i);
-      continue;
-    }
-    if (aligned.size() > 1) r.merged_channels.push_back(i);
-    for (int p = 0; p < h2; ++p) {
-      double a = 0, b = 0;
-      for (int j : aligned) {
-        a += learned.alpha(j * h2 + p);
-        b += learned.beta(j * h2 + p);
-      }
-      r.alpha_hat(i * h2 + p) = a;
-      r.beta_hat(i * h2 + p) = b;
-      truth_units.push_back(i * h2 + p);
-      learned_units.push_back(perm[i] * h2 + p);
-    }
-  }
-  r.identifiable = r.not_identifiable_channels.empty();
-  r.units_scored = static_cast<int>(truth_units.size());
-  Eigen::VectorXd a_hat(truth_units.size()), b_hat(truth_units.size());
-  for (std::size_t k = 0; k < truth_units.size(); ++k) {
-    a_hat(k) = r.alpha_hat(truth_units[k]);
-    b_hat(k) = r.beta_hat(truth_units[k]);
-  }
-  const FirstLayerErrors e = first_layer_errors(truth, learned.A, truth_units, learned_units, a_hat,
-                                                b_hat, mix64(o.seed ^ kTagRhoPairs));
-  r.alpha_max_relative = e.alpha_max_relative;
-  r.alpha_mean_relative = e.alpha_mean_relative;
-  r.beta_max_relative = e.beta_max_relative;
-  r.beta_mean_relative = e.beta_mean_relative;
-  r.t_max_abs_error = e.t_max_abs_error;
-  r.rho_max_abs_error = e.rho_max_abs_error;
-  r.rho_mean_abs_error = e.rho_mean_abs_error;
-  r.rho_pairs = e.rho_pairs;
-  return r;
-}
-
-SuperResolutionRecovery super_resolution_recovery(const Target& truth, const Target& learned, int l,
-                                                  const std::vector<int>& prev,
-                                                  const std::vector<int>& perm) {
-  SuperResolutionRecovery r;
-  const OperatorError e = super_resolution_error(truth.up[l - 2], learned.up[l - 2], prev, perm,
-                                                 exercised_weights(truth, l));
-  r.w_relative = e.w_relative;
-  r.w_identified_relative = e.w_identified_relative;
-  r.unidentified_entries = e.unidentified_entries;
-  r.bias_relative = e.bias_relative;
-  return r;
-}
-
-void check_compatible(const Target& truth, const Target& learned) {
-  auto same = [](const char* what, int a, int b) {
-    if (a != b) {
-      throw InputError(std::string("learned model ") + what + " = " + std::to_string(b) +
-                       ": must equal the target's " + std::to_string(a));
-    }
-  };
-  same("grid", truth.grid, learned.grid);
-  same("patch", truth.patch, learned.patch);
-  same("colors", truth.colors, learned.colors);
-  if (std::min(truth.levels, learned.levels) >= 2) same("kernel", truth.kernel, learned.kernel);
-}
-
 }  // namespace
 
 Eigen::MatrixXd decoder_columns(const Eigen::MatrixXd& stored, int patch_dim,
@@ -430,23 +249,21 @@ RunAnalysis analyze(const Target& truth_in, const Target& learned_in,
   require_int_in_range("max_order", o.max_order, 1, kMaxMomentOrder);
   if (o.max_patches < 1) fail_field("max_patches", o.max_patches, "must be >= 1");
   require_int_in_range("threads", o.threads, 1, 256);
-  require_nonnegative("active_floor", o.active_floor);
-  require_nonnegative("merge_tolerance", o.merge_tolerance);
-  check_compatible(truth_in, learned_in);
+  const Recovery score = evaluate_recovery(truth_in, learned_in,
+                                           {.threshold = o.threshold,
+                                            .active_floor = o.active_floor,
+                                            .merge_tolerance = o.merge_tolerance,
+                                            .rho_seed = mix64(o.seed ^ kTagRhoPairs)});
   const Target truth = canonical_form(truth_in);
   const Target learned = canonical_form(learned_in);
 
   RunAnalysis out;
   out.options = o;
-  const int L = std::min(truth.levels, learned.levels);
+  const int L = static_cast<int>(score.levels.size());
   out.levels_scored = L;
   for (int l = 1; l <= L; ++l) {
     LevelAnalysis a;
-    a.level = l;
-    a.channels = truth.channels[l - 1];
-    a.learned_channels = learned.channels[l - 1];
-    a.columns = match_dictionary(truth.M[l - 1], learned.M[l - 1], o.threshold,
-                                 "learned M_" + std::to_string(l), false);
+    static_cast<LevelRecovery&>(a) = score.levels[l - 1];
     if (l - 1 < static_cast<int>(decoders.size()) && decoders[l - 1]) {
       const std::string name = "V_" + std::to_string(l);
       a.decoder_vs_target =
@@ -492,18 +309,14 @@ RunAnalysis analyze(const Target& truth_in, const Target& learned_in,
     ac.learned = p.learned_counts.stats(a.learned_channels, ac.k);
     for (int j : a.columns.match.permutation)
       ac.matched_channel_activity.push_back(ac.learned.channel_activity[j]);
-    // Recovery.
-    if (l == 1) {
-      a.first_layer = first_layer_recovery(truth, learned, a.columns, o);
-    } else {
-      SuperResolutionRecovery r =
-          super_resolution_recovery(truth, learned, l, out.levels[l - 2].columns.match.permutation,
-                                    a.columns.match.permutation);
+    // The super-resolution layer on samples.
+    if (l >= 2) {
+      FunctionalRecovery r;
       r.functional_error = safe_ratio(p.fe_num, p.fe_den);
       r.output_functional_error = safe_ratio(p.ofe_num, p.ofe_den);
       for (int j : a.columns.match.duplicate_columns)
         if (ac.learned.channel_activity[j] > o.active_floor) ++r.active_duplicates;
-      a.super_resolution = r;
+      a.functional = r;
     }
   }
   out.seconds = clock.seconds();
@@ -565,13 +378,6 @@ RunAnalysis analyze_run(const fs::path& target_dir, const fs::path& run_dir,
 // ---- JSON -------------------------------------------------------------------------------------
 
 namespace {
-Json vec_json(const Eigen::VectorXd& v) {
-  Json a = Json::array();
-  for (Eigen::Index i = 0; i < v.size(); ++i)
-    a.push_back(std::isfinite(v(i)) ? Json(v(i)) : Json(nullptr));
-  return a;
-}
-Json num(double x) { return std::isfinite(x) ? Json(x) : Json(nullptr); }
 Json activity_json(const ActivityStats& a) {
   return {{"channels", a.channels},
           {"achieved", a.achieved},
@@ -582,33 +388,8 @@ Json activity_json(const ActivityStats& a) {
 }
 }  // namespace
 
-Json to_json(const DictionaryMatch& d) {
-  const ColumnMatch& m = d.match;
-  return {{"mean_cosine", m.mean_cosine},
-          {"min_cosine", m.min_cosine},
-          {"fraction_above_0.99", d.fraction_above_099},
-          {"threshold", m.threshold},
-          {"fraction_above_threshold", m.fraction_above},
-          {"permutation", m.permutation},
-          {"cosines", m.cosines},
-          {"signed_cosines", m.signed_cosines},
-          {"best_cosines", m.best_cosines},
-          {"best_index", m.best_index},
-          {"mean_best_cosine", m.mean_best_cosine},
-          {"min_best_cosine", m.min_best_cosine},
-          {"fraction_best_above_threshold", m.fraction_best_above},
-          {"unmatched", m.unmatched},
-          {"duplicate_columns", m.duplicate_columns},
-          {"dead_columns", m.dead_columns},
-          {"zero_columns", d.zero_columns},
-          {"reversed", d.reversed}};
-}
-
 Json to_json(const LevelAnalysis& a) {
-  Json j{{"level", a.level},
-         {"channels", a.channels},
-         {"learned_channels", a.learned_channels},
-         {"columns", to_json(a.columns)}};
+  Json j = to_json(static_cast<const LevelRecovery&>(a));
   if (a.decoder_vs_target) {
     j["decoder"] = {{"file", a.decoder_file},
                     {"vs_target", to_json(*a.decoder_vs_target)},
@@ -616,35 +397,11 @@ Json to_json(const LevelAnalysis& a) {
   } else {
     j["decoder"] = nullptr;
   }
-  if (a.first_layer) {
-    const FirstLayerRecovery& f = *a.first_layer;
-    j["first_layer"] = {{"identifiable", f.identifiable},
-                        {"merged_channels", f.merged_channels},
-                        {"not_identifiable_channels", f.not_identifiable_channels},
-                        {"units_scored", f.units_scored},
-                        {"alpha_mean_relative", f.alpha_mean_relative},
-                        {"alpha_max_relative", f.alpha_max_relative},
-                        {"beta_mean_relative", f.beta_mean_relative},
-                        {"beta_max_relative", f.beta_max_relative},
-                        {"t_max_abs_error", num(f.t_max_abs_error)},
-                        {"rho_max_abs_error", f.rho_max_abs_error},
-                        {"rho_mean_abs_error", f.rho_mean_abs_error},
-                        {"rho_pairs", f.rho_pairs},
-                        {"active_unmatched", f.active_unmatched},
-                        {"alpha", vec_json(f.alpha)},
-                        {"beta", vec_json(f.beta)},
-                        {"alpha_hat", vec_json(f.alpha_hat)},
-                        {"beta_hat", vec_json(f.beta_hat)}};
-  }
-  if (a.super_resolution) {
-    const SuperResolutionRecovery& s = *a.super_resolution;
-    j["super_resolution"] = {{"w_relative", num(s.w_relative)},
-                             {"w_identified_relative", num(s.w_identified_relative)},
-                             {"unidentified_entries", s.unidentified_entries},
-                             {"bias_relative", num(s.bias_relative)},
-                             {"functional_error", num(s.functional_error)},
-                             {"output_functional_error", num(s.output_functional_error)},
-                             {"active_duplicates", s.active_duplicates}};
+  if (a.functional) {
+    Json& s = j["super_resolution"];
+    s["functional_error"] = finite_or_null(a.functional->functional_error);
+    s["output_functional_error"] = finite_or_null(a.functional->output_functional_error);
+    s["active_duplicates"] = a.functional->active_duplicates;
   }
   const DistributionMetrics& d = a.distribution;
   j["distribution"] = {{"samples", d.samples},

@@ -9,14 +9,9 @@
 //   fsr::write_analysis("runs/run1/analysis.json", a, {.seed = 0});
 //   double worst = a.levels[0].columns.match.min_cosine;
 //
-// Conventions (docs/analysis.md):
-// * Both models are put in canonical form first: every output column M_{:,j} scaled to unit norm
-//   with its norm c_j moved into the code (alpha, beta of level 1; output channel j of W_l and
-//   b_l; input channel i of W_{l+1} divided by c_i), and every row of A scaled to unit norm with
-//   |alpha| * ||A_u|| as the unit's alpha. Generated images are unchanged by this.
-// * "Permutation" is the one-to-one assignment of match_columns: learned channel perm[i] of
-//   level l plays true channel i. Level-1 unit (i, p) is compared with learned unit (perm[i], p).
-// * Errors are relative to the truth unless named *_abs_error.
+// The parameter scores (columns, first layer, W_l; canonical form, permutation, active floor) are
+// those of score/recovery.h, the scorer the learner logs during training, under the same names in
+// the JSON; the analyzer adds the decoders and everything measured on samples.
 #pragma once
 
 #include <Eigen/Dense>
@@ -27,8 +22,8 @@
 #include <vector>
 
 #include "core/json_io.h"
+#include "score/recovery.h"
 #include "synth/target.h"
-#include "theory/match_columns.h"
 
 namespace fsr {
 
@@ -41,59 +36,20 @@ struct AnalysisOptions {
   std::uint64_t seed = 0;             // samples, directions and patch choice derive from it
   int threads = 1;                    // sampling threads (results do not depend on it)
   bool noise_floor = true;            // also compare two independent batches of the target
-  double active_floor = 1e-3;         // a learned channel active less often than this is dead
-  double merge_tolerance = 1e-6;      // duplicates merge when 1 - corr(rows) and |dt| are below it
+  double active_floor = 1e-3;         // ScoreOptions::active_floor
+  double merge_tolerance = 1e-6;      // ScoreOptions::merge_tolerance
 };
 
-// One dictionary comparison: truth columns (d x m) against estimate columns (d x m_hat).
-struct DictionaryMatch {
-  ColumnMatch match;                // at options.threshold; indices refer to the full estimate
-  double fraction_above_099 = 0.0;  // of `match.cosines`
-  std::vector<int> zero_columns;    // estimate columns of zero norm (left out of the match)
-  // When the estimate has fewer (non-zero) columns than the truth, the match is taken the other
-  // way round (every estimate column to a distinct truth column): reversed = true, and `match`
-  // holds estimate-to-truth roles (permutation[j] = truth column of estimate j).
-  bool reversed = false;
-};
-
-// Level 1 after canonical form and the channel permutation. Per unit (i, p) of the truth.
-struct FirstLayerRecovery {
-  // Channels whose code is shared by several active learned units (duplicates in the output
-  // dictionary). `merged_channels`: all of them have the same direction row and threshold
-  // (within merge_tolerance), so they add up to one ReLU unit, scored as alpha = sum alpha_k,
-  // beta = sum beta_k. `not_identifiable_channels`: they do not; those channels are left out
-  // of every alpha/beta/rho statistic (never scored through one of the units).
-  std::vector<int> merged_channels;
-  std::vector<int> not_identifiable_channels;
-  bool identifiable = true;  // not_identifiable_channels is empty
-  int units_scored = 0;
-  // |alpha_hat - alpha| / alpha; |beta_hat - beta| / max(|beta|, 0.1 alpha) (beta may be ~0);
-  // |t_hat - t| with t = beta / alpha.
-  double alpha_mean_relative = 0.0, alpha_max_relative = 0.0;
-  double beta_mean_relative = 0.0, beta_max_relative = 0.0;
-  double t_max_abs_error = 0.0;
-  // rho = A A^T of unit-norm rows (signed by alpha), off-diagonal, over scored units.
-  double rho_max_abs_error = 0.0, rho_mean_abs_error = 0.0;
-  std::int64_t rho_pairs = 0;
-  Eigen::VectorXd alpha, beta, alpha_hat, beta_hat;  // n_1, truth unit order; NaN: not scored
-  int active_unmatched = 0;  // learned channels that match nothing yet are active
-};
-
-// Levels >= 2 after canonical form, the permutations of levels l-1 (inputs) and l (outputs).
-struct SuperResolutionRecovery {
-  double w_relative = 0.0;  // ||W_hat[perm_{l-1}, perm_l] - W||_F / ||W||_F
-  // The same over the entries the target's data identifies (synth/recovery.h exercised_weights),
-  // and the number of entries left out.
-  double w_identified_relative = 0.0;
-  int unidentified_entries = 0;
-  double bias_relative = 0.0;  // ||b_hat[perm_l] - b|| / ||b||
+// Levels >= 2, measured on samples beside the parameter errors of score/recovery.h
+// (SuperResolutionRecovery); written into the same "super_resolution" object of the JSON.
+struct FunctionalRecovery {
   // Given the true S_{l-1} (N samples): sum_n ||S_hat_l - S_l|| / sum_n ||S_l||, where S_hat_l
   // applies the learned layer restricted to matched channels (code space)...
   double functional_error = 0.0;
   // ...and the same in image space with every learned output channel and M_hat_l, against
   // M_l S_l (noise-free): duplicates of a channel add up here as they do in X.
   double output_functional_error = 0.0;
-  int active_duplicates = 0;  // learned duplicates at level l that are active (not in W's score)
+  int active_duplicates = 0;  // learned duplicates at level l active in the samples (not in W's)
 };
 
 // Real (target) against generated (learned) X_l, and against a second independent batch of the
@@ -125,15 +81,13 @@ struct ActivityComparison {
   std::vector<double> matched_channel_activity;  // learned channel perm[i], truth order
 };
 
-struct LevelAnalysis {
-  int level = 1;
-  int channels = 0, learned_channels = 0;
-  DictionaryMatch columns;                                  // M_l vs M_hat_l
-  std::optional<DictionaryMatch> decoder_vs_target;         // V_l vs M_l
-  std::optional<DictionaryMatch> decoder_vs_learned;        // V_l vs M_hat_l
-  std::string decoder_file;                                 // where V_l was read ("" if none)
-  std::optional<FirstLayerRecovery> first_layer;            // level 1
-  std::optional<SuperResolutionRecovery> super_resolution;  // levels >= 2
+// The score of score/recovery.h (columns, first_layer, super_resolution, meets_bar) and what the
+// analyzer adds.
+struct LevelAnalysis : LevelRecovery {
+  std::optional<DictionaryMatch> decoder_vs_target;   // V_l vs M_l
+  std::optional<DictionaryMatch> decoder_vs_learned;  // V_l vs M_hat_l
+  std::string decoder_file;                           // where V_l was read ("" if none)
+  std::optional<FunctionalRecovery> functional;       // levels >= 2
   DistributionMetrics distribution;
   ActivityComparison activity;
 };
@@ -166,7 +120,6 @@ RunAnalysis analyze_run(const std::filesystem::path& target_dir,
 Eigen::MatrixXd decoder_columns(const Eigen::MatrixXd& stored, int patch_dim,
                                 const std::string& name);
 
-Json to_json(const DictionaryMatch& m);
 Json to_json(const LevelAnalysis& level);
 Json to_json(const RunAnalysis& analysis);  // the payload ("levels", "options", ...)
 // make_document("analyze", to_json(analysis), run) written atomically.

@@ -212,11 +212,12 @@ TEST(Analyze, PermutedRescaledCopyIsRecoveredExactly) {
   EXPECT_EQ(f.active_unmatched, 0);
   for (int l = 2; l <= 3; ++l) {
     const SuperResolutionRecovery& s = *r.levels[l - 1].super_resolution;
+    const FunctionalRecovery& fn = *r.levels[l - 1].functional;
     EXPECT_LT(s.w_relative, kRoundoff) << l;
     EXPECT_LT(s.bias_relative, kRoundoff) << l;
-    EXPECT_LT(s.functional_error, kRoundoff) << l;
-    EXPECT_LT(s.output_functional_error, kRoundoff) << l;
-    EXPECT_EQ(s.active_duplicates, 0);
+    EXPECT_LT(fn.functional_error, kRoundoff) << l;
+    EXPECT_LT(fn.output_functional_error, kRoundoff) << l;
+    EXPECT_EQ(fn.active_duplicates, 0);
   }
 }
 
@@ -298,8 +299,8 @@ TEST(Analyze, PerturbationsAreReportedAtTheirSize) {
   EXPECT_LT(s.bias_relative, kRoundoff);
   // A perturbed W changes the pre-activations by ~delta relative; the codes by less than
   // delta / P(active) and clearly more than roundoff.
-  EXPECT_GT(s.functional_error, 0.01);
-  EXPECT_LT(s.functional_error, 1.0);
+  EXPECT_GT(r.levels[1].functional->functional_error, 0.01);
+  EXPECT_LT(r.levels[1].functional->functional_error, 1.0);
   EXPECT_LT(r.levels[2].super_resolution->w_relative, kRoundoff);
 }
 
@@ -323,7 +324,7 @@ TEST(Analyze, DuplicatesAreMergedWhenIdenticalElseNotIdentifiable) {
     EXPECT_LT(f.alpha_max_relative, kRoundoff);  // the merged unit is the true unit
     EXPECT_LT(f.beta_max_relative, kRoundoff);
     // Level 2 given true S_1: the duplicate input gets no code, the matched one the full code.
-    EXPECT_LT(r.levels[1].super_resolution->functional_error, kRoundoff);
+    EXPECT_LT(r.levels[1].functional->functional_error, kRoundoff);
     EXPECT_LE(a.distribution.sliced_w1, 2.0 * a.distribution.sliced_w1_floor);
   }
   {

@@ -72,7 +72,7 @@ Json level1_errors(const Json& level) {
               {"alpha_mean_relative", f["alpha_mean_relative"]},
               {"beta_max_relative", f["beta_max_relative"]},
               {"beta_mean_relative", f["beta_mean_relative"]},
-              {"rho_max_abs_error", f["rho_max_absolute"]},
+              {"rho_max_abs_error", f["rho_max_abs_error"]},
               {"columns_one_minus_min_cosine", 1.0 - c["min_cosine"].get<double>()},
               {"columns_one_minus_mean_cosine", 1.0 - c["mean_cosine"].get<double>()}};
 }

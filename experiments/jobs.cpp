@@ -6,9 +6,11 @@
 #include <mutex>
 #include <sstream>
 
+#include "core/json_read.h"
 #include "core/rng.h"
 #include "core/validate.h"
 #include "experiments/analysis.h"
+#include "score/recovery.h"
 #include "synth/config.h"
 #include "synth/sample.h"
 #include "synth/target.h"
@@ -18,53 +20,6 @@ namespace fsr {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string join(const std::vector<std::string>& names) {
-  std::string out;
-  for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
-
-Json finite_or_null(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
-
-// ---- Typed getters with field-naming errors ---------------------------------------------------
-
-std::int64_t get_int(const Json& c, const std::string& key, const std::string& field,
-                     std::int64_t fallback, std::int64_t lo, std::int64_t hi) {
-  if (!c.contains(key)) return fallback;
-  const Json& v = c[key];
-  if (!v.is_number_integer()) fail_field(field + "." + key, v.dump(), "must be an integer");
-  const std::int64_t x = v.get<std::int64_t>();
-  require_int_in_range(field + "." + key, x, lo, hi);
-  return x;
-}
-
-double get_double(const Json& c, const std::string& key, const std::string& field,
-                  double fallback) {
-  if (!c.contains(key)) return fallback;
-  const Json& v = c[key];
-  if (!v.is_number()) fail_field(field + "." + key, v.dump(), "must be a number");
-  return v.get<double>();
-}
-
-bool get_bool(const Json& c, const std::string& key, const std::string& field, bool fallback) {
-  if (!c.contains(key)) return fallback;
-  const Json& v = c[key];
-  if (!v.is_boolean()) fail_field(field + "." + key, v.dump(), "must be true or false");
-  return v.get<bool>();
-}
-
-std::string get_choice(const Json& c, const std::string& key, const std::string& field,
-                       const std::string& fallback, const std::vector<std::string>& choices) {
-  if (!c.contains(key)) return fallback;
-  const Json& v = c[key];
-  if (!v.is_string()) fail_field(field + "." + key, v.dump(), "must be a string");
-  const std::string s = v.get<std::string>();
-  if (std::find(choices.begin(), choices.end(), s) == choices.end()) {
-    fail_field(field + "." + key, s, "must be one of " + join(choices));
-  }
-  return s;
-}
 
 // The job's target: the suite's config, rebuilt with the job seed when the kind asks for it.
 Target build_job_target(const JobSpec& spec, bool reseed) {
@@ -80,12 +35,12 @@ const std::vector<std::string> kFirstLayerKeys = {"samples", "method", "rho_meth
 
 Json normalize_first_layer(const Json& c, const std::string& field, const fs::path&) {
   require_known_keys(c, field, kFirstLayerKeys);
-  return Json{{"samples", get_int(c, "samples", field, 2000, 2, std::int64_t{1} << 32)},
-              {"method", get_choice(c, "method", field, "moments", {"moments", "mle", "auto"})},
-              {"rho_method", get_choice(c, "rho_method", field, "cross_moment",
-                                        {"cross_moment", "coactivation"})},
-              {"max_units", get_int(c, "max_units", field, 0, 0, 1 << 20)},
-              {"reseed_target", get_bool(c, "reseed_target", field, false)}};
+  return Json{{"samples", read_int(c, "samples", field, 2000, 2, std::int64_t{1} << 32)},
+              {"method", read_choice(c, "method", field, "moments", {"moments", "mle", "auto"})},
+              {"rho_method", read_choice(c, "rho_method", field, "cross_moment",
+                                         {"cross_moment", "coactivation"})},
+              {"max_units", read_int(c, "max_units", field, 0, 0, 1 << 20)},
+              {"reseed_target", read_bool(c, "reseed_target", field, false)}};
 }
 
 // Fits the first layer from the true S_1 of N samples and scores it against the planted values.
@@ -112,7 +67,7 @@ Json run_first_layer(const JobSpec& spec, const JobContext& context) {
   const FirstLayerFit fit = fit_first_layer(s1, options);
   const double fit_seconds = clock.seconds() - sample_seconds;
 
-  // Errors as in experiments/analysis.h: |a_hat - a| / a, |b_hat - b| / max(|b|, 0.1 a), |dt|.
+  // The first-layer errors of score/recovery.h (unit_error), over the fitted units.
   int ok = 0;
   double a_sum = 0, a_max = 0, b_sum = 0, b_max = 0, t_max = 0;
   std::vector<bool> unit_ok(units, false);
@@ -120,12 +75,10 @@ Json run_first_layer(const JobSpec& spec, const JobContext& context) {
     if (!std::isfinite(fit.alpha(u)) || !std::isfinite(fit.beta(u))) continue;
     unit_ok[u] = true;
     ++ok;
-    const double a = target.alpha(u), b = target.beta(u);
-    const double ea = std::abs(fit.alpha(u) - a) / a;
-    const double eb = std::abs(fit.beta(u) - b) / std::max(std::abs(b), 0.1 * a);
-    const double et = std::abs(fit.beta(u) / fit.alpha(u) - b / a);
-    a_sum += ea, b_sum += eb;
-    a_max = std::max(a_max, ea), b_max = std::max(b_max, eb), t_max = std::max(t_max, et);
+    const UnitError e = unit_error(target.alpha(u), target.beta(u), fit.alpha(u), fit.beta(u));
+    a_sum += e.alpha_relative, b_sum += e.beta_relative;
+    a_max = std::max(a_max, e.alpha_relative), b_max = std::max(b_max, e.beta_relative);
+    t_max = std::max(t_max, e.t_abs);
   }
   // rho = A A^T (rows of unit norm), off-diagonal pairs of fitted units.
   double r_sum = 0, r_max = 0;
@@ -176,12 +129,12 @@ Json normalize_analyze(const Json& c, const std::string& field, const fs::path& 
   }
   fs::path run = c["run"].get<std::string>();
   if (run.is_relative() && !base_dir.empty()) run = fs::absolute(base_dir / run);
-  const double threshold = get_double(c, "threshold", field, 0.99);
+  const double threshold = read_number(c, "threshold", field, 0.99);
   require_in_range(field + ".threshold", threshold, 0.0, 1.0, false, true);
   return Json{{"run", run.lexically_normal().string()},
-              {"samples", get_int(c, "samples", field, 4000, 2, std::int64_t{1} << 32)},
+              {"samples", read_int(c, "samples", field, 4000, 2, std::int64_t{1} << 32)},
               {"threshold", threshold},
-              {"directions", get_int(c, "directions", field, 128, 1, 1 << 16)}};
+              {"directions", read_int(c, "directions", field, 128, 1, 1 << 16)}};
 }
 
 // Scores a stored model against the suite's target: the target is built and saved into the job's
@@ -253,7 +206,7 @@ const JobKind& find_job_kind(const std::string& name, const std::string& field) 
   if (it == r.kinds.end()) {
     std::vector<std::string> known;
     for (const auto& [k, v] : r.kinds) known.push_back(k);
-    std::string rule = "unknown job kind; known: " + join(known);
+    std::string rule = "unknown job kind; known: " + join_names(known);
     if (name == "gda") rule += " (the gda kind is registered by builds with the learner)";
     fail_field(field, name, rule);
   }
@@ -266,16 +219,6 @@ std::vector<std::string> job_kind_names() {
   std::vector<std::string> names;
   for (const auto& [k, v] : r.kinds) names.push_back(k);
   return names;
-}
-
-void require_known_keys(const Json& object, const std::string& field,
-                        const std::vector<std::string>& known) {
-  if (!object.is_object()) fail_field(field, object.dump(), "must be an object");
-  for (const auto& [key, value] : object.items()) {
-    if (std::find(known.begin(), known.end(), key) == known.end()) {
-      throw InputError(field + "." + key + ": unknown key; known keys: " + join(known));
-    }
-  }
 }
 
 Json to_json(const JobSpec& s) {

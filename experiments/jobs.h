@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "core/json_io.h"
+#include "core/json_read.h"  // require_known_keys and the typed readers kinds use
 
 namespace fsr {
 
@@ -74,12 +75,5 @@ void register_job_kind(JobKind kind);
 // InputError "<field> = <name>: unknown job kind; known: a, b, c" when absent.
 const JobKind& find_job_kind(const std::string& name, const std::string& field = "kind");
 std::vector<std::string> job_kind_names();  // sorted
-
-// ---- Helpers for kinds ------------------------------------------------------------------------
-
-// Throws InputError "<field>.<key>: unknown key; known keys: ..." for the first key of `object`
-// not in `known`, and "<field> = ...: must be an object" when it is not an object.
-void require_known_keys(const Json& object, const std::string& field,
-                        const std::vector<std::string>& known);
 
 }  // namespace fsr

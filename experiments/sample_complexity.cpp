@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/atomic_file.h"
+#include "core/json_read.h"
 #include "core/rng.h"
 #include "core/validate.h"
 #include "experiments/jobs.h"
@@ -27,70 +28,11 @@ const std::vector<std::string> kBodyKeys = {
 const std::vector<std::string> kDimensions = {"patch_dim", "channels", "first_layer_units"};
 const std::vector<std::string> kReferences = {"truncated_moment", "sgda_one_layer"};
 
-std::string join(const std::vector<std::string>& names) {
-  std::string out;
-  for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
-
-Json finite_or_null(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
 Json interval_json(const Interval& i) {
   return Json::array({finite_or_null(i.lo), finite_or_null(i.hi)});
 }
 bool inside(const Interval& i, double v) {
   return std::isfinite(i.lo) && std::isfinite(i.hi) && i.lo <= v && v <= i.hi;
-}
-
-// ---- Field readers: every message names the field ---------------------------------------------
-
-std::string get_string(const Json& j, const std::string& key, const std::string& field,
-                       const std::string& fallback, bool allow_empty = false) {
-  if (!j.contains(key)) return fallback;
-  const Json& v = j[key];
-  if (!v.is_string() || (!allow_empty && v.get<std::string>().empty())) {
-    fail_field(field + "." + key, v.dump(), "must be a non-empty string");
-  }
-  return v.get<std::string>();
-}
-
-std::int64_t get_int(const Json& j, const std::string& key, const std::string& field,
-                     std::int64_t fallback, std::int64_t lo, std::int64_t hi) {
-  if (!j.contains(key)) return fallback;
-  const Json& v = j[key];
-  if (!v.is_number_integer()) fail_field(field + "." + key, v.dump(), "must be an integer");
-  const std::int64_t x = v.get<std::int64_t>();
-  require_int_in_range(field + "." + key, x, lo, hi);
-  return x;
-}
-
-double get_double(const Json& j, const std::string& key, const std::string& field,
-                  double fallback) {
-  if (!j.contains(key)) return fallback;
-  const Json& v = j[key];
-  if (!v.is_number()) fail_field(field + "." + key, v.dump(), "must be a number");
-  return v.get<double>();
-}
-
-Json get_object(const Json& j, const std::string& key, const std::string& field) {
-  if (!j.contains(key)) return Json::object();
-  if (!j[key].is_object()) fail_field(field + "." + key, j[key].dump(), "must be an object");
-  return j[key];
-}
-
-const Json& get_array(const Json& j, const std::string& key, const std::string& field) {
-  if (!j.contains(key))
-    fail_field(field.empty() ? key : field + "." + key, "(missing)", "is required");
-  const Json& v = j[key];
-  if (!v.is_array() || v.empty()) {
-    fail_field(field.empty() ? key : field + "." + key, v.dump(), "must be a non-empty list");
-  }
-  return v;
-}
-
-Json::json_pointer pointer(const std::string& dotted) {
-  std::string p = "/";
-  for (char c : dotted) p += c == '.' ? '/' : c;
-  return Json::json_pointer(p);
 }
 
 // ---- Suite parsing ------------------------------------------------------------------------------
@@ -106,25 +48,25 @@ Json job_config_for(const ComplexityJob& job, const ComplexityPoint& point,
                     const std::string& samples_key, std::int64_t n) {
   Json config = job.config;
   config.merge_patch(point.config);
-  config[pointer(samples_key)] = n;
+  config[dotted_pointer(samples_key)] = n;
   return config;
 }
 
 SampleComplexitySuite parse_body(const Json& j, const fs::path& base_dir) {
   require_known_keys(j, "suite", kBodyKeys);
   SampleComplexitySuite s;
-  s.description = get_string(j, "description", "suite", "", true);
-  s.error_path = get_string(j, "error", "suite", s.error_path);
-  s.samples_key = get_string(j, "samples_key", "suite", s.samples_key);
-  s.error_transform = get_string(j, "error_transform", "suite", s.error_transform);
+  s.description = read_string(j, "description", "suite", "", true);
+  s.error_path = read_string(j, "error", "suite", s.error_path);
+  s.samples_key = read_string(j, "samples_key", "suite", s.samples_key);
+  s.error_transform = read_string(j, "error_transform", "suite", s.error_transform);
   if (s.error_transform != "identity" && s.error_transform != "one_minus") {
     fail_field("error_transform", s.error_transform, "must be one of identity, one_minus");
   }
-  s.dimension = get_string(j, "dimension", "suite", s.dimension);
+  s.dimension = read_string(j, "dimension", "suite", s.dimension);
   if (std::find(kDimensions.begin(), kDimensions.end(), s.dimension) == kDimensions.end()) {
-    fail_field("dimension", s.dimension, "must be one of " + join(kDimensions));
+    fail_field("dimension", s.dimension, "must be one of " + join_names(kDimensions));
   }
-  s.steps_path = get_string(j, "steps_path", "suite", "", true);
+  s.steps_path = read_string(j, "steps_path", "suite", "", true);
 
   // Base target: inline or a path relative to the suite file.
   if (!j.contains("target")) fail_field("target", "(missing)", "is required (config or path)");
@@ -141,15 +83,15 @@ SampleComplexitySuite parse_body(const Json& j, const fs::path& base_dir) {
   }
 
   // Search grid and success rule.
-  const Json search = get_object(j, "search", "suite");
+  const Json search = read_object(j, "search", "suite");
   require_known_keys(search, "search",
                      {"n_min", "n_max", "steps_per_doubling", "success_fraction"});
-  s.search.n_min = get_int(search, "n_min", "search", s.search.n_min, 2, std::int64_t{1} << 40);
+  s.search.n_min = read_int(search, "n_min", "search", s.search.n_min, 2, std::int64_t{1} << 40);
   s.search.n_max =
-      get_int(search, "n_max", "search", s.search.n_max, s.search.n_min, std::int64_t{1} << 40);
+      read_int(search, "n_max", "search", s.search.n_max, s.search.n_min, std::int64_t{1} << 40);
   s.search.steps_per_doubling =
-      static_cast<int>(get_int(search, "steps_per_doubling", "search", 4, 1, 64));
-  s.search.success_fraction = get_double(search, "success_fraction", "search", 0.8);
+      static_cast<int>(read_int(search, "steps_per_doubling", "search", 4, 1, 64));
+  s.search.success_fraction = read_number(search, "success_fraction", "search", 0.8);
   require_in_range("search.success_fraction", s.search.success_fraction, 0.0, 1.0, false, true);
   if (double(s.search.n_min) * (std::exp2(1.0 / s.search.steps_per_doubling) - 1.0) < 1.0) {
     fail_field("search.n_min", s.search.n_min,
@@ -157,16 +99,16 @@ SampleComplexitySuite parse_body(const Json& j, const fs::path& base_dir) {
                    ": neighbouring grid sizes n_min 2^(k/R) must differ by at least 1");
   }
 
-  const Json fit = get_object(j, "fit", "suite");
+  const Json fit = read_object(j, "fit", "suite");
   require_known_keys(fit, "fit", {"bootstrap_resamples", "level", "seed"});
   s.fit.bootstrap_resamples =
-      static_cast<int>(get_int(fit, "bootstrap_resamples", "fit", 1000, 0, 100000));
-  s.fit.level = get_double(fit, "level", "fit", 0.95);
+      static_cast<int>(read_int(fit, "bootstrap_resamples", "fit", 1000, 0, 100000));
+  s.fit.level = read_number(fit, "level", "fit", 0.95);
   require_in_range("fit.level", s.fit.level, 0.0, 1.0);
   s.fit.seed = static_cast<std::uint64_t>(
-      get_int(fit, "seed", "fit", 1, 0, std::numeric_limits<std::int64_t>::max()));
+      read_int(fit, "seed", "fit", 1, 0, std::numeric_limits<std::int64_t>::max()));
 
-  const Json curve = get_object(j, "curve", "suite");
+  const Json curve = read_object(j, "curve", "suite");
   require_known_keys(curve, "curve", {"samples", "min_samples"});
   if (curve.contains("samples")) {
     const Json& v = curve["samples"];
@@ -181,10 +123,10 @@ SampleComplexitySuite parse_body(const Json& j, const fs::path& base_dir) {
     s.curve_samples.erase(std::unique(s.curve_samples.begin(), s.curve_samples.end()),
                           s.curve_samples.end());
   }
-  s.curve_min_samples = get_int(curve, "min_samples", "curve", 0, 0, std::int64_t{1} << 40);
+  s.curve_min_samples = read_int(curve, "min_samples", "curve", 0, 0, std::int64_t{1} << 40);
 
   // Accuracies: positive, distinct; searched from the largest down.
-  const Json& eps = get_array(j, "eps", "");
+  const Json& eps = read_list(j, "eps", "");
   for (std::size_t i = 0; i < eps.size(); ++i) {
     const std::string f = "eps[" + std::to_string(i) + "]";
     if (!eps[i].is_number()) fail_field(f, eps[i].dump(), "must be a number");
@@ -197,7 +139,7 @@ SampleComplexitySuite parse_body(const Json& j, const fs::path& base_dir) {
   }
   std::sort(s.eps.begin(), s.eps.end(), std::greater<>());
 
-  const Json& seeds = get_array(j, "seeds", "");
+  const Json& seeds = read_list(j, "seeds", "");
   for (std::size_t i = 0; i < seeds.size(); ++i) {
     const std::string f = "seeds[" + std::to_string(i) + "]";
     if (!seeds[i].is_number_integer() ||
@@ -213,7 +155,7 @@ SampleComplexitySuite parse_body(const Json& j, const fs::path& base_dir) {
 
   // Dimension points.
   std::set<std::string> names;
-  const Json& points = get_array(j, "points", "");
+  const Json& points = read_list(j, "points", "");
   for (std::size_t i = 0; i < points.size(); ++i) {
     const std::string f = "points[" + std::to_string(i) + "]";
     require_known_keys(points[i], f, {"name", "target", "config"});
@@ -223,8 +165,8 @@ SampleComplexitySuite parse_body(const Json& j, const fs::path& base_dir) {
     p.name = points[i]["name"].get<std::string>();
     if (!names.insert(p.name).second) fail_field(f + ".name", p.name, "appears twice");
     Json target = base_target;
-    target.merge_patch(get_object(points[i], "target", f));
-    p.config = get_object(points[i], "config", f);
+    target.merge_patch(read_object(points[i], "target", f));
+    p.config = read_object(points[i], "config", f);
     TargetConfig tc;
     try {
       tc = parse_target_config(target, target_dir);
@@ -242,7 +184,7 @@ SampleComplexitySuite parse_body(const Json& j, const fs::path& base_dir) {
 
   // Jobs: any registered kind. Each point's config is normalised now so that a bad key fails here.
   names.clear();
-  const Json& jobs = get_array(j, "jobs", "");
+  const Json& jobs = read_list(j, "jobs", "");
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     const std::string f = "jobs[" + std::to_string(i) + "]";
     require_known_keys(jobs[i], f, {"name", "kind", "config", "references"});
@@ -252,7 +194,7 @@ SampleComplexitySuite parse_body(const Json& j, const fs::path& base_dir) {
     job.name = jobs[i]["name"].get<std::string>();
     if (!names.insert(job.name).second) fail_field(f + ".name", job.name, "appears twice");
     if (!jobs[i].contains("kind")) fail_field(f + ".kind", "(missing)", "is required");
-    job.kind = get_string(jobs[i], "kind", f, "");
+    job.kind = read_string(jobs[i], "kind", f, "");
     const JobKind& kind = find_job_kind(job.kind, f + ".kind");
     if (jobs[i].contains("config")) {
       const Json& c = jobs[i]["config"];
@@ -271,7 +213,7 @@ SampleComplexitySuite parse_body(const Json& j, const fs::path& base_dir) {
         const std::string g = f + ".references[" + std::to_string(k) + "]";
         if (!r[k].is_string() || std::find(kReferences.begin(), kReferences.end(),
                                            r[k].get<std::string>()) == kReferences.end()) {
-          fail_field(g, r[k].dump(), "must be one of " + join(kReferences));
+          fail_field(g, r[k].dump(), "must be one of " + join_names(kReferences));
         }
         job.references.push_back(r[k].get<std::string>());
       }
@@ -751,7 +693,7 @@ Json fit_and_verdict(const std::vector<SampleComplexityPoint>& rows,
                " (" + c.evidence + ")";
   }
   summary += consistent.empty() ? "; no reference bound inside both intervals"
-                                : "; consistent with " + join(consistent);
+                                : "; consistent with " + join_names(consistent);
 
   return Json{{"points_used", rows.size()},
               {"polynomial", bound_fit_json(c.polynomial)},
@@ -803,8 +745,8 @@ SampleComplexitySuite parse_sample_complexity_suite(const Json& json, const std:
     if (!json["sizes"].contains(sz)) fail_field(f, "(missing)", "is required");
     Json patch = json["sizes"][sz];
     require_known_keys(patch, f, size_keys);
-    const std::string size_description = get_string(patch, "description", f, "", true);
-    const double expected = get_double(patch, "expected_seconds", f, 0.0);
+    const std::string size_description = read_string(patch, "description", f, "", true);
+    const double expected = read_number(patch, "expected_seconds", f, 0.0);
     require_nonnegative(f + ".expected_seconds", expected);
     patch.erase("description");
     patch.erase("expected_seconds");

@@ -17,7 +17,8 @@ namespace {
 namespace fs = std::filesystem;
 
 // The repository root, from this file's path (CMake compiles sources by absolute path).
-fs::path source_dir() { return fs::path(__FILE__).parent_path().parent_path(); }
+// From the build (not __FILE__, which ccache's base_dir turns into a path relative to the build).
+fs::path source_dir() { return FSR_SOURCE_DIR; }
 
 fs::path fresh_dir(const std::string& name) {
   const fs::path dir = fs::temp_directory_path() / ("fsr_sample_complexity_test_" + name);

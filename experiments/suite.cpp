@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "core/json_read.h"
 #include "core/validate.h"
 #include "synth/config.h"
 
@@ -17,16 +18,6 @@ const std::vector<std::string> kJobKeys = {"name", "kind", "config", "sweep"};
 const std::vector<std::string> kSizeKeys = {"description", "seeds",  "targets",
                                             "jobs",        "config", "job_overrides"};
 const std::vector<std::string> kOverrideKeys = {"config", "sweep"};
-
-std::string get_string(const Json& j, const std::string& key, const std::string& field,
-                       bool required) {
-  if (!j.contains(key)) {
-    if (required) fail_field(field + "." + key, "(missing)", "is required");
-    return "";
-  }
-  if (!j[key].is_string()) fail_field(field + "." + key, j[key].dump(), "must be a string");
-  return j[key].get<std::string>();
-}
 
 std::vector<std::uint64_t> parse_seeds(const Json& v, const std::string& field) {
   if (!v.is_array() || v.empty()) fail_field(field, v.dump(), "must be a non-empty list of seeds");
@@ -92,12 +83,6 @@ Json read_config(const Json& v, const std::string& field, const fs::path& base_d
   return v;
 }
 
-Json::json_pointer pointer(const std::string& dotted) {
-  std::string p = "/";
-  for (char c : dotted) p += c == '.' ? '/' : c;
-  return Json::json_pointer(p);
-}
-
 std::string value_label(const Json& v) {
   std::string s = v.is_string() ? v.get<std::string>() : v.dump();
   for (char& c : s) {
@@ -127,7 +112,7 @@ Suite parse_suite(const Json& j, const fs::path& base_dir) {
   if (!j.contains("suite")) fail_field("suite.suite", "(missing)", "is required (the suite name)");
   require_name("suite.suite", j["suite"]);
   s.name = j["suite"].get<std::string>();
-  s.description = get_string(j, "description", "suite", false);
+  s.description = read_string(j, "description", "suite", "", /*allow_empty=*/true);
 
   // Targets: name -> inline config or path of a target config (experiments/targets/*.json).
   if (!j.contains("targets") || !j["targets"].is_object() || j["targets"].empty()) {
@@ -170,7 +155,8 @@ Suite parse_suite(const Json& j, const fs::path& base_dir) {
     require_name(f + ".name", v["name"]);
     job.name = v["name"].get<std::string>();
     if (!job_names.insert(job.name).second) fail_field(f + ".name", job.name, "appears twice");
-    job.kind = get_string(v, "kind", f, true);
+    if (!v.contains("kind")) fail_field(f + ".kind", "(missing)", "is required");
+    job.kind = read_string(v, "kind", f, "");
     find_job_kind(job.kind, f + ".kind");
     if (v.contains("config")) job.config = read_config(v["config"], f + ".config", base_dir);
     if (v.contains("sweep")) {
@@ -282,7 +268,7 @@ std::vector<JobSpec> expand_suite(const Suite& suite, const std::string& size) {
         for (std::size_t k = 0; k < keys.size(); ++k) {
           const Json& value = sweep[keys[k]][pos[k]];
           cell[keys[k]] = value;
-          cell_config[pointer(keys[k])] = value;
+          cell_config[dotted_pointer(keys[k])] = value;
           label += "." + keys[k] + "=" + value_label(value);
         }
         const std::string field = "jobs[" + std::to_string(ji) + "].config (" + job.name +
@@ -320,31 +306,6 @@ std::vector<JobSpec> expand_suite(const Suite& suite, const std::string& size) {
   }
   if (out.empty()) fail_field("sizes." + size, "(empty grid)", "selects no job");
   return out;
-}
-
-Json json_at_path(const Json& value, const std::string& dotted) {
-  const Json* cur = &value;
-  std::size_t start = 0;
-  while (start <= dotted.size()) {
-    const std::size_t dot = dotted.find('.', start);
-    const std::string part =
-        dotted.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (cur->is_object()) {
-      const auto it = cur->find(part);
-      if (it == cur->end()) return nullptr;
-      cur = &*it;
-    } else if (cur->is_array()) {
-      if (part.empty() || !std::all_of(part.begin(), part.end(), ::isdigit)) return nullptr;
-      const std::size_t i = std::stoul(part);
-      if (i >= cur->size()) return nullptr;
-      cur = &(*cur)[i];
-    } else {
-      return nullptr;
-    }
-    if (dot == std::string::npos) break;
-    start = dot + 1;
-  }
-  return *cur;
 }
 
 }  // namespace fsr

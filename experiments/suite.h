@@ -70,8 +70,4 @@ std::vector<JobSpec> expand_suite(const Suite& suite, const std::string& size);
 // [A-Za-z0-9_-]; otherwise an InputError naming `field`.
 void require_name(const std::string& field, const Json& value);
 
-// Reads a dotted path ("errors.alpha_max_relative", "levels.0.columns") from a JSON value; null
-// when absent.
-Json json_at_path(const Json& value, const std::string& dotted);
-
 }  // namespace fsr

@@ -159,14 +159,6 @@ TEST(Suite, ShardSpecs) {
   EXPECT_TRUE(s.contains(4));
 }
 
-TEST(Suite, JsonAtPath) {
-  const Json j = Json::parse(R"({"a": {"b": [10, {"c": 3}]}})");
-  EXPECT_EQ(json_at_path(j, "a.b.0"), 10);
-  EXPECT_EQ(json_at_path(j, "a.b.1.c"), 3);
-  EXPECT_TRUE(json_at_path(j, "a.x").is_null());
-  EXPECT_TRUE(json_at_path(j, "a.b.7").is_null());
-}
-
 TEST(Suite, ShippedSuitesParse) {
 #ifdef FSR_WITH_GDA
   register_gda_job_kind();

@@ -5,44 +5,44 @@
 #include <string>
 
 #include "core/validate.h"
-#include "synth/target.h"
+#include "synth/architecture.h"
 
 namespace fsr {
 
 UpFit fit_super_resolution(const Eigen::MatrixXd& parent, const Eigen::MatrixXd& child,
-                           const UpShape& s, const UpFitOptions& o) {
-  const int h = s.child_grid, hp = h / 2, k = s.kernel;
-  if (k != 2 && k != 4) fail_field("kernel", k, "must be 2 or 4");
-  if (h < 2 || h % 2 != 0) fail_field("child_grid", h, "must be an even number >= 2");
-  if (parent.cols() != std::int64_t{s.in} * hp * hp)
+                           const Architecture& a, int level, const UpFitOptions& o) {
+  a.validate();
+  require_int_in_range("level", level, 2, a.levels);
+  const int in = a.channels[level - 2], out = a.channels[level - 1];
+  const int h = a.grid_at(level), hp = h / 2, k = a.kernel;
+  if (parent.cols() != std::int64_t{in} * hp * hp)
+    fail_field("parent", matrix_shape(parent),
+               "must have m_{l-1} h_{l-1}^2 = " + std::to_string(in * hp * hp) + " columns");
+  if (child.cols() != std::int64_t{out} * h * h || child.rows() != parent.rows())
     fail_field(
-        "parent", matrix_shape(parent),
-        "must have in * (child_grid / 2)^2 = " + std::to_string(s.in * hp * hp) + " columns");
-  if (child.cols() != std::int64_t{s.out} * h * h || child.rows() != parent.rows())
-    fail_field("child", matrix_shape(child),
-               "must have the parent's rows and out * child_grid^2 = " +
-                   std::to_string(s.out * h * h) + " columns");
+        "child", matrix_shape(child),
+        "must have the parent's rows and m_l h_l^2 = " + std::to_string(out * h * h) + " columns");
 
   // Design: one row per (sample, child position), one column per weight (i, ky, kx), then -1 for
   // the bias. Shared by every output channel.
   const Eigen::Index n = parent.rows(), rows = n * h * h;
-  const int f = s.in * k * k;
+  const int f = in * k * k;
   Eigen::MatrixXd x = Eigen::MatrixXd::Zero(rows, f + 1);
   x.col(f).setConstant(-1.0);
   for (int y = 0; y < h; ++y)
     for (int xx = 0; xx < h; ++xx)
       for (const ParentTap& t : parent_taps(y, xx, h, k))
         for (Eigen::Index a = 0; a < n; ++a)
-          for (int i = 0; i < s.in; ++i)
+          for (int i = 0; i < in; ++i)
             x((a * h + y) * h + xx, i * k * k + t.tap) =
                 parent(a, std::int64_t{i} * hp * hp + t.parent);
 
   UpFit fit;
-  fit.weight.assign(std::size_t(s.in) * s.out * k * k, 0.0);
-  fit.bias = Eigen::VectorXd::Zero(s.out);
-  fit.active_rows = Eigen::VectorXi::Zero(s.out);
+  fit.weight.assign(std::size_t(in) * out * k * k, 0.0);
+  fit.bias = Eigen::VectorXd::Zero(out);
+  fit.active_rows = Eigen::VectorXi::Zero(out);
   Eigen::VectorXd target(rows), mask(rows);
-  for (int j = 0; j < s.out; ++j) {
+  for (int j = 0; j < out; ++j) {
     for (Eigen::Index a = 0; a < n; ++a)
       for (int p = 0; p < h * h; ++p) target(a * h * h + p) = child(a, std::int64_t{j} * h * h + p);
     const Eigen::Array<bool, Eigen::Dynamic, 1> active = target.array() > o.active_threshold;
@@ -65,9 +65,9 @@ UpFit fit_super_resolution(const Eigen::MatrixXd& parent, const Eigen::MatrixXd&
       if (next == mask || next.sum() == 0) break;  // converged, or keep the last non-empty fit
       mask = next;
     }
-    for (int i = 0; i < s.in; ++i)
+    for (int i = 0; i < in; ++i)
       for (int t = 0; t < k * k; ++t)
-        fit.weight[(std::size_t(i) * s.out + j) * k * k + t] = w(i * k * k + t);
+        fit.weight[(std::size_t(i) * out + j) * k * k + t] = w(i * k * k + t);
     fit.bias(j) = w(f);
   }
   return fit;

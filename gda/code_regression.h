@@ -4,9 +4,8 @@
 // (generator.up_init = "regression") on codes decoded from real images through its own frozen
 // lower dictionaries and the level's warm-started columns; GDA then refines. Torch-free.
 //
-//   fsr::UpFit f = fsr::fit_super_resolution(parent, child, {.in = 8, .out = 8, .kernel = 2,
-//                                                            .child_grid = 4});
-//   // f.weight: C order (in, out, k, k) as torch ConvTranspose2d; f.bias: (out)
+//   fsr::UpFit f = fsr::fit_super_resolution(parent, child, architecture, /*level=*/2);
+//   // f.weight: C order (m_1, m_2, k, k) as torch ConvTranspose2d; f.bias: (m_2)
 //
 // Codes are rows per sample in channel-major order (channel, y, x), the flattening of a
 // (N, m, h, h) tensor. The fit, per output channel j (all child positions share W[:, j] and
@@ -32,13 +31,9 @@
 #include <Eigen/Dense>
 #include <vector>
 
-namespace fsr {
+#include "synth/architecture.h"
 
-struct UpShape {
-  int in = 1, out = 1;  // channels of the parent and child levels
-  int kernel = 2;       // 2 (padding 0) or 4 (padding 1), stride 2
-  int child_grid = 2;   // h of the child level (the parent's is h / 2)
-};
+namespace fsr {
 
 struct UpFit {
   std::vector<double> weight;   // (in, out, k, k), C order
@@ -53,8 +48,11 @@ struct UpFitOptions {
   double ridge = 1e-8;
 };
 
+// The layer from level - 1 to `level` of `architecture` (level >= 2): parent codes have
+// m_{level-1} h_{level-1}^2 columns, child codes m_level h_level^2, both with one row per sample.
 UpFit fit_super_resolution(const Eigen::MatrixXd& parent, const Eigen::MatrixXd& child,
-                           const UpShape& shape, const UpFitOptions& options = {});
+                           const Architecture& architecture, int level,
+                           const UpFitOptions& options = {});
 
 // Codes of patches (rows, d columns) through columns (d, k): max(0, patches pinv(columns)^T),
 // and values below floor_fraction times their channel's RMS (over the rows) set to 0 — decoding

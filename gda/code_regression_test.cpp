@@ -52,8 +52,7 @@ TEST_P(FitOnTrueCodes, RecoversThePlantedLayer) {
   const int kernel = GetParam();
   const Case c = make_case(kernel, 4000);
   const auto& up = c.target.up[0];
-  const UpFit fit = fit_super_resolution(c.batch.s[0], c.batch.s[1],
-                                         {.in = 8, .out = 8, .kernel = kernel, .child_grid = 4});
+  const UpFit fit = fit_super_resolution(c.batch.s[0], c.batch.s[1], c.target, 2);
   ASSERT_EQ(fit.weight.size(), up.weight.size());
   // Noiseless codes: every weight that some active child row exercises is determined exactly
   // (the active rows satisfy a linear system). A weight no row exercises (a parent channel never
@@ -74,9 +73,8 @@ INSTANTIATE_TEST_SUITE_P(Kernels, FitOnTrueCodes, ::testing::Values(2, 4));
 TEST(FitSuperResolution, ScaledCodesScaleTheFit) {
   // ReLU(c (W s - b)) = c ReLU(W s - b): child codes times c give weights and bias times c.
   const Case c = make_case(2, 1000);
-  const UpShape shape{.in = 8, .out = 8, .kernel = 2, .child_grid = 4};
-  const UpFit a = fit_super_resolution(c.batch.s[0], c.batch.s[1], shape);
-  const UpFit b = fit_super_resolution(c.batch.s[0], 2.5 * c.batch.s[1], shape);
+  const UpFit a = fit_super_resolution(c.batch.s[0], c.batch.s[1], c.target, 2);
+  const UpFit b = fit_super_resolution(c.batch.s[0], 2.5 * c.batch.s[1], c.target, 2);
   for (std::size_t i = 0; i < a.weight.size(); ++i)
     EXPECT_NEAR(b.weight[i], 2.5 * a.weight[i], 1e-6 * (1 + std::abs(a.weight[i])));
   EXPECT_TRUE(b.bias.isApprox(2.5 * a.bias, 1e-6));
@@ -85,17 +83,18 @@ TEST(FitSuperResolution, ScaledCodesScaleTheFit) {
 TEST(FitSuperResolution, RejectsMismatchedShapes) {
   const Eigen::MatrixXd parent = Eigen::MatrixXd::Zero(10, 8 * 4);
   const Eigen::MatrixXd child = Eigen::MatrixXd::Zero(10, 8 * 16);
-  EXPECT_THROW(
-      fit_super_resolution(parent, child, {.in = 8, .out = 8, .kernel = 3, .child_grid = 4}),
-      InputError);
-  EXPECT_THROW(
-      fit_super_resolution(parent, child, {.in = 4, .out = 8, .kernel = 2, .child_grid = 4}),
-      InputError);
+  const Architecture a{.levels = 2, .grid = 2, .channels = {8, 8}, .patch = 2, .colors = 3};
+  Architecture k3 = a;
+  k3.kernel = 3;
+  EXPECT_THROW(fit_super_resolution(parent, child, k3, 2), InputError);
+  Architecture narrow = a;
+  narrow.channels[0] = 4;
+  EXPECT_THROW(fit_super_resolution(parent, child, narrow, 2), InputError);
   try {
-    fit_super_resolution(parent, child, {.in = 8, .out = 8, .kernel = 2, .child_grid = 3});
+    fit_super_resolution(parent, child, a, 3);
     FAIL();
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("child_grid = 3"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("level = 3"), std::string::npos) << e.what();
   }
 }
 
@@ -146,8 +145,7 @@ TEST(FitSuperResolution, LeakedChildValuesDoNotDragTheFit) {
   Rng rng(5);
   for (Eigen::Index i = 0; i < child.size(); ++i)
     if (child(i) == 0 && rng.uniform() < 0.05) child(i) = 1e-3 + 9e-3 * rng.uniform();
-  const UpFit fit =
-      fit_super_resolution(c.batch.s[0], child, {.in = 8, .out = 8, .kernel = 2, .child_grid = 4});
+  const UpFit fit = fit_super_resolution(c.batch.s[0], child, c.target, 2);
   const double err = relative_error(fit.weight, c.target.up[0].weight);
   std::printf("leaked child values: weight relative error %.2g\n", err);
   EXPECT_LT(err, 0.02);

@@ -63,19 +63,20 @@ int main(int argc, char** argv) {
       std::printf("seed %llu  %-9s %6.1fs", static_cast<unsigned long long>(seed), r.status.c_str(),
                   r.seconds);
       for (const auto& l : r.recovery.levels) {
-        std::printf("  L%d cos %.4f/%.4f", l.level, l.columns.mean_cosine, l.columns.min_cosine);
-        if (l.level == 1) {
-          std::printf(" alpha %.3f beta %.3f rho %.3f dup %d junk %d", l.alpha_max_relative,
-                      l.beta_max_relative, l.rho_max_absolute, l.active_duplicates,
-                      l.active_unmatched);
-        } else {
-          std::printf(" W %.3f (identified %.3f) b %.3f", l.w_relative, l.w_identified_relative,
-                      l.bias_relative);
+        std::printf("  L%d cos %.4f/%.4f", l.level, l.columns.match.mean_cosine,
+                    l.columns.match.min_cosine);
+        if (const auto& f = l.first_layer) {
+          std::printf(" alpha %.3f beta %.3f rho %.3f dup %d junk %d", f->alpha_max_relative,
+                      f->beta_max_relative, f->rho_max_abs_error, f->active_duplicates,
+                      f->active_unmatched);
+        } else if (const auto& s = l.super_resolution) {
+          std::printf(" W %.3f (identified %.3f) b %.3f", s->w_relative, s->w_identified_relative,
+                      s->bias_relative);
         }
       }
       std::printf("  %s\n", pass ? "PASS" : "fail");
       if (verbose && r.status == "completed") {  // matched units: truth vs learned (alpha, beta)
-        const auto& perm = r.recovery.levels[0].columns.permutation;
+        const auto& perm = r.recovery.levels[0].columns.match.permutation;
         const int h2 = truth.grid * truth.grid;
         for (int i = 0; i < truth.channels[0]; ++i) {
           std::printf("   ch %d:", i);

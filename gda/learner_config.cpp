@@ -1,313 +1,152 @@
 #include "gda/learner_config.h"
 
-#include <cmath>
-#include <map>
-#include <set>
-
+#include "core/json_read.h"
 #include "core/validate.h"
 
 namespace fsr {
-namespace {
 
-std::string compact(const Json& value) {
-  std::string s = value.dump();
-  if (s.size() > 60) s = s.substr(0, 57) + "...";
-  return s;
+const FieldTable<LearnerConfig>& learner_fields() {
+  using C = LearnerConfig;
+  using R = NumberRule;
+  static const FieldTable<C> table = [] {
+    FieldTable<C> t;
+    t.text(FSR_FIELD(C, comment), "free text: the target settings this config is meant for")
+        .count(FSR_FIELD(C, seed), "every random draw of the run derives from it")
+        .integer(FSR_FIELD(C, threads), 1, 256,
+                 "torch intra-op (and OpenBLAS) threads on the CPU; results depend on it")
+        .choice(FSR_FIELD(C, dtype), "precision of the networks");
+
+    t.number(FSR_FIELD(C, generator.width), R::in(1.0, 64.0, true, true),
+             "generator channels per level: m_hat_l = ceil(width m_l)")
+        .integer(FSR_FIELD(C, generator.latent_dim), 0, 1 << 16,
+                 "m0_hat; 0 = max(the target's m0, n_hat_1)")
+        .choice(FSR_FIELD(C, generator.init), "initial rows of A_hat")
+        .choice(FSR_FIELD(C, generator.columns_init),
+                "level-1 columns of M_hat: random, or spherical k-means (|cos|) of the training "
+                "patches (a data-driven warm start; GDA then learns codes and refines columns)")
+        .integer(FSR_FIELD(C, generator.kmeans_restarts), 1, 1000,
+                 "patch_kmeans: restarts, the best k-means objective wins")
+        .choice(FSR_FIELD(C, generator.correlation),
+                "learned: A_hat free (rho learned); independent: A_hat diagonal (one latent per "
+                "unit)")
+        .number(FSR_FIELD(C, generator.init_code_scale), R::positive(),
+                "initial norm of the rows of A_hat")
+        .number(FSR_FIELD(C, generator.init_active), R::in(0.0, 1.0),
+                "initial P(unit active): b = scale Q^-1(init_active)")
+        .boolean(FSR_FIELD(C, generator.unit_norm_columns),
+                 "M_hat used through its column-normalised version")
+        .choice(FSR_FIELD(C, generator.threshold),
+                "absolute: S_1 = ReLU(A_hat z - b); relative: S_1 = ReLU(A_hat z - ||A_hat_u|| t), "
+                "the threshold t = beta / alpha is the parameter (decouples sparsity from scale)")
+        .choice(FSR_FIELD(C, generator.up_init),
+                "levels >= 2, at the start of the level's stage: calibrate keeps the random W_l "
+                "and sets b_l and the channel scales to the target's activity and patch energy; "
+                "regression fits W_l, b_l by ReLU regression (gda/code_regression.h) of the "
+                "level's codes on its parent's, both decoded from real images")
+        .integer(FSR_FIELD(C, generator.mod_rounds), 0, 1000,
+                 "up_init = regression and first_layer_init = moments: MOD rounds that polish the "
+                 "k-means columns (and a copy of the parent level's, used only to decode)")
+        .choice(FSR_FIELD(C, generator.first_layer_init),
+                "level 1, at the start of its stage: fixed starts every unit at alpha = "
+                "init_code_scale and activity init_active; moments polishes the k-means columns "
+                "by MOD, decodes real patches through them and starts each unit at its "
+                "censored-normal ML estimate (alpha, beta) (theory/first_layer.h); rho is not "
+                "warm-started")
+        .integer(FSR_FIELD(C, generator.warm_start_samples), 100, 10000000,
+                 "real samples the data-driven warm starts read: stream samples of their own, or "
+                 "with a fixed training set its first min(N, this); held as float64 images of "
+                 "every learned level while training runs (20 000 of a 32 x 32 x 3 level: "
+                 "~0.5 GB)");
+
+    t.choice(FSR_FIELD(C, discriminator.kind),
+             "theory: patch decoder, threshold ReLU and read-outs; conv: two convolutions")
+        .number(FSR_FIELD(C, discriminator.width), R::in(0.0, 64.0, false, true),
+                "theory: decoder units per level = ceil(width m_l)")
+        .boolean(FSR_FIELD(C, discriminator.unit_norm_rows),
+                 "V used through its row-normalised version")
+        .number(FSR_FIELD(C, discriminator.threshold_init), R::finite(),
+                "initial tau of the threshold ReLU")
+        .boolean(FSR_FIELD(C, discriminator.learn_threshold), "tau is trained")
+        .choice(FSR_FIELD(C, discriminator.quadratic), "quadratic read-out of the codes")
+        .boolean(FSR_FIELD(C, discriminator.cubic), "per-unit u^3 read-out")
+        .boolean(FSR_FIELD(C, discriminator.cross_scale), "levels >= 2: child-parent code products")
+        .integer(FSR_FIELD(C, discriminator.conv_channels), 1, 4096, "conv: hidden channels")
+        .choice(FSR_FIELD(C, discriminator.readout),
+                "theory: learned read-out weights trained by SGDA, or optimal: the read-outs "
+                "solved in closed form (IPM with L2 penalty: weights = moment differences), so "
+                "the game is over V, tau only and G minimises sum_k ||E_real phi_k(u) - E_fake "
+                "phi_k(u)||^2 / ||E_real phi_k(u)||^2")
+        .check([](const C& c) {
+          if (c.discriminator.readout == Readout::kOptimal &&
+              c.discriminator.kind != DiscriminatorKind::kTheory)
+            fail_field("discriminator.readout", "optimal", "needs discriminator.kind = theory");
+        });
+
+    t.choice(FSR_FIELD(C, loss.kind), "IPM or the non-saturating GAN loss")
+        .choice(FSR_FIELD(C, loss.penalty), "the discriminator's penalty")
+        .number(FSR_FIELD(C, loss.penalty_weight), R::nonnegative(), "its weight");
+
+    t.integer(FSR_FIELD(C, sgda.d_steps), 1, 100, "n_D discriminator steps per generator step")
+        .choice(FSR_FIELD(C, sgda.mode),
+                "the generator's step after the discriminator's (alternating) or on the same "
+                "discriminator (simultaneous)")
+        .integer(FSR_FIELD(C, sgda.batch), 1, 1 << 20, "samples per step, real and generated")
+        .choice(FSR_FIELD(C, sgda.optimizer), "the optimiser of both players")
+        .number(FSR_FIELD(C, sgda.lr_g), R::positive(), "generator step size")
+        .number(FSR_FIELD(C, sgda.lr_d), R::positive(), "discriminator step size")
+        .number(FSR_FIELD(C, sgda.beta1), R::in(0.0, 1.0, true, false), "Adam beta1")
+        .number(FSR_FIELD(C, sgda.beta2), R::in(0.0, 1.0, true, false), "Adam beta2")
+        .number(FSR_FIELD(C, sgda.momentum), R::in(0.0, 1.0, true, false), "SGD momentum")
+        .choice(FSR_FIELD(C, sgda.lr_schedule), "step sizes over each stage")
+        .number(FSR_FIELD(C, sgda.lr_min_factor), R::in(0.0, 1.0, true, true),
+                "cosine decays to lr lr_min_factor at the stage's end");
+
+    t.choice(FSR_FIELD(C, data.source),
+             "stream: sample i of the target used once; fixed: the first train_samples, in "
+             "seeded epochs")
+        .count(FSR_FIELD(C, data.train_samples), "N for source = fixed")
+        .check([](const C& c) {
+          if (c.data.source == DataSource::kFixed && c.data.train_samples < c.sgda.batch) {
+            fail_field("data.train_samples", c.data.train_samples,
+                       "must be >= sgda.batch = " + std::to_string(c.sgda.batch) +
+                           " with data.source = fixed");
+          }
+        });
+
+    t.choice(FSR_FIELD(C, schedule.kind), "which levels each stage trains")
+        .integer(FSR_FIELD(C, schedule.levels), 0, 8, "levels to learn; 0 = all the target's")
+        .integer_list(FSR_FIELD(C, schedule.steps), 1, 100000000,
+                      "generator steps per stage (one value: every stage)")
+        .integer(FSR_FIELD(C, schedule.finetune_steps), 0, 100000000,
+                 "layerwise_finetune: joint steps after the stages");
+
+    t.integer(FSR_FIELD(C, units.reinit_every), 0, 100000000,
+              "re-seed dead and duplicate generator channels every this many steps; 0 = never")
+        .number(FSR_FIELD(C, units.reinit_until), R::in(0.0, 1.0, true, true),
+                "... during this first fraction of each stage")
+        .number(FSR_FIELD(C, units.dead_activity), R::in(0.0, 1.0, true, false),
+                "a channel whose largest P(active) over positions is below this is dead")
+        .number(FSR_FIELD(C, units.duplicate_cosine), R::in(0.0, 1.0, false, true),
+                "columns with |cos| above this are duplicates")
+        .number(FSR_FIELD(C, units.prune_at), R::in(0.0, 1.0, true, false),
+                "fraction of the stage at which to keep only m_l channels; 0 = never");
+
+    t.integer(FSR_FIELD(C, log.every), 1, 100000000, "metrics.jsonl every this many steps")
+        .integer(FSR_FIELD(C, log.checkpoint_every), 0, 100000000,
+                 "steps between checkpoints (0: only at the end)")
+        .integer(FSR_FIELD(C, log.eval_samples), 16, 10000000,
+                 "samples of the moment mismatch in the metrics");
+    return t;
+  }();
+  return table;
 }
 
-std::string join(const std::string& parent, const std::string& key) {
-  return parent.empty() ? key : parent + "." + key;
-}
+LearnerConfig parse_learner_config(const Json& json) { return learner_fields().parse(json); }
 
-const char* type_name(const Json& j) {
-  if (j.is_boolean()) return "a boolean";
-  if (j.is_number()) return "a number";
-  if (j.is_string()) return "a string";
-  if (j.is_array()) return "an array";
-  return "an object";
-}
-
-// Overlays `user` on `base` (the defaults), refusing unknown keys and type changes, so every
-// field of the result has the type of its default.
-void overlay(Json& base, const Json& user, const std::string& path) {
-  if (!user.is_object())
-    fail_field(path.empty() ? "config" : path, compact(user), "must be an object");
-  for (auto it = user.begin(); it != user.end(); ++it) {
-    const std::string field = join(path, it.key());
-    if (!base.contains(it.key())) {
-      std::string allowed;
-      for (auto b = base.begin(); b != base.end(); ++b)
-        allowed += (allowed.empty() ? "" : ", ") + b.key();
-      fail_field(field, compact(it.value()), "unknown key (allowed: " + allowed + ")");
-    }
-    Json& slot = base[it.key()];
-    const Json& v = it.value();
-    if (slot.is_object()) {
-      overlay(slot, v, field);
-    } else if (slot.is_array()) {
-      if (v.is_number()) {
-        slot = Json::array({v});  // one value for every stage
-      } else if (v.is_array()) {
-        slot = v;
-      } else {
-        fail_field(field, compact(v), "must be a number or an array of numbers");
-      }
-    } else {
-      const bool same = (slot.is_number() && v.is_number()) ||
-                        (slot.is_boolean() && v.is_boolean()) ||
-                        (slot.is_string() && v.is_string());
-      if (!same) fail_field(field, compact(v), std::string("must be ") + type_name(slot));
-      slot = v;
-    }
-  }
-}
-
-double number(const Json& j, const std::string& field) {
-  const double v = j.get<double>();
-  require_finite(field, v);
-  return v;
-}
-
-int integer(const Json& j, const std::string& field, std::int64_t lo, std::int64_t hi) {
-  const double d = j.get<double>();
-  if (!std::isfinite(d) || d != std::floor(d)) fail_field(field, compact(j), "must be an integer");
-  require_int_in_range(field, static_cast<std::int64_t>(d), lo, hi);
-  return static_cast<int>(d);
-}
-
-std::string one_of(const Json& j, const std::string& field,
-                   std::initializer_list<const char*> options) {
-  const std::string s = j.get<std::string>();
-  std::string allowed;
-  for (const char* o : options) {
-    if (s == o) return s;
-    allowed += (allowed.empty() ? "" : ", ") + std::string(o);
-  }
-  fail_field(field, s, "must be one of " + allowed);
-}
-
-void flatten(const Json& j, const std::string& path, std::map<std::string, Json>& out) {
-  if (j.is_object()) {
-    for (auto it = j.begin(); it != j.end(); ++it) flatten(it.value(), join(path, it.key()), out);
-  } else {
-    out[path] = j;
-  }
-}
-
-}  // namespace
-
-Json to_json(const LearnerConfig& c) {
-  const auto& g = c.generator;
-  const auto& d = c.discriminator;
-  const auto& s = c.sgda;
-  return Json{
-      {"comment", c.comment},
-      {"seed", c.seed},
-      {"threads", c.threads},
-      {"dtype", c.dtype},
-      {"generator",
-       {{"width", g.width},
-        {"latent_dim", g.latent_dim},
-        {"init", g.init},
-        {"columns_init", g.columns_init},
-        {"kmeans_restarts", g.kmeans_restarts},
-        {"correlation", g.correlation},
-        {"init_code_scale", g.init_code_scale},
-        {"init_active", g.init_active},
-        {"unit_norm_columns", g.unit_norm_columns},
-        {"threshold", g.threshold},
-        {"up_init", g.up_init},
-        {"mod_rounds", g.mod_rounds},
-        {"first_layer_init", g.first_layer_init},
-        {"warm_start_samples", g.warm_start_samples}}},
-      {"discriminator",
-       {{"kind", d.kind},
-        {"width", d.width},
-        {"unit_norm_rows", d.unit_norm_rows},
-        {"threshold_init", d.threshold_init},
-        {"learn_threshold", d.learn_threshold},
-        {"quadratic", d.quadratic},
-        {"cubic", d.cubic},
-        {"cross_scale", d.cross_scale},
-        {"conv_channels", d.conv_channels},
-        {"readout", d.readout}}},
-      {"loss",
-       {{"kind", c.loss.kind},
-        {"penalty", c.loss.penalty},
-        {"penalty_weight", c.loss.penalty_weight}}},
-      {"sgda",
-       {{"d_steps", s.d_steps},
-        {"mode", s.mode},
-        {"batch", s.batch},
-        {"optimizer", s.optimizer},
-        {"lr_g", s.lr_g},
-        {"lr_d", s.lr_d},
-        {"beta1", s.beta1},
-        {"beta2", s.beta2},
-        {"momentum", s.momentum},
-        {"lr_schedule", s.lr_schedule},
-        {"lr_min_factor", s.lr_min_factor}}},
-      {"data", {{"source", c.data.source}, {"train_samples", c.data.train_samples}}},
-      {"schedule",
-       {{"kind", c.schedule.kind},
-        {"levels", c.schedule.levels},
-        {"steps", c.schedule.steps},
-        {"finetune_steps", c.schedule.finetune_steps}}},
-      {"units",
-       {{"reinit_every", c.units.reinit_every},
-        {"reinit_until", c.units.reinit_until},
-        {"dead_activity", c.units.dead_activity},
-        {"duplicate_cosine", c.units.duplicate_cosine},
-        {"prune_at", c.units.prune_at}}},
-      {"log",
-       {{"every", c.log.every},
-        {"checkpoint_every", c.log.checkpoint_every},
-        {"eval_samples", c.log.eval_samples}}},
-  };
-}
-
-LearnerConfig parse_learner_config(const Json& json) {
-  Json j = to_json(LearnerConfig{});
-  overlay(j, json, "");
-  LearnerConfig c;
-  c.comment = j["comment"].get<std::string>();
-  {
-    const double seed = j["seed"].get<double>();
-    if (seed < 0 || seed != std::floor(seed) || seed > 9.007e15)
-      fail_field("seed", compact(j["seed"]), "must be an integer >= 0");
-    c.seed = j["seed"].is_number_unsigned() ? j["seed"].get<std::uint64_t>()
-                                            : static_cast<std::uint64_t>(seed);
-  }
-  c.threads = integer(j["threads"], "threads", 1, 256);
-  c.dtype = one_of(j["dtype"], "dtype", {"float64", "float32"});
-
-  const Json& g = j["generator"];
-  c.generator.width = number(g["width"], "generator.width");
-  require_in_range("generator.width", c.generator.width, 1.0, 64.0, true, true);
-  c.generator.latent_dim = integer(g["latent_dim"], "generator.latent_dim", 0, 1 << 16);
-  c.generator.init = one_of(g["init"], "generator.init", {"orthogonal", "gaussian"});
-  c.generator.columns_init =
-      one_of(g["columns_init"], "generator.columns_init", {"random", "patch_kmeans"});
-  c.generator.kmeans_restarts = integer(g["kmeans_restarts"], "generator.kmeans_restarts", 1, 1000);
-  c.generator.correlation =
-      one_of(g["correlation"], "generator.correlation", {"learned", "independent"});
-  c.generator.init_code_scale = number(g["init_code_scale"], "generator.init_code_scale");
-  require_positive("generator.init_code_scale", c.generator.init_code_scale);
-  c.generator.init_active = number(g["init_active"], "generator.init_active");
-  require_in_range("generator.init_active", c.generator.init_active, 0.0, 1.0);
-  c.generator.unit_norm_columns = g["unit_norm_columns"].get<bool>();
-  c.generator.threshold = one_of(g["threshold"], "generator.threshold", {"absolute", "relative"});
-  c.generator.up_init = one_of(g["up_init"], "generator.up_init", {"calibrate", "regression"});
-  c.generator.mod_rounds = integer(g["mod_rounds"], "generator.mod_rounds", 0, 1000);
-  c.generator.first_layer_init =
-      one_of(g["first_layer_init"], "generator.first_layer_init", {"fixed", "moments"});
-  c.generator.warm_start_samples =
-      integer(g["warm_start_samples"], "generator.warm_start_samples", 100, 10000000);
-
-  const Json& d = j["discriminator"];
-  c.discriminator.kind = one_of(d["kind"], "discriminator.kind", {"theory", "conv"});
-  c.discriminator.width = number(d["width"], "discriminator.width");
-  require_in_range("discriminator.width", c.discriminator.width, 0.0, 64.0, false, true);
-  c.discriminator.unit_norm_rows = d["unit_norm_rows"].get<bool>();
-  c.discriminator.threshold_init = number(d["threshold_init"], "discriminator.threshold_init");
-  c.discriminator.learn_threshold = d["learn_threshold"].get<bool>();
-  c.discriminator.quadratic =
-      one_of(d["quadratic"], "discriminator.quadratic", {"full", "diag", "none"});
-  c.discriminator.cubic = d["cubic"].get<bool>();
-  c.discriminator.cross_scale = d["cross_scale"].get<bool>();
-  c.discriminator.conv_channels =
-      integer(d["conv_channels"], "discriminator.conv_channels", 1, 4096);
-  c.discriminator.readout = one_of(d["readout"], "discriminator.readout", {"learned", "optimal"});
-  if (c.discriminator.readout == "optimal" && c.discriminator.kind != "theory") {
-    fail_field("discriminator.readout", "optimal", "needs discriminator.kind = theory");
-  }
-
-  const Json& l = j["loss"];
-  c.loss.kind = one_of(l["kind"], "loss.kind", {"ipm", "nonsaturating"});
-  c.loss.penalty = one_of(l["penalty"], "loss.penalty", {"l2", "gradient", "none"});
-  c.loss.penalty_weight = number(l["penalty_weight"], "loss.penalty_weight");
-  require_nonnegative("loss.penalty_weight", c.loss.penalty_weight);
-
-  const Json& s = j["sgda"];
-  c.sgda.d_steps = integer(s["d_steps"], "sgda.d_steps", 1, 100);
-  c.sgda.mode = one_of(s["mode"], "sgda.mode", {"alternating", "simultaneous"});
-  c.sgda.batch = integer(s["batch"], "sgda.batch", 1, 1 << 20);
-  c.sgda.optimizer = one_of(s["optimizer"], "sgda.optimizer", {"adam", "sgd"});
-  c.sgda.lr_g = number(s["lr_g"], "sgda.lr_g");
-  require_positive("sgda.lr_g", c.sgda.lr_g);
-  c.sgda.lr_d = number(s["lr_d"], "sgda.lr_d");
-  require_positive("sgda.lr_d", c.sgda.lr_d);
-  c.sgda.beta1 = number(s["beta1"], "sgda.beta1");
-  require_in_range("sgda.beta1", c.sgda.beta1, 0.0, 1.0, true, false);
-  c.sgda.beta2 = number(s["beta2"], "sgda.beta2");
-  require_in_range("sgda.beta2", c.sgda.beta2, 0.0, 1.0, true, false);
-  c.sgda.momentum = number(s["momentum"], "sgda.momentum");
-  require_in_range("sgda.momentum", c.sgda.momentum, 0.0, 1.0, true, false);
-  c.sgda.lr_schedule = one_of(s["lr_schedule"], "sgda.lr_schedule", {"cosine", "constant"});
-  c.sgda.lr_min_factor = number(s["lr_min_factor"], "sgda.lr_min_factor");
-  require_in_range("sgda.lr_min_factor", c.sgda.lr_min_factor, 0.0, 1.0, true, true);
-
-  const Json& da = j["data"];
-  c.data.source = one_of(da["source"], "data.source", {"stream", "fixed"});
-  {
-    const double n = da["train_samples"].get<double>();
-    if (n < 0 || n != std::floor(n))
-      fail_field("data.train_samples", compact(da["train_samples"]), "must be an integer >= 0");
-    c.data.train_samples = static_cast<std::int64_t>(n);
-  }
-  if (c.data.source == "fixed" && c.data.train_samples < c.sgda.batch) {
-    fail_field(
-        "data.train_samples", c.data.train_samples,
-        "must be >= sgda.batch = " + std::to_string(c.sgda.batch) + " with data.source = fixed");
-  }
-
-  const Json& sc = j["schedule"];
-  c.schedule.kind = one_of(sc["kind"], "schedule.kind",
-                           {"layerwise", "random_lower", "joint", "layerwise_finetune"});
-  c.schedule.levels = integer(sc["levels"], "schedule.levels", 0, 8);
-  c.schedule.steps.clear();
-  if (sc["steps"].empty()) fail_field("schedule.steps", "[]", "must not be empty");
-  for (std::size_t i = 0; i < sc["steps"].size(); ++i) {
-    const std::string f = "schedule.steps[" + std::to_string(i) + "]";
-    if (!sc["steps"][i].is_number()) fail_field(f, compact(sc["steps"][i]), "must be a number");
-    c.schedule.steps.push_back(integer(sc["steps"][i], f, 1, 100000000));
-  }
-  c.schedule.finetune_steps =
-      integer(sc["finetune_steps"], "schedule.finetune_steps", 0, 100000000);
-
-  const Json& u = j["units"];
-  c.units.reinit_every = integer(u["reinit_every"], "units.reinit_every", 0, 100000000);
-  c.units.reinit_until = number(u["reinit_until"], "units.reinit_until");
-  require_in_range("units.reinit_until", c.units.reinit_until, 0.0, 1.0, true, true);
-  c.units.dead_activity = number(u["dead_activity"], "units.dead_activity");
-  require_in_range("units.dead_activity", c.units.dead_activity, 0.0, 1.0, true, false);
-  c.units.duplicate_cosine = number(u["duplicate_cosine"], "units.duplicate_cosine");
-  require_in_range("units.duplicate_cosine", c.units.duplicate_cosine, 0.0, 1.0, false, true);
-  c.units.prune_at = number(u["prune_at"], "units.prune_at");
-  require_in_range("units.prune_at", c.units.prune_at, 0.0, 1.0, true, false);
-
-  const Json& lg = j["log"];
-  c.log.every = integer(lg["every"], "log.every", 1, 100000000);
-  c.log.checkpoint_every = integer(lg["checkpoint_every"], "log.checkpoint_every", 0, 100000000);
-  c.log.eval_samples = integer(lg["eval_samples"], "log.eval_samples", 16, 10000000);
-  return c;
-}
+Json to_json(const LearnerConfig& config) { return learner_fields().to_json(config); }
 
 std::vector<std::string> config_differences(const Json& before, const Json& after) {
-  std::map<std::string, Json> a, b;
-  flatten(before, "", a);
-  flatten(after, "", b);
-  std::set<std::string> keys;
-  for (const auto& [k, v] : a) keys.insert(k);
-  for (const auto& [k, v] : b) keys.insert(k);
-  std::vector<std::string> out;
-  for (const auto& k : keys) {
-    const bool in_a = a.count(k) > 0, in_b = b.count(k) > 0;
-    if (in_a && in_b && a[k] == b[k]) continue;
-    out.push_back(k + ": " + (in_a ? compact(a[k]) : "(absent)") + " -> " +
-                  (in_b ? compact(b[k]) : "(absent)"));
-  }
-  return out;
+  return json_differences(before, after);
 }
 
 }  // namespace fsr

@@ -1,133 +1,196 @@
 // The configuration of a GDA learner (SPEC §4): generator widths and initialisation, the
 // discriminator family, the loss, SGDA (step sizes, n_D, optimiser, schedule), the data source,
 // the training schedule over levels and the unit-maintenance heuristics that make recovery
-// reliable. Parsed and validated once, at the boundary: an unknown key, a wrong type or a value
-// that breaks a rule is an fsr::InputError naming the field ("sgda.d_steps = 0: must be >= 1").
-// Keys and defaults: docs/learner.md. No LibTorch here, so the CLI and tests parse cheaply.
+// reliable. Parsed and validated once, at the boundary, from one declarative table of its fields
+// (learner_fields(), core/fields.h): an unknown key, a wrong type or a value that breaks a rule is
+// an fsr::InputError naming the field ("sgda.d_steps = 0: must be an integer in [1, 100]"), and
+// every option with a fixed set of values is an enum from here on. Keys, defaults and rules: the
+// table in docs/learner.md, generated from learner_fields(). No LibTorch here, so the CLI and
+// tests parse cheaply.
 //
 //   fsr::LearnerConfig c =
 //   fsr::parse_learner_config(fsr::read_json("experiments/learners/level1.json")); fsr::Json
-//   normalized = fsr::to_json(c);                 // every default filled in auto changes =
-//   fsr::config_differences(saved, normalized);  // {"sgda.batch: 512 -> 256"}
+//   normalized = fsr::to_json(c);                      // every default filled in auto changes =
+//   fsr::config_differences(saved, normalized);   // {"sgda.batch: 512 -> 256"} if (c.sgda.mode ==
+//   fsr::SgdaMode::kAlternating) ...
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "core/fields.h"
 #include "core/json_io.h"
 
 namespace fsr {
 
+// The options with a fixed set of values, each with its JSON spelling (core/fields.h EnumName).
+enum class Precision { kFloat64, kFloat32 };
+enum class GeneratorInit { kOrthogonal, kGaussian };
+enum class ColumnsInit { kRandom, kPatchKmeans };
+enum class UnitCorrelation { kLearned, kIndependent };
+enum class ThresholdForm { kAbsolute, kRelative };
+enum class UpInit { kCalibrate, kRegression };
+enum class FirstLayerInit { kFixed, kMoments };
+enum class DiscriminatorKind { kTheory, kConv };
+enum class QuadraticReadout { kFull, kDiag, kNone };
+enum class Readout { kLearned, kOptimal };
+enum class LossKind { kIpm, kNonsaturating };
+enum class Penalty { kL2, kGradient, kNone };
+enum class SgdaMode { kAlternating, kSimultaneous };
+enum class OptimizerKind { kAdam, kSgd };
+enum class LrSchedule { kCosine, kConstant };
+enum class DataSource { kStream, kFixed };
+enum class ScheduleKind { kLayerwise, kRandomLower, kJoint, kLayerwiseFinetune };
+
+constexpr std::array<EnumName<Precision>, 2> enum_names(Precision) {
+  return {{{Precision::kFloat64, "float64"}, {Precision::kFloat32, "float32"}}};
+}
+constexpr std::array<EnumName<GeneratorInit>, 2> enum_names(GeneratorInit) {
+  return {{{GeneratorInit::kOrthogonal, "orthogonal"}, {GeneratorInit::kGaussian, "gaussian"}}};
+}
+constexpr std::array<EnumName<ColumnsInit>, 2> enum_names(ColumnsInit) {
+  return {{{ColumnsInit::kRandom, "random"}, {ColumnsInit::kPatchKmeans, "patch_kmeans"}}};
+}
+constexpr std::array<EnumName<UnitCorrelation>, 2> enum_names(UnitCorrelation) {
+  return {{{UnitCorrelation::kLearned, "learned"}, {UnitCorrelation::kIndependent, "independent"}}};
+}
+constexpr std::array<EnumName<ThresholdForm>, 2> enum_names(ThresholdForm) {
+  return {{{ThresholdForm::kAbsolute, "absolute"}, {ThresholdForm::kRelative, "relative"}}};
+}
+constexpr std::array<EnumName<UpInit>, 2> enum_names(UpInit) {
+  return {{{UpInit::kCalibrate, "calibrate"}, {UpInit::kRegression, "regression"}}};
+}
+constexpr std::array<EnumName<FirstLayerInit>, 2> enum_names(FirstLayerInit) {
+  return {{{FirstLayerInit::kFixed, "fixed"}, {FirstLayerInit::kMoments, "moments"}}};
+}
+constexpr std::array<EnumName<DiscriminatorKind>, 2> enum_names(DiscriminatorKind) {
+  return {{{DiscriminatorKind::kTheory, "theory"}, {DiscriminatorKind::kConv, "conv"}}};
+}
+constexpr std::array<EnumName<QuadraticReadout>, 3> enum_names(QuadraticReadout) {
+  return {{{QuadraticReadout::kFull, "full"},
+           {QuadraticReadout::kDiag, "diag"},
+           {QuadraticReadout::kNone, "none"}}};
+}
+constexpr std::array<EnumName<Readout>, 2> enum_names(Readout) {
+  return {{{Readout::kLearned, "learned"}, {Readout::kOptimal, "optimal"}}};
+}
+constexpr std::array<EnumName<LossKind>, 2> enum_names(LossKind) {
+  return {{{LossKind::kIpm, "ipm"}, {LossKind::kNonsaturating, "nonsaturating"}}};
+}
+constexpr std::array<EnumName<Penalty>, 3> enum_names(Penalty) {
+  return {{{Penalty::kL2, "l2"}, {Penalty::kGradient, "gradient"}, {Penalty::kNone, "none"}}};
+}
+constexpr std::array<EnumName<SgdaMode>, 2> enum_names(SgdaMode) {
+  return {{{SgdaMode::kAlternating, "alternating"}, {SgdaMode::kSimultaneous, "simultaneous"}}};
+}
+constexpr std::array<EnumName<OptimizerKind>, 2> enum_names(OptimizerKind) {
+  return {{{OptimizerKind::kAdam, "adam"}, {OptimizerKind::kSgd, "sgd"}}};
+}
+constexpr std::array<EnumName<LrSchedule>, 2> enum_names(LrSchedule) {
+  return {{{LrSchedule::kCosine, "cosine"}, {LrSchedule::kConstant, "constant"}}};
+}
+constexpr std::array<EnumName<DataSource>, 2> enum_names(DataSource) {
+  return {{{DataSource::kStream, "stream"}, {DataSource::kFixed, "fixed"}}};
+}
+constexpr std::array<EnumName<ScheduleKind>, 4> enum_names(ScheduleKind) {
+  return {{{ScheduleKind::kLayerwise, "layerwise"},
+           {ScheduleKind::kRandomLower, "random_lower"},
+           {ScheduleKind::kJoint, "joint"},
+           {ScheduleKind::kLayerwiseFinetune, "layerwise_finetune"}}};
+}
+
+// Field by field, with the meaning of each in learner_fields() (learner_config.cpp), where the
+// defaults written here are also the documented ones.
 struct LearnerConfig {
-  std::string comment;  // free text: the target settings this config is meant for
+  std::string comment;
   std::uint64_t seed = 1;
-  int threads = 1;                // torch intra-op threads (CPU); results depend on it
-  std::string dtype = "float64";  // "float64" | "float32"
+  int threads = 1;
+  Precision dtype = Precision::kFloat64;
 
   struct Generator {
-    double width = 1.0;               // m_hat_l = ceil(width * m_l) channels per level
-    int latent_dim = 0;               // m0_hat; 0 = max(target m0, n_hat_1)
-    std::string init = "orthogonal";  // rows of A_hat: "orthogonal" | "gaussian"
-    // Level-1 columns of M_hat: "random", or "patch_kmeans": spherical k-means (|cos|) of the
-    // training patches (a data-driven warm start; GDA then learns codes and refines columns).
-    std::string columns_init = "random";
-    int kmeans_restarts = 1;  // patch_kmeans: restarts, the best k-means objective wins
-    // "learned": A_hat free (rho learned); "independent": A_hat diagonal (one latent per unit).
-    std::string correlation = "learned";
-    double init_code_scale = 1.0;   // initial norm of the rows of A_hat
-    double init_active = 0.1;       // initial P(unit active): b = scale * Q^{-1}(init_active)
-    bool unit_norm_columns = true;  // M_hat used through its column-normalised version
-    // "absolute": S_1 = ReLU(A_hat z - b); "relative": S_1 = ReLU(A_hat z - ||A_hat_u|| t), i.e.
-    // the unit's threshold t = beta/alpha is the parameter (decouples sparsity from scale).
-    std::string threshold = "absolute";
-    // Levels >= 2, at the start of the level's stage: "calibrate" keeps the random W_l and sets
-    // b_l and the channel scales to the target's activity and patch energy; "regression" fits
-    // W_l, b_l by ReLU regression (gda/code_regression.h) of the level's codes on its parent's
-    // codes, both decoded from real images through the generator's current dictionaries.
-    std::string up_init = "calibrate";
-    // up_init = regression: MOD rounds that polish the level's k-means columns (written to the
-    // generator) and a copy of the parent level's columns (used only to decode the parent codes).
+    double width = 1.0;
+    int latent_dim = 0;
+    GeneratorInit init = GeneratorInit::kOrthogonal;
+    ColumnsInit columns_init = ColumnsInit::kRandom;
+    int kmeans_restarts = 1;
+    UnitCorrelation correlation = UnitCorrelation::kLearned;
+    double init_code_scale = 1.0;
+    double init_active = 0.1;
+    bool unit_norm_columns = true;
+    ThresholdForm threshold = ThresholdForm::kAbsolute;
+    UpInit up_init = UpInit::kCalibrate;
     int mod_rounds = 100;
-    // Level 1, at the start of its stage: "fixed" starts every unit at alpha = init_code_scale
-    // and activity init_active; "moments" polishes the k-means columns by MOD (mod_rounds),
-    // decodes the codes of real patches through them and starts each unit at its censored-normal
-    // ML estimate (alpha, beta) (theory/first_layer.h) — a start that does not presume the
-    // target's scale or sparsity. Correlations (rho) are not warm-started.
-    std::string first_layer_init = "fixed";
-    // Real samples the data-driven warm starts read (first_layer_init = moments, up_init =
-    // regression, the scale calibration): stream samples of their own, or with a fixed training
-    // set its first min(N, this). They are held as float64 images of every learned level while
-    // training runs: 20 000 samples of a 32 x 32 x 3 finest level are ~0.5 GB.
+    FirstLayerInit first_layer_init = FirstLayerInit::kFixed;
     int warm_start_samples = 20000;
   } generator;
 
   struct Discriminator {
-    std::string kind = "theory";  // "theory" | "conv"
-    double width = 2.0;           // theory: decoder units per level = ceil(width * m_l)
-    bool unit_norm_rows = true;   // V used through its row-normalised version
-    double threshold_init = 0.0;  // initial tau of the threshold ReLU
+    DiscriminatorKind kind = DiscriminatorKind::kTheory;
+    double width = 2.0;
+    bool unit_norm_rows = true;
+    double threshold_init = 0.0;
     bool learn_threshold = true;
-    std::string quadratic = "full";  // "full" | "diag" | "none"
-    bool cubic = false;              // per-unit u^3 read-out
-    bool cross_scale = true;         // levels >= 2: child-parent code products
-    int conv_channels = 32;          // conv: hidden channels
-    // theory: "learned" read-out weights trained by SGDA, or "optimal": the read-outs solved in
-    // closed form (IPM with L2 penalty: weights = moment differences), so the game is over V, tau
-    // only and G minimises sum_k ||E_real phi_k(u) - E_fake phi_k(u)||^2 / ||E_real phi_k(u)||^2.
-    std::string readout = "learned";
+    QuadraticReadout quadratic = QuadraticReadout::kFull;
+    bool cubic = false;
+    bool cross_scale = true;
+    int conv_channels = 32;
+    Readout readout = Readout::kLearned;
   } discriminator;
 
   struct Loss {
-    std::string kind = "ipm";    // "ipm" | "nonsaturating"
-    std::string penalty = "l2";  // "l2" | "gradient" | "none"
+    LossKind kind = LossKind::kIpm;
+    Penalty penalty = Penalty::kL2;
     double penalty_weight = 1e-3;
   } loss;
 
   struct Sgda {
-    int d_steps = 3;                   // n_D discriminator steps per generator step
-    std::string mode = "alternating";  // "alternating" | "simultaneous"
+    int d_steps = 3;
+    SgdaMode mode = SgdaMode::kAlternating;
     int batch = 512;
-    std::string optimizer = "adam";  // "adam" | "sgd"
+    OptimizerKind optimizer = OptimizerKind::kAdam;
     double lr_g = 2e-3, lr_d = 2e-3;
-    double beta1 = 0.5, beta2 = 0.99;    // Adam
-    double momentum = 0.0;               // SGD
-    std::string lr_schedule = "cosine";  // "cosine" | "constant"
-    double lr_min_factor = 0.01;         // cosine decays to lr * lr_min_factor at the stage's end
+    double beta1 = 0.5, beta2 = 0.99;
+    double momentum = 0.0;
+    LrSchedule lr_schedule = LrSchedule::kCosine;
+    double lr_min_factor = 0.01;
   } sgda;
 
   struct Data {
-    std::string source = "stream";   // "stream" (sample i used once) | "fixed" (first N, epochs)
-    std::int64_t train_samples = 0;  // N for source = fixed
+    DataSource source = DataSource::kStream;
+    std::int64_t train_samples = 0;
   } data;
 
   struct Schedule {
-    std::string kind =
-        "layerwise";  // "layerwise" | "random_lower" | "joint" | "layerwise_finetune"
-    int levels = 0;   // levels to learn; 0 = all levels of the target
-    std::vector<int> steps = {3000};  // generator steps per stage (one value: every stage)
-    int finetune_steps = 0;           // layerwise_finetune: joint steps after the stages
+    ScheduleKind kind = ScheduleKind::kLayerwise;
+    int levels = 0;
+    std::vector<int> steps = {3000};
+    int finetune_steps = 0;
   } schedule;
 
-  // Unit maintenance (generator channels of the level being trained).
   struct Units {
-    int reinit_every = 0;            // 0 = never; re-seed dead / duplicate channels
-    double reinit_until = 0.5;       // ... during the first fraction of each stage
-    double dead_activity = 0.002;    // max over positions of P(active) below this: dead
-    double duplicate_cosine = 0.95;  // |cos| of columns above this: duplicates
-    double prune_at = 0.0;           // fraction of the stage at which to keep only m_l channels
+    int reinit_every = 0;
+    double reinit_until = 0.5;
+    double dead_activity = 0.002;
+    double duplicate_cosine = 0.95;
+    double prune_at = 0.0;
   } units;
 
   struct Log {
-    int every = 100;             // metrics.jsonl every K generator steps
-    int checkpoint_every = 500;  // generator steps between checkpoints (0: only at the end)
-    int eval_samples = 4000;     // samples for moment mismatch
+    int every = 100;
+    int checkpoint_every = 500;
+    int eval_samples = 4000;
   } log;
 
   int steps_for_stage(int stage) const {  // stage 0-based
     return schedule.steps.size() == 1 ? schedule.steps[0] : schedule.steps[stage];
   }
 };
+
+// Every field: dotted key, type and rule, default, meaning. The one declaration behind parsing,
+// to_json, config_differences and the options table of docs/learner.md.
+const FieldTable<LearnerConfig>& learner_fields();
 
 LearnerConfig parse_learner_config(const Json& json);
 Json to_json(const LearnerConfig& config);

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "core/atomic_file.h"
 #include "core/validate.h"
 
 namespace fsr {
@@ -60,6 +65,31 @@ TEST(LearnerConfig, DifferencesNameChangedFields) {
   EXPECT_EQ(d[0], "seed: 1 -> 3");
   EXPECT_EQ(d[1], "sgda.batch: 512 -> 256");
   EXPECT_TRUE(config_differences(a, a).empty());
+}
+
+// docs/learner.md's options table is generated from learner_fields(): this test fails when the two
+// differ and prints the table; FSR_UPDATE_DOCS=1 rewrites the section in place instead.
+TEST(LearnerConfig, DocsTableIsGeneratedFromTheFields) {
+  const std::string path = std::string(FSR_SOURCE_DIR) + "/docs/learner.md";
+  std::ifstream in(path);
+  ASSERT_TRUE(in) << path;
+  std::stringstream buf;
+  buf << in.rdbuf();
+  const std::string doc = buf.str();
+  const std::string begin =
+      "<!-- learner options: generated from learner_fields(); do not edit by hand -->\n";
+  const std::string end = "<!-- end of learner options -->";
+  const auto b = doc.find(begin), e = doc.find(end);
+  ASSERT_NE(b, std::string::npos);
+  ASSERT_NE(e, std::string::npos);
+  const std::string want = options_markdown(learner_fields().docs());
+  const std::string have = doc.substr(b + begin.size(), e - b - begin.size());
+  if (have != want && std::getenv("FSR_UPDATE_DOCS")) {
+    write_file_atomic(path, doc.substr(0, b + begin.size()) + want + doc.substr(e));
+    return;
+  }
+  EXPECT_EQ(have, want) << "docs/learner.md is out of date; FSR_UPDATE_DOCS=1 "
+                        << "rewrites it";
 }
 
 }  // namespace

@@ -5,7 +5,7 @@
 
 #include "core/rng.h"
 #include "core/validate.h"
-#include "synth/recovery.h"
+#include "score/recovery.h"
 #include "theory/relu_moments.h"
 
 namespace fsr {
@@ -58,19 +58,16 @@ torch::Tensor seeded_normal(std::int64_t rows, std::int64_t cols, std::uint64_t 
 
 NetworkShape network_shape(const Target& t, const LearnerConfig& c) {
   NetworkShape s;
-  s.levels = t.levels;
-  s.grid = t.grid;
-  s.patch = t.patch;
-  s.colors = t.colors;
-  s.kernel = t.kernel;
+  static_cast<Architecture&>(s) = t;
   s.target_channels = t.channels;
+  s.channels.clear();
   for (int m : t.channels) {
     s.channels.push_back(static_cast<int>(std::ceil(c.generator.width * m - 1e-9)));
     s.decoder_units.push_back(
         std::max(1, static_cast<int>(std::ceil(c.discriminator.width * m - 1e-9))));
   }
-  const int n1 = s.grid * s.grid * s.channels[0];
-  s.latent_dim = c.generator.latent_dim > 0 ? c.generator.latent_dim : std::max(t.latent_dim(), n1);
+  s.latent_dim = c.generator.latent_dim > 0 ? c.generator.latent_dim
+                                            : std::max(t.latent_dim(), s.first_layer_units());
   return s;
 }
 
@@ -94,20 +91,20 @@ GeneratorImpl::GeneratorImpl(const NetworkShape& s, const LearnerConfig& config,
                              torch::TensorOptions options)
     : shape(s),
       unit_norm_columns(config.generator.unit_norm_columns),
-      relative_threshold(config.generator.threshold == "relative") {
+      relative_threshold(config.generator.threshold == ThresholdForm::kRelative) {
   const auto& g = config.generator;
   const std::uint64_t seed = config.seed;
   const int h2 = s.grid * s.grid;
   const int n1 = h2 * s.channels[0];
   const int m0 = s.latent_dim;
   Eigen::MatrixXd a = normal_matrix(n1, m0, seed, kStreamA);
-  if (g.init == "orthogonal" && n1 <= m0) {
+  if (g.init == GeneratorInit::kOrthogonal && n1 <= m0) {
     Eigen::HouseholderQR<Eigen::MatrixXd> qr(a.transpose());
     Eigen::MatrixXd q = qr.householderQ() * Eigen::MatrixXd::Identity(m0, n1);
     a = q.transpose();
   }
   Eigen::MatrixXd amask = Eigen::MatrixXd::Ones(n1, m0);
-  if (g.correlation == "independent") {
+  if (g.correlation == UnitCorrelation::kIndependent) {
     if (m0 < n1)
       fail_field("generator.latent_dim", m0,
                  "must be >= n_hat_1 = " + std::to_string(n1) + " for independent units");
@@ -160,7 +157,7 @@ std::vector<torch::Tensor> GeneratorImpl::forward(const torch::Tensor& z, int le
                     mask[0].view({1, -1, 1, 1});
   for (int l = 1; l <= levels; ++l) {
     if (l >= 2) {
-      s = torch::conv_transpose2d(s, W[l - 2], {}, 2, s.size(2) > 0 && shape.kernel == 4 ? 1 : 0);
+      s = torch::conv_transpose2d(s, W[l - 2], {}, 2, s.size(2) > 0 ? shape.padding() : 0);
       s = torch::relu(s - bW[l - 2].view({1, -1, 1, 1})) * mask[l - 1].view({1, -1, 1, 1});
     }
     if (hidden) hidden->push_back(s);
@@ -185,11 +182,8 @@ std::vector<int> GeneratorImpl::kept_channels(int level) const {
 Target GeneratorImpl::to_target(std::uint64_t sample_seed) const {
   torch::NoGradGuard no_grad;
   Target t;
-  t.levels = shape.levels;
-  t.grid = shape.grid;
-  t.patch = shape.patch;
-  t.colors = shape.colors;
-  t.kernel = shape.kernel;
+  static_cast<Architecture&>(t) = shape;
+  t.channels.clear();  // the kept ones, below
   t.sample_seed = sample_seed;
   const int h2 = shape.grid * shape.grid;
   std::vector<std::vector<int>> kept;
@@ -258,9 +252,9 @@ TheoryDiscriminator::TheoryDiscriminator(const NetworkShape& s, const LearnerCon
     tau.push_back(register_parameter("tau" + n, torch::full({units}, options.threshold_init, opts),
                                      options.learn_threshold));
     lin.push_back(register_parameter("lin" + n, torch::zeros({P, units}, opts)));
-    if (options.quadratic == "full") {
+    if (options.quadratic == QuadraticReadout::kFull) {
       quad.push_back(register_parameter("quad" + n, torch::zeros({P * units, P * units}, opts)));
-    } else if (options.quadratic == "diag") {
+    } else if (options.quadratic == QuadraticReadout::kDiag) {
       quad.push_back(register_parameter("quad" + n, torch::zeros({P, units}, opts)));
     }
     if (options.cubic)
@@ -301,10 +295,10 @@ torch::Tensor TheoryDiscriminator::forward(const std::vector<torch::Tensor>& x, 
     const torch::Tensor u = decode(l, x[l - 1]);  // (N, P, units)
     const auto n = u.size(0);
     torch::Tensor fl = (u * lin[l - 1]).sum({1, 2});
-    if (options.quadratic == "full") {
+    if (options.quadratic == QuadraticReadout::kFull) {
       const torch::Tensor uf = u.reshape({n, -1});
       fl = fl + (uf.matmul(quad[l - 1]) * uf).sum(1);
-    } else if (options.quadratic == "diag") {
+    } else if (options.quadratic == QuadraticReadout::kDiag) {
       fl = fl + (u * u * quad[l - 1]).sum({1, 2});
     }
     if (options.cubic) fl = fl + (u * u * u * cubic[l - 1]).sum({1, 2});
@@ -325,8 +319,8 @@ std::vector<torch::Tensor> TheoryDiscriminator::feature_means(const std::vector<
     const auto n = u.size(0);
     const torch::Tensor uf = u.reshape({n, -1});
     out.push_back(uf.mean(0));
-    if (options.quadratic == "full") out.push_back(uf.t().matmul(uf) / double(n));
-    if (options.quadratic == "diag") out.push_back(uf.pow(2).mean(0));
+    if (options.quadratic == QuadraticReadout::kFull) out.push_back(uf.t().matmul(uf) / double(n));
+    if (options.quadratic == QuadraticReadout::kDiag) out.push_back(uf.pow(2).mean(0));
     if (options.cubic) out.push_back(uf.pow(3).mean(0));
     if (options.cross_scale && l >= 2) {
       const torch::Tensor up = parent_codes(l, x);
@@ -382,13 +376,13 @@ std::vector<torch::Tensor> ConvDiscriminator::penalised_parameters() {
 std::shared_ptr<DiscriminatorImpl> make_discriminator(const NetworkShape& shape,
                                                       const LearnerConfig& config,
                                                       torch::TensorOptions options) {
-  if (config.discriminator.kind == "theory") {
-    return std::make_shared<TheoryDiscriminator>(shape, config, options);
+  switch (config.discriminator.kind) {
+    case DiscriminatorKind::kTheory:
+      return std::make_shared<TheoryDiscriminator>(shape, config, options);
+    case DiscriminatorKind::kConv:
+      return std::make_shared<ConvDiscriminator>(shape, config, options);
   }
-  if (config.discriminator.kind == "conv") {
-    return std::make_shared<ConvDiscriminator>(shape, config, options);
-  }
-  fail_field("discriminator.kind", config.discriminator.kind, "must be theory or conv");
+  fail_field("discriminator.kind", enum_name(config.discriminator.kind), "must be theory or conv");
 }
 
 }  // namespace fsr

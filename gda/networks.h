@@ -25,17 +25,12 @@
 
 namespace fsr {
 
-// The architecture both networks are built for.
-struct NetworkShape {
-  int levels = 1;
-  int grid = 1, patch = 1, colors = 1, kernel = 2;
-  std::vector<int> target_channels;  // m_l of the target
-  std::vector<int> channels;         // m_hat_l of the generator
+// The architecture both networks are built for: the generator's — the target's, with m_hat_l
+// channels per level — and what only the learner has.
+struct NetworkShape : Architecture {
+  std::vector<int> target_channels;  // m_l of the target (channels holds m_hat_l)
   std::vector<int> decoder_units;    // theory discriminator units per level
   int latent_dim = 1;                // m0_hat
-  int grid_at(int l) const { return grid << (l - 1); }
-  int side_at(int l) const { return patch * grid_at(l); }
-  int patch_dim() const { return patch * patch * colors; }
 };
 NetworkShape network_shape(const Target& target, const LearnerConfig& config);
 

@@ -49,11 +49,11 @@ std::vector<Stage> make_stages(const LearnerConfig& c, int levels) {
   };
   std::vector<int> all(levels);
   std::iota(all.begin(), all.end(), 1);
-  if (s.kind == "layerwise") layerwise();
-  if (s.kind == "random_lower")
+  if (s.kind == ScheduleKind::kLayerwise) layerwise();
+  if (s.kind == ScheduleKind::kRandomLower)
     st.push_back({{levels}, levels, levels, c.steps_for_stage(0), "top_only"});
-  if (s.kind == "joint") st.push_back({all, 1, levels, c.steps_for_stage(0), "joint"});
-  if (s.kind == "layerwise_finetune") {
+  if (s.kind == ScheduleKind::kJoint) st.push_back({all, 1, levels, c.steps_for_stage(0), "joint"});
+  if (s.kind == ScheduleKind::kLayerwiseFinetune) {
     layerwise();
     if (s.finetune_steps > 0) st.push_back({all, 1, levels, s.finetune_steps, "finetune"});
   }
@@ -77,7 +77,7 @@ Eigen::MatrixXd patches_matrix(const torch::Tensor& x, const NetworkShape& s, in
 }
 
 double lr_at(double lr, const LearnerConfig& c, std::int64_t step, std::int64_t steps) {
-  if (c.sgda.lr_schedule == "constant") return lr;
+  if (c.sgda.lr_schedule == LrSchedule::kConstant) return lr;
   const double f = c.sgda.lr_min_factor;
   const double progress = steps > 1 ? double(step) / double(steps - 1) : 1.0;
   return lr * (f + (1.0 - f) * 0.5 * (1.0 + std::cos(M_PI * progress)));
@@ -85,7 +85,7 @@ double lr_at(double lr, const LearnerConfig& c, std::int64_t step, std::int64_t 
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<torch::Tensor>& params,
                                                         const LearnerConfig& c, double lr) {
-  if (c.sgda.optimizer == "adam") {
+  if (c.sgda.optimizer == OptimizerKind::kAdam) {
     return std::make_unique<torch::optim::Adam>(
         params, torch::optim::AdamOptions(lr).betas({c.sgda.beta1, c.sgda.beta2}));
   }
@@ -160,7 +160,7 @@ class Trainer {
   std::int64_t cached_epoch_ = -1;
   std::vector<std::int64_t> epoch_order_;
   std::vector<Eigen::MatrixXd> eval_real_;          // patches per level for moment mismatch
-  std::vector<std::vector<bool>> exercised_;        // identified W_l entries (l >= 2), once
+  std::vector<std::vector<bool>> identified_;       // identified W_l entries (l >= 2), once
   mutable std::vector<Eigen::MatrixXd> warm_real_;  // warm-start patches per level (stream data)
   torch::Tensor eval_z_;
 };
@@ -176,7 +176,7 @@ torch::Tensor Trainer::latent(std::int64_t step, int k, std::int64_t count) cons
 std::vector<torch::Tensor> Trainer::real_batch(std::int64_t batch_index) {
   const std::int64_t B = c_.sgda.batch;
   std::vector<torch::Tensor> xs;
-  if (c_.data.source == "stream") {
+  if (c_.data.source == DataSource::kStream) {
     const SampleBatch b = sample(truth_, batch_index * B, B);
     for (int l = 1; l <= levels_; ++l)
       xs.push_back(rows_to_images(b.x[l - 1], truth_.colors, truth_.side_at(l), opts_));
@@ -208,8 +208,10 @@ void Trainer::build() {
                "must be <= the target's levels = " + std::to_string(truth_.levels));
   }
   if (c_.schedule.steps.size() != 1) {
-    const int needed =
-        c_.schedule.kind == "layerwise" || c_.schedule.kind == "layerwise_finetune" ? levels_ : 1;
+    const int needed = c_.schedule.kind == ScheduleKind::kLayerwise ||
+                               c_.schedule.kind == ScheduleKind::kLayerwiseFinetune
+                           ? levels_
+                           : 1;
     if (static_cast<int>(c_.schedule.steps.size()) != needed) {
       fail_field("schedule.steps", c_.schedule.steps.size(),
                  "must list one value or " + std::to_string(needed) + " (one per stage)");
@@ -233,7 +235,7 @@ void Trainer::build() {
   if (auto* f = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
     f(c_.threads);
   opts_ = torch::TensorOptions()
-              .dtype(c_.dtype == "float64" ? torch::kFloat64 : torch::kFloat32)
+              .dtype(c_.dtype == Precision::kFloat64 ? torch::kFloat64 : torch::kFloat32)
               .device(device_);
   Target arch = truth_;
   arch.levels = levels_;
@@ -258,10 +260,10 @@ void Trainer::build() {
       assign(g_->bW[l - 2], up.bias);
     }
   }
-  if (c_.generator.columns_init == "patch_kmeans" && !o_.oracle_init)
+  if (c_.generator.columns_init == ColumnsInit::kPatchKmeans && !o_.oracle_init)
     for (int l = 1; l <= levels_; ++l) init_columns_kmeans(l);
   stages_ = make_stages(c_, levels_);
-  if (c_.data.source == "fixed") {
+  if (c_.data.source == DataSource::kFixed) {
     const SampleBatch b = sample(truth_, 0, c_.data.train_samples, SampleOptions{.threads = 1});
     for (int l = 1; l <= levels_; ++l)
       fixed_.push_back(rows_to_images(b.x[l - 1], truth_.colors, truth_.side_at(l),
@@ -274,7 +276,7 @@ void Trainer::build() {
                                       torch::TensorOptions().dtype(torch::kFloat64)),
                        shape_, l));
   }
-  for (int l = 2; l <= levels_; ++l) exercised_.push_back(exercised_weights(truth_, l));
+  for (int l = 2; l <= levels_; ++l) identified_.push_back(identified_weights(truth_, l));
   auto gen = at::detail::createCPUGenerator(mix64(c_.seed ^ kStreamEval));
   eval_z_ = torch::randn({c_.log.eval_samples, shape_.latent_dim}, gen,
                          torch::TensorOptions().dtype(torch::kFloat64))
@@ -289,8 +291,8 @@ void Trainer::calibrate_bias(int level) {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> hidden;
   g_->forward(eval_z_, level - 1, &hidden);
-  const torch::Tensor pre = torch::conv_transpose2d(hidden[level - 2], g_->W[level - 2], {}, 2,
-                                                    shape_.kernel == 4 ? 1 : 0);
+  const torch::Tensor pre =
+      torch::conv_transpose2d(hidden[level - 2], g_->W[level - 2], {}, 2, shape_.padding());
   const torch::Tensor per_channel =
       pre.transpose(0, 1).reshape({pre.size(1), -1}).to(torch::kCPU, torch::kFloat64);
   const torch::Tensor q = std::get<0>(per_channel.sort(1));
@@ -323,7 +325,7 @@ void Trainer::calibrate_bias(int level) {
 const Eigen::MatrixXd& Trainer::warm_start_patches(int level) const {
   if (warm_real_.empty()) {
     const std::int64_t want = c_.generator.warm_start_samples;
-    if (c_.data.source == "fixed") {
+    if (c_.data.source == DataSource::kFixed) {
       for (int l = 1; l <= levels_; ++l) {
         const torch::Tensor& x = fixed_[l - 1];
         warm_real_.push_back(
@@ -365,12 +367,8 @@ void Trainer::fit_up_layer(int level) {
   };
   const Eigen::MatrixXd parent_columns =
       refine_dictionary(warm_start_patches(level - 1), to_eigen(g_->dictionary(level - 1)), rounds);
-  const UpFit fit =
-      fit_super_resolution(codes(level - 1, parent_columns), codes(level, child_columns),
-                           {.in = shape_.channels[level - 2],
-                            .out = shape_.channels[level - 1],
-                            .kernel = shape_.kernel,
-                            .child_grid = shape_.grid_at(level)});
+  const UpFit fit = fit_super_resolution(codes(level - 1, parent_columns),
+                                         codes(level, child_columns), shape_, level);
   assign(g_->W[level - 2], fit.weight);
   assign(g_->bW[level - 2], fit.bias);
 }
@@ -414,8 +412,9 @@ void Trainer::start_stage(const Stage& st) {
   // an oracle start keeps the target's.
   if (st.name != "finetune" && !o_.oracle_init)
     for (int l : st.trained) {
-      if (l == 1 && c_.generator.first_layer_init == "moments") fit_first_layer_start();
-      if (l >= 2) c_.generator.up_init == "regression" ? fit_up_layer(l) : calibrate_bias(l);
+      if (l == 1 && c_.generator.first_layer_init == FirstLayerInit::kMoments)
+        fit_first_layer_start();
+      if (l >= 2) c_.generator.up_init == UpInit::kRegression ? fit_up_layer(l) : calibrate_bias(l);
     }
   for (auto& p : g_->parameters()) p.set_requires_grad(false);
   g_params_.clear();
@@ -459,20 +458,20 @@ torch::Tensor moment_discrepancy(TheoryDiscriminator& d, const std::vector<torch
 
 torch::Tensor Trainer::d_loss(const std::vector<torch::Tensor>& real,
                               const std::vector<torch::Tensor>& fake, const Stage& st) {
-  if (c_.discriminator.readout == "optimal") {
+  if (c_.discriminator.readout == Readout::kOptimal) {
     return -moment_discrepancy(static_cast<TheoryDiscriminator&>(*d_), real, fake, st.first,
                                st.last);
   }
   const torch::Tensor fr = d_->forward(real, st.first, st.last);
   const torch::Tensor ff = d_->forward(fake, st.first, st.last);
-  torch::Tensor loss = c_.loss.kind == "ipm"
+  torch::Tensor loss = c_.loss.kind == LossKind::kIpm
                            ? ff.mean() - fr.mean()
                            : torch::softplus(-fr).mean() + torch::softplus(ff).mean();
-  if (c_.loss.penalty == "l2" && c_.loss.penalty_weight > 0) {
+  if (c_.loss.penalty == Penalty::kL2 && c_.loss.penalty_weight > 0) {
     torch::Tensor pen = torch::zeros({}, opts_);
     for (const auto& p : d_->penalised_parameters()) pen = pen + p.pow(2).sum();
     loss = loss + c_.loss.penalty_weight * pen;
-  } else if (c_.loss.penalty == "gradient" && c_.loss.penalty_weight > 0) {
+  } else if (c_.loss.penalty == Penalty::kGradient && c_.loss.penalty_weight > 0) {
     const auto n = real[0].size(0);
     std::vector<torch::Tensor> mix;
     auto gen =
@@ -495,29 +494,9 @@ Json Trainer::evaluate(const Stage& st, std::int64_t global_step) {
   torch::NoGradGuard no_grad;
   Json m;
   const Target learned = g_->to_target(c_.seed);
-  const Recovery r = evaluate_recovery(truth_, learned, st.last, exercised_);
+  const Recovery r = evaluate_recovery(truth_, learned, {.levels = st.last}, identified_);
   Json rec = Json::array();
-  for (const auto& lr : r.levels) {
-    Json e{{"level", lr.level},
-           {"mean_cosine", lr.columns.mean_cosine},
-           {"min_cosine", lr.columns.min_cosine},
-           {"mean_best_cosine", lr.columns.mean_best_cosine},
-           {"min_best_cosine", lr.columns.min_best_cosine},
-           {"channels", learned.channels[lr.level - 1]}};
-    if (lr.level == 1) {
-      e["alpha_max_relative"] = lr.alpha_max_relative;
-      e["beta_max_relative"] = lr.beta_max_relative;
-      e["rho_max_absolute"] = lr.rho_max_absolute;
-      e["active_duplicates"] = lr.active_duplicates;
-      e["active_unmatched"] = lr.active_unmatched;
-    } else {
-      e["w_relative"] = lr.w_relative;
-      e["w_identified_relative"] = lr.w_identified_relative;
-      e["bias_relative"] = lr.bias_relative;
-    }
-    e["meets_bar"] = lr.meets_bar();
-    rec.push_back(e);
-  }
+  for (const auto& lr : r.levels) rec.push_back(summary_json(lr));
   m["recovery"] = rec;
   m["meets_bar"] = r.meets_bar();
   Json vcos = Json::array(), vhat = Json::array(), moments = Json::array();
@@ -627,7 +606,7 @@ void Trainer::reinit_level1(std::int64_t global_step) {
       Eigen::VectorXd row(a.cols());
       for (Eigen::Index i = 0; i < row.size(); ++i) row(i) = rng.normal();
       // Orthogonal to every other row when there is room (Gram–Schmidt against their span).
-      if (c_.generator.correlation == "independent") {
+      if (c_.generator.correlation == UnitCorrelation::kIndependent) {
         row.setZero();
         row(u) = 1.0;
       } else if (a.rows() <= a.cols()) {
@@ -660,8 +639,9 @@ void Trainer::reinit_level1(std::int64_t global_step) {
 // k-means++ seeding from the learner's seed; signs chosen so that the patches project >= 0.
 void Trainer::init_columns_kmeans(int level) {
   const std::int64_t budget = 80000 / (shape_.grid_at(level) * shape_.grid_at(level));  // patches
-  const std::int64_t n =
-      c_.data.source == "fixed" ? std::min<std::int64_t>(c_.data.train_samples, budget) : budget;
+  const std::int64_t n = c_.data.source == DataSource::kFixed
+                             ? std::min<std::int64_t>(c_.data.train_samples, budget)
+                             : budget;
   const SampleBatch b = sample(truth_, 0, n);
   const Eigen::MatrixXd all =
       patches_matrix(rows_to_images(b.x[level - 1], truth_.colors, truth_.side_at(level),
@@ -904,19 +884,19 @@ TrainResult Trainer::run() {
         opt_g_->zero_grad();
         const auto fake = g_->forward(latent(global, nd, c_.sgda.batch), st.last);
         torch::Tensor loss;
-        if (c_.discriminator.readout == "optimal") {
+        if (c_.discriminator.readout == Readout::kOptimal) {
           // Against a real batch of its own (index past the discriminator's batches of the step).
           loss = moment_discrepancy(static_cast<TheoryDiscriminator&>(*d_),
                                     real_batch(global * nd + nd - 1), fake, st.first, st.last);
         } else {
           const torch::Tensor f = d_->forward(fake, st.first, st.last);
-          loss = c_.loss.kind == "ipm" ? -f.mean() : torch::softplus(-f).mean();
+          loss = c_.loss.kind == LossKind::kIpm ? -f.mean() : torch::softplus(-f).mean();
         }
         loss.backward();
         return loss.item<double>();
       };
       double loss_g = 0, loss_d = 0, gn_d = 0;
-      if (c_.sgda.mode == "simultaneous") loss_g = g_backward();
+      if (c_.sgda.mode == SgdaMode::kSimultaneous) loss_g = g_backward();
       for (int k = 0; k < nd; ++k) {
         const auto real = real_batch(global * nd + k);
         std::vector<torch::Tensor> fake;
@@ -931,7 +911,7 @@ TrainResult Trainer::run() {
         gn_d = grad_norm(d_params_);
         opt_d_->step();
       }
-      if (c_.sgda.mode == "alternating") loss_g = g_backward();
+      if (c_.sgda.mode == SgdaMode::kAlternating) loss_g = g_backward();
       const double gn_g = grad_norm(g_params_);
       opt_g_->step();
       bool finite = std::isfinite(loss_g) && std::isfinite(loss_d) && std::isfinite(gn_g) &&
@@ -985,7 +965,7 @@ TrainResult Trainer::run() {
   if (result.status == "completed") {
     result.model = g_->to_target(c_.seed);
     const Stage& st = stages_.back();
-    result.recovery = evaluate_recovery(truth_, result.model, st.last, exercised_);
+    result.recovery = evaluate_recovery(truth_, result.model, {.levels = st.last}, identified_);
   }
   if (!o_.out.empty()) {
     if (result.status == "completed") {

@@ -24,7 +24,7 @@
 
 #include "core/json_io.h"
 #include "gda/learner_config.h"
-#include "synth/recovery.h"
+#include "score/recovery.h"
 #include "synth/target.h"
 
 namespace fsr {

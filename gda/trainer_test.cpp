@@ -49,15 +49,16 @@ TEST(Trainer, RecoversTinyLevel1Target) {
     "schedule": {"steps": 1500}, "log": {"every": 500}})"));
   const TrainResult r = train(truth, c, {.progress = false});
   ASSERT_EQ(r.status, "completed");
-  const LevelRecovery& l1 = r.recovery.levels.at(0);
-  std::printf("recovery: cos %.4f/%.4f alpha %.4f beta %.4f rho %.4f in %.1f s\n",
-              l1.columns.mean_cosine, l1.columns.min_cosine, l1.alpha_max_relative,
-              l1.beta_max_relative, l1.rho_max_absolute, r.seconds);
-  EXPECT_GE(l1.columns.mean_cosine, 0.99);
-  EXPECT_GE(l1.columns.min_cosine, 0.98);
+  const ColumnMatch& c1 = r.recovery.levels.at(0).columns.match;
+  const FirstLayerRecovery& l1 = r.recovery.levels.at(0).first_layer.value();
+  std::printf("recovery: cos %.4f/%.4f alpha %.4f beta %.4f rho %.4f in %.1f s\n", c1.mean_cosine,
+              c1.min_cosine, l1.alpha_max_relative, l1.beta_max_relative, l1.rho_max_abs_error,
+              r.seconds);
+  EXPECT_GE(c1.mean_cosine, 0.99);
+  EXPECT_GE(c1.min_cosine, 0.98);
   EXPECT_LE(l1.alpha_max_relative, 0.08);
   EXPECT_LE(l1.beta_max_relative, 0.08);
-  EXPECT_LE(l1.rho_max_absolute, 1e-12);  // independent units: rho_hat = I by construction
+  EXPECT_LE(l1.rho_max_abs_error, 1e-12);  // independent units: rho_hat = I by construction
   EXPECT_LT(r.seconds, 60.0);
 }
 
@@ -79,17 +80,19 @@ TEST(Trainer, MomentStartReadsAlphaBetaOffTheData) {
     "sgda": {"batch": 512}, "schedule": {"steps": 1}, "log": {"every": 1}})");
   const TrainResult r = train(truth, parse_learner_config(j), {.progress = false});
   ASSERT_EQ(r.status, "completed");
-  const LevelRecovery& l1 = r.recovery.levels.at(0);
-  std::printf("moment start: cos %.4f/%.4f alpha %.4f beta %.4f\n", l1.columns.mean_cosine,
-              l1.columns.min_cosine, l1.alpha_max_relative, l1.beta_max_relative);
-  EXPECT_GE(l1.columns.min_cosine, 0.999);  // k-means + MOD on noiseless patches
+  const ColumnMatch& c1 = r.recovery.levels.at(0).columns.match;
+  const FirstLayerRecovery& l1 = r.recovery.levels.at(0).first_layer.value();
+  std::printf("moment start: cos %.4f/%.4f alpha %.4f beta %.4f\n", c1.mean_cosine, c1.min_cosine,
+              l1.alpha_max_relative, l1.beta_max_relative);
+  EXPECT_GE(c1.min_cosine, 0.999);  // k-means + MOD on noiseless patches
   EXPECT_LE(l1.alpha_max_relative, 0.08);
   EXPECT_LE(l1.beta_max_relative, 0.08);
   j["generator"]["first_layer_init"] = "fixed";
   const TrainResult f = train(truth, parse_learner_config(j), {.progress = false});
   ASSERT_EQ(f.status, "completed");
-  std::printf("fixed start: alpha %.4f\n", f.recovery.levels.at(0).alpha_max_relative);
-  EXPECT_GE(f.recovery.levels.at(0).alpha_max_relative, 0.2);
+  const double fixed_alpha = f.recovery.levels.at(0).first_layer.value().alpha_max_relative;
+  std::printf("fixed start: alpha %.4f\n", fixed_alpha);
+  EXPECT_GE(fixed_alpha, 0.2);
 }
 
 // A config that exercises every piece of state: fixed training set over several epochs, a wider

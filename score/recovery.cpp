@@ -1,15 +1,159 @@
-#include "synth/recovery.h"
+#include "score/recovery.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include "core/json_read.h"
 #include "core/rng.h"
 #include "core/validate.h"
 #include "synth/sample.h"
 #include "theory/relu_moments.h"
 
 namespace fsr {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+template <typename V>
+std::vector<int> map_indices(const std::vector<int>& idx, const V& keep) {
+  std::vector<int> out;
+  out.reserve(idx.size());
+  for (int i : idx) out.push_back(keep[i]);
+  return out;
+}
+
+// The SPEC §2 errors of the scored units: truth unit truth_units[k] against the estimate
+// (alpha_hat[k], beta_hat[k]) — canonical, merged where several learned units share a code — and,
+// for rho = A A^T, against row learned_units[k] of learned_A.
+void first_layer_errors(const Target& truth, const Eigen::MatrixXd& learned_A,
+                        const std::vector<int>& truth_units, const std::vector<int>& learned_units,
+                        const Eigen::VectorXd& alpha_hat, const Eigen::VectorXd& beta_hat,
+                        std::uint64_t rho_seed, FirstLayerRecovery& r) {
+  const auto n = static_cast<std::int64_t>(truth_units.size());
+  for (std::int64_t k = 0; k < n; ++k) {
+    const int u = truth_units[k];
+    const UnitError e = unit_error(truth.alpha(u), truth.beta(u), alpha_hat(k), beta_hat(k));
+    r.alpha_mean_relative += e.alpha_relative;
+    r.beta_mean_relative += e.beta_relative;
+    r.alpha_max_relative = std::max(r.alpha_max_relative, e.alpha_relative);
+    r.beta_max_relative = std::max(r.beta_max_relative, e.beta_relative);
+    r.t_max_abs_error = std::max(r.t_max_abs_error, e.t_abs);
+  }
+  if (n > 0) {
+    r.alpha_mean_relative /= double(n);
+    r.beta_mean_relative /= double(n);
+  }
+  constexpr std::int64_t kMaxPairs = 2000000;
+  double rsum = 0;
+  auto score_pair = [&](std::int64_t a, std::int64_t b) {
+    const double rt = truth.A.row(truth_units[a]).dot(truth.A.row(truth_units[b]));
+    const double rl = learned_A.row(learned_units[a]).dot(learned_A.row(learned_units[b]));
+    const double e = std::abs(rt - rl);
+    r.rho_max_abs_error = std::max(r.rho_max_abs_error, e);
+    rsum += e;
+    ++r.rho_pairs;
+  };
+  if (n * (n - 1) / 2 <= kMaxPairs) {
+    for (std::int64_t a = 0; a < n; ++a)
+      for (std::int64_t b = a + 1; b < n; ++b) score_pair(a, b);
+  } else {
+    Rng rng(rho_seed);
+    while (r.rho_pairs < kMaxPairs) {
+      const auto a = static_cast<std::int64_t>(rng.uniform_int(n));
+      const auto b = static_cast<std::int64_t>(rng.uniform_int(n));
+      if (a != b) score_pair(a, b);
+    }
+  }
+  r.rho_mean_abs_error = r.rho_pairs ? rsum / double(r.rho_pairs) : 0.0;
+}
+
+// Both models in canonical form; `columns` is the level-1 match.
+FirstLayerRecovery first_layer_recovery(const Target& truth, const Target& learned,
+                                        const DictionaryMatch& columns, const ScoreOptions& o) {
+  FirstLayerRecovery r;
+  const int h2 = truth.grid * truth.grid, m = truth.channels[0];
+  const std::vector<int>& perm = columns.match.permutation;
+  const Eigen::VectorXd act = channel_activity(learned);
+  for (int j : columns.match.dead_columns)
+    if (act(j) > o.active_floor) ++r.active_unmatched;
+  for (int j : columns.match.duplicate_columns)
+    if (act(j) > o.active_floor) ++r.active_duplicates;
+
+  const int n1 = truth.first_layer_units();
+  r.alpha = truth.alpha;
+  r.beta = truth.beta;
+  r.alpha_hat = Eigen::VectorXd::Constant(n1, kNaN);
+  r.beta_hat = Eigen::VectorXd::Constant(n1, kNaN);
+  std::vector<int> truth_units, learned_units;  // scored pairs (for rho)
+  for (int i = 0; i < m; ++i) {
+    std::vector<int> aligned{perm[i]};
+    for (int j : columns.match.duplicate_columns)
+      if (columns.match.estimate_best_truth[j] == i && act(j) > o.active_floor)
+        aligned.push_back(j);
+    bool mergeable = true;
+    for (std::size_t k = 1; k < aligned.size() && mergeable; ++k)
+      for (int p = 0; p < h2 && mergeable; ++p) {
+        const int u0 = perm[i] * h2 + p, uk = aligned[k] * h2 + p;
+        const double a0 = learned.alpha(u0), ak = learned.alpha(uk);
+        if (!(a0 > 0 && ak > 0)) {
+          mergeable = false;
+          break;
+        }
+        const double corr = learned.A.row(u0).dot(learned.A.row(uk));
+        const double t0 = learned.beta(u0) / a0, tk = learned.beta(uk) / ak;
+        mergeable = 1.0 - corr <= o.merge_tolerance &&
+                    std::abs(tk - t0) <= o.merge_tolerance * (1.0 + std::abs(t0));
+      }
+    if (!mergeable) {
+      r.not_identifiable_channels.push_back(i);
+      continue;
+    }
+    if (aligned.size() > 1) r.merged_channels.push_back(i);
+    for (int p = 0; p < h2; ++p) {
+      double a = 0, b = 0;
+      for (int j : aligned) {
+        a += learned.alpha(j * h2 + p);
+        b += learned.beta(j * h2 + p);
+      }
+      r.alpha_hat(i * h2 + p) = a;
+      r.beta_hat(i * h2 + p) = b;
+      truth_units.push_back(i * h2 + p);
+      learned_units.push_back(perm[i] * h2 + p);
+    }
+  }
+  r.identifiable = r.not_identifiable_channels.empty();
+  r.units_scored = static_cast<int>(truth_units.size());
+  Eigen::VectorXd a_hat(truth_units.size()), b_hat(truth_units.size());
+  for (std::size_t k = 0; k < truth_units.size(); ++k) {
+    a_hat(k) = r.alpha_hat(truth_units[k]);
+    b_hat(k) = r.beta_hat(truth_units[k]);
+  }
+  first_layer_errors(truth, learned.A, truth_units, learned_units, a_hat, b_hat, o.rho_seed, r);
+  return r;
+}
+
+void check_compatible(const Target& truth, const Target& learned) {
+  auto same = [](const char* what, int a, int b) {
+    if (a != b) {
+      throw InputError(std::string("learned model ") + what + " = " + std::to_string(b) +
+                       ": must equal the target's " + std::to_string(a));
+    }
+  };
+  same("grid", truth.grid, learned.grid);
+  same("patch", truth.patch, learned.patch);
+  same("colors", truth.colors, learned.colors);
+  if (std::min(truth.levels, learned.levels) >= 2) same("kernel", truth.kernel, learned.kernel);
+}
+
+}  // namespace
+
+UnitError unit_error(double alpha, double beta, double alpha_hat, double beta_hat) {
+  return {.alpha_relative = std::abs(alpha_hat - alpha) / alpha,
+          .beta_relative = std::abs(beta_hat - beta) / std::max(std::abs(beta), 0.1 * alpha),
+          .t_abs = alpha_hat > 0 ? std::abs(beta_hat / alpha_hat - beta / alpha)
+                                 : std::numeric_limits<double>::infinity()};
+}
 
 Target canonical_form(const Target& model) {
   Target t = model;
@@ -49,7 +193,7 @@ Target canonical_form(const Target& model) {
   return t;
 }
 
-std::vector<bool> exercised_weights(const Target& truth, int level, std::int64_t samples) {
+std::vector<bool> identified_weights(const Target& truth, int level, std::int64_t samples) {
   if (level < 2 || level > truth.levels)
     fail_field("level", level, "must be in [2, " + std::to_string(truth.levels) + "]");
   const SuperResolutionLayer& up = truth.up[level - 2];
@@ -65,7 +209,7 @@ std::vector<bool> exercised_weights(const Target& truth, int level, std::int64_t
       for (const ParentTap& t : parent_taps(y, x, h, k))
         for (Eigen::Index a = 0; a < parent.rows(); ++a)
           for (int j = 0; j < up.out_channels; ++j) {
-            if (child(a, (std::int64_t{j} * h + y) * h + x) <= 0) continue;
+            if (child(a, truth.code_index(level, j, y, x)) <= 0) continue;
             for (int i = 0; i < up.in_channels; ++i)
               if (parent(a, std::int64_t{i} * hp * hp + t.parent) > 0)
                 seen[(std::size_t(i) * up.out_channels + j) * kk + t.tap] = true;
@@ -73,15 +217,91 @@ std::vector<bool> exercised_weights(const Target& truth, int level, std::int64_t
   return seen;
 }
 
-OperatorError super_resolution_error(const SuperResolutionLayer& truth,
-                                     const SuperResolutionLayer& learned,
-                                     const std::vector<int>& prev, const std::vector<int>& perm,
-                                     const std::vector<bool>& exercised) {
-  if (!exercised.empty() && exercised.size() != truth.weight.size())
-    fail_field("exercised", exercised.size(),
+Eigen::VectorXd channel_activity(const Target& model) {
+  const int h2 = model.grid * model.grid;
+  Eigen::VectorXd act = Eigen::VectorXd::Zero(model.channels[0]);
+  for (int j = 0; j < model.channels[0]; ++j) {
+    for (int p = 0; p < h2; ++p) {
+      const int u = j * h2 + p;
+      const double a = model.alpha(u) * model.A.row(u).norm(), b = model.beta(u);
+      const double q = a > 0 ? normal_q(b / a) : (b < 0 ? 1.0 : 0.0);
+      act(j) = std::max(act(j), q);
+    }
+  }
+  return act;
+}
+
+DictionaryMatch match_dictionary(const Eigen::MatrixXd& truth, const Eigen::MatrixXd& estimate,
+                                 double threshold, const std::string& what, bool allow_reversed) {
+  DictionaryMatch out;
+  std::vector<int> keep;
+  for (Eigen::Index j = 0; j < estimate.cols(); ++j) {
+    if (estimate.col(j).norm() > 0) {
+      keep.push_back(static_cast<int>(j));
+    } else {
+      out.zero_columns.push_back(static_cast<int>(j));
+    }
+  }
+  if (estimate.rows() != truth.rows()) {
+    throw InputError(what + ": has " + std::to_string(estimate.rows()) + " rows, the target's " +
+                     std::to_string(truth.rows()) + " (d = r^2 c must agree)");
+  }
+  if (keep.empty()) throw InputError(what + ": every column is zero");
+  Eigen::MatrixXd kept(estimate.rows(), static_cast<Eigen::Index>(keep.size()));
+  for (std::size_t j = 0; j < keep.size(); ++j) kept.col(j) = estimate.col(keep[j]);
+  try {
+    if (kept.cols() >= truth.cols()) {
+      out.match = match_columns(truth, kept, threshold);
+    } else if (allow_reversed) {
+      out.reversed = true;
+      out.match = match_columns(kept, truth, threshold);
+    } else {
+      throw InputError("has " + std::to_string(kept.cols()) +
+                       " non-zero columns, fewer than the target's " +
+                       std::to_string(truth.cols()) + ": cannot be matched one-to-one");
+    }
+  } catch (const InputError& e) {
+    throw InputError(what + ": " + e.what());
+  }
+  ColumnMatch& m = out.match;
+  if (!out.reversed) {
+    // Back to the estimate's own column indices; zero columns are unmatched and dead.
+    m.permutation = map_indices(m.permutation, keep);
+    m.best_index = map_indices(m.best_index, keep);
+    m.unmatched = map_indices(m.unmatched, keep);
+    m.duplicate_columns = map_indices(m.duplicate_columns, keep);
+    m.dead_columns = map_indices(m.dead_columns, keep);
+    std::vector<double> best(estimate.cols(), 0.0);
+    std::vector<int> best_truth(estimate.cols(), -1);
+    for (std::size_t j = 0; j < keep.size(); ++j) {
+      best[keep[j]] = m.estimate_best_cosines[j];
+      best_truth[keep[j]] = m.estimate_best_truth[j];
+    }
+    m.estimate_best_cosines = best;
+    m.estimate_best_truth = best_truth;
+    for (int z : out.zero_columns) {
+      m.unmatched.push_back(z);
+      m.dead_columns.push_back(z);
+    }
+    std::sort(m.unmatched.begin(), m.unmatched.end());
+    std::sort(m.dead_columns.begin(), m.dead_columns.end());
+  }
+  const auto above =
+      std::count_if(m.cosines.begin(), m.cosines.end(), [](double c) { return c >= 0.99; });
+  out.fraction_above_099 = m.cosines.empty() ? 0.0 : double(above) / double(m.cosines.size());
+  return out;
+}
+
+SuperResolutionRecovery super_resolution_error(const SuperResolutionLayer& truth,
+                                               const SuperResolutionLayer& learned,
+                                               const std::vector<int>& prev,
+                                               const std::vector<int>& perm,
+                                               const std::vector<bool>& identified) {
+  if (!identified.empty() && identified.size() != truth.weight.size())
+    fail_field("identified", identified.size(),
                "must have one entry per weight (" + std::to_string(truth.weight.size()) + ")");
   double num = 0, den = 0, inum = 0, iden = 0, bnum = 0, bden = 0;
-  OperatorError out;
+  SuperResolutionRecovery out;
   for (int i = 0; i < truth.in_channels; ++i)
     for (int j = 0; j < truth.out_channels; ++j)
       for (int ky = 0; ky < truth.kernel; ++ky)
@@ -92,7 +312,7 @@ OperatorError super_resolution_error(const SuperResolutionLayer& truth,
           den += t * t;
           const std::size_t at =
               ((std::size_t(i) * truth.out_channels + j) * truth.kernel + ky) * truth.kernel + kx;
-          if (!exercised.empty() && !exercised[at]) {
+          if (!identified.empty() && !identified[at]) {
             ++out.unidentified_entries;
             continue;
           }
@@ -110,27 +330,15 @@ OperatorError super_resolution_error(const SuperResolutionLayer& truth,
   return out;
 }
 
-Eigen::VectorXd channel_activity(const Target& learned) {
-  const int h2 = learned.grid * learned.grid;
-  Eigen::VectorXd act = Eigen::VectorXd::Zero(learned.channels[0]);
-  for (int j = 0; j < learned.channels[0]; ++j) {
-    for (int p = 0; p < h2; ++p) {
-      const int u = j * h2 + p;
-      const double a = learned.alpha(u) * learned.A.row(u).norm();
-      const double q = a > 0 ? normal_q(learned.beta(u) / a) : 0.0;
-      act(j) = std::max(act(j), q);
-    }
-  }
-  return act;
-}
-
 bool LevelRecovery::meets_bar(const RecoveryBar& bar) const {
-  if (columns.mean_cosine < bar.mean_cosine || columns.min_cosine < bar.min_cosine) return false;
-  if (level == 1) {
-    return alpha_beta_identifiable && alpha_max_relative <= bar.alpha_relative &&
-           beta_max_relative <= bar.beta_relative && rho_max_absolute <= bar.rho_absolute;
+  const ColumnMatch& c = columns.match;
+  if (c.mean_cosine < bar.mean_cosine || c.min_cosine < bar.min_cosine) return false;
+  if (first_layer) {
+    const FirstLayerRecovery& f = *first_layer;
+    return f.identifiable && f.alpha_max_relative <= bar.alpha_relative &&
+           f.beta_max_relative <= bar.beta_relative && f.rho_max_abs_error <= bar.rho_absolute;
   }
-  return w_identified_relative <= bar.w_relative;
+  return !super_resolution || super_resolution->w_identified_relative <= bar.w_relative;
 }
 
 bool Recovery::meets_bar(const RecoveryBar& bar) const {
@@ -138,146 +346,96 @@ bool Recovery::meets_bar(const RecoveryBar& bar) const {
                      [&](const LevelRecovery& r) { return r.meets_bar(bar); });
 }
 
-FirstLayerErrors first_layer_errors(const Target& truth, const Eigen::MatrixXd& learned_A,
-                                    const std::vector<int>& truth_units,
-                                    const std::vector<int>& learned_units,
-                                    const Eigen::VectorXd& alpha_hat,
-                                    const Eigen::VectorXd& beta_hat, std::uint64_t rho_seed) {
-  FirstLayerErrors r;
-  const auto n = static_cast<std::int64_t>(truth_units.size());
-  for (std::int64_t k = 0; k < n; ++k) {
-    const int u = truth_units[k];
-    const double a = truth.alpha(u), b = truth.beta(u);
-    const double ea = std::abs(alpha_hat(k) - a) / a;
-    const double eb = std::abs(beta_hat(k) - b) / std::max(std::abs(b), 0.1 * a);
-    const double et = alpha_hat(k) > 0 ? std::abs(beta_hat(k) / alpha_hat(k) - b / a)
-                                       : std::numeric_limits<double>::infinity();
-    r.alpha_mean_relative += ea;
-    r.beta_mean_relative += eb;
-    r.alpha_max_relative = std::max(r.alpha_max_relative, ea);
-    r.beta_max_relative = std::max(r.beta_max_relative, eb);
-    r.t_max_abs_error = std::max(r.t_max_abs_error, et);
-  }
-  if (n > 0) {
-    r.alpha_mean_relative /= double(n);
-    r.beta_mean_relative /= double(n);
-  }
-  constexpr std::int64_t kMaxPairs = 2000000;
-  double rsum = 0;
-  auto score_pair = [&](std::int64_t a, std::int64_t b) {
-    const double rt = truth.A.row(truth_units[a]).dot(truth.A.row(truth_units[b]));
-    const double rl = learned_A.row(learned_units[a]).dot(learned_A.row(learned_units[b]));
-    const double e = std::abs(rt - rl);
-    r.rho_max_abs_error = std::max(r.rho_max_abs_error, e);
-    rsum += e;
-    ++r.rho_pairs;
-  };
-  if (n * (n - 1) / 2 <= kMaxPairs) {
-    for (std::int64_t a = 0; a < n; ++a)
-      for (std::int64_t b = a + 1; b < n; ++b) score_pair(a, b);
-  } else {
-    Rng rng(rho_seed);
-    while (r.rho_pairs < kMaxPairs) {
-      const auto a = static_cast<std::int64_t>(rng.uniform_int(n));
-      const auto b = static_cast<std::int64_t>(rng.uniform_int(n));
-      if (a != b) score_pair(a, b);
-    }
-  }
-  r.rho_mean_abs_error = r.rho_pairs ? rsum / double(r.rho_pairs) : 0.0;
-  return r;
-}
-
-Recovery evaluate_recovery(const Target& truth_in, const Target& learned_in, int levels,
-                           const std::vector<std::vector<bool>>& exercised) {
-  if (truth_in.grid != learned_in.grid || truth_in.patch != learned_in.patch ||
-      truth_in.colors != learned_in.colors) {
-    throw InputError("learned model: grid, patch and colours must equal the target's");
-  }
+Recovery evaluate_recovery(const Target& truth_in, const Target& learned_in, const ScoreOptions& o,
+                           const std::vector<std::vector<bool>>& identified) {
+  require_in_range("threshold", o.threshold, 0, 1, true, true);
+  require_nonnegative("active_floor", o.active_floor);
+  require_nonnegative("merge_tolerance", o.merge_tolerance);
+  check_compatible(truth_in, learned_in);
   const Target truth = canonical_form(truth_in);
   const Target learned = canonical_form(learned_in);
-  const int L = levels > 0 ? std::min({levels, truth.levels, learned.levels})
-                           : std::min(truth.levels, learned.levels);
+  const int L = o.levels > 0 ? std::min({o.levels, truth.levels, learned.levels})
+                             : std::min(truth.levels, learned.levels);
   Recovery out;
-  const int h2 = truth.grid * truth.grid;
   for (int l = 1; l <= L; ++l) {
     LevelRecovery r;
     r.level = l;
-    r.columns = match_columns(truth.M[l - 1], learned.M[l - 1]);
-    const auto& perm = r.columns.permutation;
+    r.channels = truth.channels[l - 1];
+    r.learned_channels = learned.channels[l - 1];
+    r.columns = match_dictionary(truth.M[l - 1], learned.M[l - 1], o.threshold,
+                                 "learned M_" + std::to_string(l), false);
     if (l == 1) {
-      const int m = truth.channels[0];
-      std::vector<int> tu, lu;  // matched unit indices
-      for (int i = 0; i < m; ++i)
-        for (int p = 0; p < h2; ++p) {
-          tu.push_back(i * h2 + p);
-          lu.push_back(perm[i] * h2 + p);
-        }
-      Eigen::VectorXd a_hat(lu.size()), b_hat(lu.size());
-      for (std::size_t k = 0; k < lu.size(); ++k) {
-        a_hat(k) = learned.alpha(lu[k]);
-        b_hat(k) = learned.beta(lu[k]);
-      }
-      const FirstLayerErrors e = first_layer_errors(truth, learned.A, tu, lu, a_hat, b_hat, 0);
-      r.alpha_max_relative = e.alpha_max_relative;
-      r.alpha_mean_relative = e.alpha_mean_relative;
-      r.beta_max_relative = e.beta_max_relative;
-      r.beta_mean_relative = e.beta_mean_relative;
-      r.rho_max_absolute = e.rho_max_abs_error;
-      r.rho_mean_absolute = e.rho_mean_abs_error;
-      const Eigen::VectorXd act = channel_activity(learned);
-      for (int k : r.columns.unmatched) {
-        if (act(k) <= 0.005) continue;
-        const bool dup =
-            std::find(r.columns.duplicate_columns.begin(), r.columns.duplicate_columns.end(), k) !=
-            r.columns.duplicate_columns.end();
-        (dup ? r.active_duplicates : r.active_unmatched) += 1;
-      }
-      r.alpha_beta_identifiable = r.active_duplicates == 0;
+      r.first_layer = first_layer_recovery(truth, learned, r.columns, o);
     } else {
-      const OperatorError e = super_resolution_error(
-          truth.up[l - 2], learned.up[l - 2], out.levels[l - 2].columns.permutation, perm,
-          std::size_t(l - 2) < exercised.size() ? exercised[l - 2] : exercised_weights(truth, l));
-      r.w_relative = e.w_relative;
-      r.bias_relative = e.bias_relative;
-      r.w_identified_relative = e.w_identified_relative;
-      r.unidentified_entries = e.unidentified_entries;
+      r.super_resolution = super_resolution_error(
+          truth.up[l - 2], learned.up[l - 2], out.levels[l - 2].columns.match.permutation,
+          r.columns.match.permutation,
+          std::size_t(l - 2) < identified.size() ? identified[l - 2]
+                                                 : identified_weights(truth, l));
     }
     out.levels.push_back(std::move(r));
   }
   return out;
 }
 
+Json to_json(const DictionaryMatch& d) {
+  const ColumnMatch& m = d.match;
+  return {{"mean_cosine", m.mean_cosine},
+          {"min_cosine", m.min_cosine},
+          {"fraction_above_0.99", d.fraction_above_099},
+          {"threshold", m.threshold},
+          {"fraction_above_threshold", m.fraction_above},
+          {"permutation", m.permutation},
+          {"cosines", m.cosines},
+          {"signed_cosines", m.signed_cosines},
+          {"best_cosines", m.best_cosines},
+          {"best_index", m.best_index},
+          {"mean_best_cosine", m.mean_best_cosine},
+          {"min_best_cosine", m.min_best_cosine},
+          {"fraction_best_above_threshold", m.fraction_best_above},
+          {"unmatched", m.unmatched},
+          {"duplicate_columns", m.duplicate_columns},
+          {"dead_columns", m.dead_columns},
+          {"zero_columns", d.zero_columns},
+          {"reversed", d.reversed}};
+}
+
+Json to_json(const FirstLayerRecovery& f) {
+  return {{"identifiable", f.identifiable},
+          {"merged_channels", f.merged_channels},
+          {"not_identifiable_channels", f.not_identifiable_channels},
+          {"units_scored", f.units_scored},
+          {"alpha_mean_relative", f.alpha_mean_relative},
+          {"alpha_max_relative", f.alpha_max_relative},
+          {"beta_mean_relative", f.beta_mean_relative},
+          {"beta_max_relative", f.beta_max_relative},
+          {"t_max_abs_error", finite_or_null(f.t_max_abs_error)},
+          {"rho_max_abs_error", f.rho_max_abs_error},
+          {"rho_mean_abs_error", f.rho_mean_abs_error},
+          {"rho_pairs", f.rho_pairs},
+          {"active_duplicates", f.active_duplicates},
+          {"active_unmatched", f.active_unmatched},
+          {"alpha", finite_or_null(f.alpha)},
+          {"beta", finite_or_null(f.beta)},
+          {"alpha_hat", finite_or_null(f.alpha_hat)},
+          {"beta_hat", finite_or_null(f.beta_hat)}};
+}
+
+Json to_json(const SuperResolutionRecovery& s) {
+  return {{"w_relative", finite_or_null(s.w_relative)},
+          {"w_identified_relative", finite_or_null(s.w_identified_relative)},
+          {"unidentified_entries", s.unidentified_entries},
+          {"bias_relative", finite_or_null(s.bias_relative)}};
+}
+
 Json to_json(const LevelRecovery& r, const RecoveryBar& bar) {
-  const ColumnMatch& c = r.columns;
   Json j{{"level", r.level},
-         {"columns",
-          {{"mean_cosine", c.mean_cosine},
-           {"min_cosine", c.min_cosine},
-           {"fraction_above", c.fraction_above},
-           {"threshold", c.threshold},
-           {"permutation", c.permutation},
-           {"cosines", c.cosines},
-           {"mean_best_cosine", c.mean_best_cosine},
-           {"min_best_cosine", c.min_best_cosine},
-           {"duplicate_columns", c.duplicate_columns},
-           {"dead_columns", c.dead_columns}}},
+         {"channels", r.channels},
+         {"learned_channels", r.learned_channels},
+         {"columns", to_json(r.columns)},
          {"meets_bar", r.meets_bar(bar)}};
-  if (r.level == 1) {
-    j["first_layer"] = {{"alpha_max_relative", r.alpha_max_relative},
-                        {"alpha_mean_relative", r.alpha_mean_relative},
-                        {"beta_max_relative", r.beta_max_relative},
-                        {"beta_mean_relative", r.beta_mean_relative},
-                        {"rho_max_absolute", r.rho_max_absolute},
-                        {"rho_mean_absolute", r.rho_mean_absolute},
-                        {"active_duplicates", r.active_duplicates},
-                        {"active_unmatched", r.active_unmatched},
-                        {"alpha_beta_identifiable", r.alpha_beta_identifiable}};
-  } else {
-    j["super_resolution"] = {{"w_relative", r.w_relative},
-                             {"w_identified_relative", r.w_identified_relative},
-                             {"unidentified_entries", r.unidentified_entries},
-                             {"bias_relative", r.bias_relative}};
-  }
+  if (r.first_layer) j["first_layer"] = to_json(*r.first_layer);
+  if (r.super_resolution) j["super_resolution"] = to_json(*r.super_resolution);
   return j;
 }
 
@@ -285,6 +443,32 @@ Json to_json(const Recovery& r, const RecoveryBar& bar) {
   Json levels = Json::array();
   for (const auto& l : r.levels) levels.push_back(to_json(l, bar));
   return Json{{"levels", levels}, {"meets_bar", r.meets_bar(bar)}};
+}
+
+Json summary_json(const LevelRecovery& r, const RecoveryBar& bar) {
+  const ColumnMatch& c = r.columns.match;
+  Json e{{"level", r.level},
+         {"mean_cosine", c.mean_cosine},
+         {"min_cosine", c.min_cosine},
+         {"mean_best_cosine", c.mean_best_cosine},
+         {"min_best_cosine", c.min_best_cosine},
+         {"channels", r.learned_channels}};
+  if (r.first_layer) {
+    const FirstLayerRecovery& f = *r.first_layer;
+    e["alpha_max_relative"] = f.alpha_max_relative;
+    e["beta_max_relative"] = f.beta_max_relative;
+    e["rho_max_abs_error"] = f.rho_max_abs_error;
+    e["active_duplicates"] = f.active_duplicates;
+    e["active_unmatched"] = f.active_unmatched;
+  }
+  if (r.super_resolution) {
+    const SuperResolutionRecovery& s = *r.super_resolution;
+    e["w_relative"] = s.w_relative;
+    e["w_identified_relative"] = s.w_identified_relative;
+    e["bias_relative"] = s.bias_relative;
+  }
+  e["meets_bar"] = r.meets_bar(bar);
+  return e;
 }
 
 }  // namespace fsr

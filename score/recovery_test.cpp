@@ -1,4 +1,4 @@
-#include "synth/recovery.h"
+#include "score/recovery.h"
 
 #include <gtest/gtest.h>
 
@@ -58,13 +58,13 @@ TEST(Recovery, EquivalentModelScoresExact) {
   const Recovery r = evaluate_recovery(t, u);
   ASSERT_EQ(r.levels.size(), 2u);
   // Exact algebra in float64 on O(1) numbers: 1e-12.
-  EXPECT_NEAR(r.levels[0].columns.min_cosine, 1.0, 1e-12);
-  EXPECT_EQ(r.levels[0].columns.permutation, (std::vector<int>{3, 0, 5, 1, 4, 2}));
-  EXPECT_LT(r.levels[0].alpha_max_relative, 1e-12);
-  EXPECT_LT(r.levels[0].beta_max_relative, 1e-12);
-  EXPECT_LT(r.levels[0].rho_max_absolute, 1e-12);
-  EXPECT_LT(r.levels[1].w_relative, 1e-12);
-  EXPECT_LT(r.levels[1].bias_relative, 1e-12);
+  EXPECT_NEAR(r.levels[0].columns.match.min_cosine, 1.0, 1e-12);
+  EXPECT_EQ(r.levels[0].columns.match.permutation, (std::vector<int>{3, 0, 5, 1, 4, 2}));
+  EXPECT_LT(r.levels[0].first_layer->alpha_max_relative, 1e-12);
+  EXPECT_LT(r.levels[0].first_layer->beta_max_relative, 1e-12);
+  EXPECT_LT(r.levels[0].first_layer->rho_max_abs_error, 1e-12);
+  EXPECT_LT(r.levels[1].super_resolution->w_relative, 1e-12);
+  EXPECT_LT(r.levels[1].super_resolution->bias_relative, 1e-12);
   EXPECT_TRUE(r.meets_bar());
 }
 
@@ -74,8 +74,8 @@ TEST(Recovery, ReportsParameterErrors) {
   u.alpha(3) *= 1.1;  // 10% on one unit
   u.beta(5) += 0.2 * std::max(t.beta(5), 0.1 * t.alpha(5));
   const Recovery r = evaluate_recovery(t, u);
-  EXPECT_NEAR(r.levels[0].alpha_max_relative, 0.1, 1e-12);
-  EXPECT_NEAR(r.levels[0].beta_max_relative, 0.2, 1e-12);
+  EXPECT_NEAR(r.levels[0].first_layer->alpha_max_relative, 0.1, 1e-12);
+  EXPECT_NEAR(r.levels[0].first_layer->beta_max_relative, 0.2, 1e-12);
   EXPECT_FALSE(r.meets_bar());
   EXPECT_TRUE(r.levels[0].meets_bar(RecoveryBar{.alpha_relative = 0.11, .beta_relative = 0.21}));
 }
@@ -96,20 +96,23 @@ TEST(Recovery, WiderModelWithActiveDuplicateIsNotIdentifiable) {
     u.beta(m * h2 + p) = 1.0;
   }
   const Recovery r = evaluate_recovery(t, u);
-  EXPECT_EQ(r.levels[0].active_duplicates, 1);
-  EXPECT_FALSE(r.levels[0].alpha_beta_identifiable);
+  EXPECT_EQ(r.levels[0].first_layer->active_duplicates, 1);
+  EXPECT_FALSE(r.levels[0].first_layer->identifiable);
+  // Its threshold differs from the matched unit's, so the two codes are no single ReLU unit:
+  // channel 2 is set aside, the others are scored.
+  EXPECT_EQ(r.levels[0].first_layer->not_identifiable_channels, std::vector<int>{2});
   EXPECT_FALSE(r.meets_bar());
 }
 
 // A child channel that is silent at one kernel offset (every weight into it there <= 0, bias
 // >= 0) leaves those weights unidentified: a model that differs from the truth only there is
 // exact on the identified entries and fails only the raw Frobenius error.
-TEST(Recovery, UnexercisedWeightsAreLeftOutOfTheIdentifiedError) {
+TEST(Recovery, UnidentifiedWeightsAreLeftOutOfTheIdentifiedError) {
   Target t = make(2, "independent");
   auto& up = t.up[0];
   ASSERT_GE(up.bias(0), 0.0);
   for (int i = 0; i < up.in_channels; ++i) up.w(i, 0, 0, 0) = -0.5 - 0.1 * i;
-  const std::vector<bool> seen = exercised_weights(t, 2, 3000);
+  const std::vector<bool> seen = identified_weights(t, 2, 3000);
   // Reference, kernel 2 (no padding): child (2 py + ky, 2 px + kx) reads parent (py, px) through
   // tap (ky, kx); recount from the sampled codes.
   const SampleBatch b = sample(t, 0, 3000, SampleOptions{.with_hidden = true});
@@ -134,16 +137,16 @@ TEST(Recovery, UnexercisedWeightsAreLeftOutOfTheIdentifiedError) {
   Target u = t;
   for (int i = 0; i < m1; ++i) u.up[0].w(i, 0, 0, 0) = -3.0;  // still silent: same function
   const std::vector<int> id = {0, 1, 2, 3, 4, 5};
-  const OperatorError e = super_resolution_error(t.up[0], u.up[0], id, id, seen);
+  const SuperResolutionRecovery e = super_resolution_error(t.up[0], u.up[0], id, id, seen);
   EXPECT_LT(e.w_identified_relative, 1e-12);
   EXPECT_GT(e.w_relative, 0.1);
   EXPECT_GE(e.unidentified_entries, unseen);
   const Recovery r = evaluate_recovery(t, u);
-  EXPECT_LT(r.levels[1].w_identified_relative, 1e-12);
-  EXPECT_GE(r.levels[1].unidentified_entries, m1);
+  EXPECT_LT(r.levels[1].super_resolution->w_identified_relative, 1e-12);
+  EXPECT_GE(r.levels[1].super_resolution->unidentified_entries, m1);
   EXPECT_TRUE(r.levels[1].meets_bar());
   // Without the mask both errors agree.
-  const OperatorError all = super_resolution_error(t.up[0], u.up[0], id, id);
+  const SuperResolutionRecovery all = super_resolution_error(t.up[0], u.up[0], id, id);
   EXPECT_EQ(all.w_identified_relative, all.w_relative);
   EXPECT_EQ(all.unidentified_entries, 0);
 }

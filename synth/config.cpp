@@ -2,73 +2,20 @@
 
 #include <algorithm>
 #include <cmath>
-#include <initializer_list>
-#include <string_view>
 
+#include "core/json_read.h"
 #include "core/validate.h"
 
 namespace fsr {
 namespace {
 
-std::string join(const std::string& parent, std::string_view key) {
-  return parent.empty() ? std::string(key) : parent + "." + std::string(key);
-}
-
-std::string compact(const Json& value) {
-  std::string s = value.dump();
-  if (s.size() > 60) s = s.substr(0, 57) + "...";
-  return s;
-}
-
-void check_object(const Json& j, const std::string& path) {
-  if (!j.is_object()) fail_field(path.empty() ? "config" : path, compact(j), "must be an object");
-}
-
-void check_keys(const Json& j, const std::string& path,
-                std::initializer_list<std::string_view> keys) {
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    if (std::find(keys.begin(), keys.end(), it.key()) == keys.end()) {
-      std::string allowed;
-      for (auto k : keys) allowed += (allowed.empty() ? "" : ", ") + std::string(k);
-      fail_field(join(path, it.key()), compact(it.value()),
-                 "unknown key (allowed: " + allowed + ")");
-    }
-  }
-}
-
-std::int64_t get_int(const Json& j, const std::string& field, std::int64_t lo, std::int64_t hi) {
-  if (j.is_number_integer() || j.is_number_unsigned()) {
-    if (j.is_number_unsigned() && j.get<std::uint64_t>() > static_cast<std::uint64_t>(hi)) {
-      fail_field(field, compact(j),
-                 "must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-    }
-    const auto v = j.get<std::int64_t>();
-    require_int_in_range(field, v, lo, hi);
-    return v;
-  }
-  if (j.is_number_float()) {
-    const double d = j.get<double>();
-    if (std::isfinite(d) && d == std::floor(d) && std::abs(d) < 9e15) {
-      const auto v = static_cast<std::int64_t>(d);
-      require_int_in_range(field, v, lo, hi);
-      return v;
-    }
-  }
-  fail_field(field, compact(j), "must be an integer");
-}
-
-double get_number(const Json& j, const std::string& field) {
-  if (!j.is_number()) fail_field(field, compact(j), "must be a number");
-  const double v = j.get<double>();
-  require_finite(field, v);
-  return v;
-}
+using Keys = std::vector<std::string>;
 
 // A per-level list: an array of exactly `levels` entries, or one value used for every level.
 std::vector<Json> per_level(const Json& j, const std::string& field, int levels) {
   if (!j.is_array()) return std::vector<Json>(levels, j);
   if (static_cast<int>(j.size()) != levels) {
-    fail_field(field, compact(j), "must have levels = " + std::to_string(levels) + " entries");
+    fail_field(field, compact_json(j), "must have levels = " + std::to_string(levels) + " entries");
   }
   return std::vector<Json>(j.begin(), j.end());
 }
@@ -110,10 +57,11 @@ std::string to_string(DictionaryKind k) {
 }
 
 TargetConfig parse_target_config(const Json& json, const std::filesystem::path& base_dir) {
-  check_object(json, "");
-  check_keys(json, "",
-             {"levels", "grid", "side", "channels", "patch", "colors", "kernel", "active",
-              "first_layer", "dictionary", "noise", "seed", "calibration_samples"});
+  require_known_keys(
+      json, "",
+      Keys{"levels", "grid", "side", "channels", "patch", "colors", "kernel", "active",
+           "first_layer", "dictionary", "noise", "seed", "calibration_samples"},
+      UnknownKey::kValue);
   for (const char* key : {"levels", "channels", "patch", "colors", "active"}) {
     if (!json.contains(key)) fail_field(key, "(missing)", "is required");
   }
@@ -122,13 +70,13 @@ TargetConfig parse_target_config(const Json& json, const std::filesystem::path& 
   }
 
   TargetConfig c;
-  c.levels = static_cast<int>(get_int(json["levels"], "levels", 1, 8));
-  c.patch = static_cast<int>(get_int(json["patch"], "patch", 1, 64));
-  c.colors = static_cast<int>(get_int(json["colors"], "colors", 1, 64));
+  c.levels = static_cast<int>(as_int(json["levels"], "levels", 1, kMaxLevels));
+  c.patch = static_cast<int>(as_int(json["patch"], "patch", 1, kMaxPatch));
+  c.colors = static_cast<int>(as_int(json["colors"], "colors", 1, kMaxColors));
   const std::int64_t scale = std::int64_t{c.patch} << (c.levels - 1);  // side / grid
-  if (json.contains("grid")) c.grid = static_cast<int>(get_int(json["grid"], "grid", 1, 1024));
+  if (json.contains("grid")) c.grid = static_cast<int>(as_int(json["grid"], "grid", 1, kMaxGrid));
   if (json.contains("side")) {
-    const std::int64_t side = get_int(json["side"], "side", 1, 1 << 16);
+    const std::int64_t side = as_int(json["side"], "side", 1, 1 << 16);
     if (side % scale != 0) {
       fail_field("side", side,
                  "must be divisible by patch * 2^(levels - 1) = " + std::to_string(scale));
@@ -138,7 +86,7 @@ TargetConfig parse_target_config(const Json& json, const std::filesystem::path& 
                  "must equal patch * grid * 2^(levels - 1) = " + std::to_string(scale * c.grid));
     }
     c.grid = static_cast<int>(side / scale);
-    require_int_in_range("grid", c.grid, 1, 1024);
+    require_int_in_range("grid", c.grid, 1, kMaxGrid);
   }
   if (scale * c.grid > 8192) {
     fail_field("grid", c.grid,
@@ -148,21 +96,20 @@ TargetConfig parse_target_config(const Json& json, const std::filesystem::path& 
   {
     const auto items = per_level(json["channels"], "channels", c.levels);
     for (int l = 0; l < c.levels; ++l) {
-      c.channels.push_back(
-          static_cast<int>(get_int(items[l], "channels[" + std::to_string(l) + "]", 1, 4096)));
+      c.channels.push_back(static_cast<int>(
+          as_int(items[l], "channels[" + std::to_string(l) + "]", 1, kMaxChannels)));
     }
   }
   if (json.contains("kernel")) {
-    const auto k = get_int(json["kernel"], "kernel", 0, 1 << 20);
-    if (k != 2 && k != 4)
-      fail_field("kernel", k, "must be 2 (parent only) or 4 (padding 1, 2x2 parents)");
+    const auto k = as_int(json["kernel"], "kernel", 0, 1 << 20);
+    require_kernel("kernel", k);
     c.kernel = static_cast<int>(k);
   }
   {
     const auto items = per_level(json["active"], "active", c.levels);
     for (int l = 0; l < c.levels; ++l) {
       const std::string f = "active[" + std::to_string(l) + "]";
-      const double p = get_number(items[l], f);
+      const double p = as_number(items[l], f);
       require_in_range(f, p, 0.0, 1.0);
       c.active.push_back(p);
     }
@@ -172,17 +119,17 @@ TargetConfig parse_target_config(const Json& json, const std::filesystem::path& 
   c.latent_dim = c.first_layer_units();
   if (json.contains("first_layer")) {
     const Json& fl = json["first_layer"];
-    check_object(fl, "first_layer");
-    check_keys(fl, "first_layer", {"correlation", "latent_dim", "alpha"});
+    require_known_keys(fl, "first_layer", Keys{"correlation", "latent_dim", "alpha"},
+                       UnknownKey::kValue);
     bool latent_given = false;
     if (fl.contains("latent_dim")) {
-      c.latent_dim =
-          static_cast<int>(get_int(fl["latent_dim"], "first_layer.latent_dim", 1, 65536));
+      c.latent_dim = static_cast<int>(as_int(fl["latent_dim"], "first_layer.latent_dim", 1, 65536));
       latent_given = true;
     }
     if (fl.contains("correlation")) {
       const Json& cj = fl["correlation"];
-      if (!cj.is_string()) fail_field("first_layer.correlation", compact(cj), "must be a string");
+      if (!cj.is_string())
+        fail_field("first_layer.correlation", compact_json(cj), "must be a string");
       const std::string s = cj.get<std::string>();
       if (s == "independent") {
         c.correlation = Correlation::kIndependent;
@@ -205,11 +152,11 @@ TargetConfig parse_target_config(const Json& json, const std::filesystem::path& 
       const Json& a = fl["alpha"];
       if (a.is_array()) {
         if (a.size() != 2)
-          fail_field("first_layer.alpha", compact(a), "must be [min, max] or one number");
-        c.alpha_min = get_number(a[0], "first_layer.alpha[0]");
-        c.alpha_max = get_number(a[1], "first_layer.alpha[1]");
+          fail_field("first_layer.alpha", compact_json(a), "must be [min, max] or one number");
+        c.alpha_min = as_number(a[0], "first_layer.alpha[0]");
+        c.alpha_max = as_number(a[1], "first_layer.alpha[1]");
       } else {
-        c.alpha_min = c.alpha_max = get_number(a, "first_layer.alpha");
+        c.alpha_min = c.alpha_max = as_number(a, "first_layer.alpha");
       }
       require_positive("first_layer.alpha[0]", c.alpha_min);
       if (c.alpha_max < c.alpha_min) {
@@ -223,11 +170,10 @@ TargetConfig parse_target_config(const Json& json, const std::filesystem::path& 
   const int d = c.patch_dim();
   if (json.contains("dictionary")) {
     const Json& dj = json["dictionary"];
-    check_object(dj, "dictionary");
-    check_keys(dj, "dictionary", {"kind", "coherence"});
+    require_known_keys(dj, "dictionary", Keys{"kind", "coherence"}, UnknownKey::kValue);
     if (dj.contains("kind")) {
       const Json& kj = dj["kind"];
-      if (!kj.is_string()) fail_field("dictionary.kind", compact(kj), "must be a string");
+      if (!kj.is_string()) fail_field("dictionary.kind", compact_json(kj), "must be a string");
       const std::string s = kj.get<std::string>();
       if (s == "orthonormal") {
         c.dictionary = DictionaryKind::kOrthonormal;
@@ -241,7 +187,7 @@ TargetConfig parse_target_config(const Json& json, const std::filesystem::path& 
       }
     }
     if (dj.contains("coherence")) {
-      c.coherence = get_number(dj["coherence"], "dictionary.coherence");
+      c.coherence = as_number(dj["coherence"], "dictionary.coherence");
       require_in_range("dictionary.coherence", c.coherence, 0.0, 1.0, true, true);
     }
   }
@@ -274,7 +220,7 @@ TargetConfig parse_target_config(const Json& json, const std::filesystem::path& 
   }
 
   if (json.contains("noise")) {
-    c.noise = get_number(json["noise"], "noise");
+    c.noise = as_number(json["noise"], "noise");
     require_nonnegative("noise", c.noise);
   }
   if (json.contains("seed")) {
@@ -282,12 +228,12 @@ TargetConfig parse_target_config(const Json& json, const std::filesystem::path& 
     if (s.is_number_unsigned()) {
       c.seed = s.get<std::uint64_t>();
     } else {
-      c.seed = static_cast<std::uint64_t>(get_int(s, "seed", 0, INT64_MAX));
+      c.seed = static_cast<std::uint64_t>(as_int(s, "seed", 0, INT64_MAX));
     }
   }
   if (json.contains("calibration_samples")) {
-    c.calibration_samples = static_cast<int>(
-        get_int(json["calibration_samples"], "calibration_samples", 100, 10000000));
+    c.calibration_samples =
+        static_cast<int>(as_int(json["calibration_samples"], "calibration_samples", 100, 10000000));
   }
   // Keep the construction in memory bounds: A is n_1 x m0 doubles.
   const double a_entries = double(c.first_layer_units()) * c.latent_dim;

@@ -3,7 +3,7 @@
 // an unknown key, a wrong type or a value that breaks a rule is an fsr::InputError whose message
 // names the field path, the value and the rule ("first_layer.alpha[0] = -1: must be > 0").
 //
-//   fsr::Json j = fsr::read_json("experiments/targets/two_level_8x8.json");
+//   fsr::Json j = fsr::read_json("experiments/targets/two_level_issue_example.json");
 //   fsr::TargetConfig config = fsr::parse_target_config(j, /*base_dir=*/"experiments/targets");
 //   fsr::Json normalized = fsr::to_json(config);   // every default filled in
 #pragma once
@@ -14,19 +14,15 @@
 #include <vector>
 
 #include "core/json_io.h"
+#include "synth/architecture.h"
 
 namespace fsr {
 
 enum class Correlation { kIndependent, kLatent, kFile };
 enum class DictionaryKind { kOrthonormal, kIncoherent, kFile };
 
-struct TargetConfig {
-  int levels = 1;              // L >= 1, level 1 coarsest
-  int grid = 1;                // h_1; h_l = h_1 * 2^(l-1)
-  std::vector<int> channels;   // m_l, l = 1..L
-  int patch = 1;               // r: output pixels per hidden position along each side
-  int colors = 1;              // c
-  int kernel = 2;              // super-resolution kernel: 2 (padding 0) or 4 (padding 1)
+// The architecture (levels, grid, channels, patch, colours, kernel) and what G* draws on it.
+struct TargetConfig : Architecture {
   std::vector<double> active;  // requested P(unit active), per level, each in (0, 1)
 
   // First hidden layer g = A z, z ~ N(0, I_{m0}), rows of A of unit norm.
@@ -43,11 +39,6 @@ struct TargetConfig {
   double noise = 0.0;  // sigma of the Gaussian output noise
   std::uint64_t seed = 0;
   int calibration_samples = 2000;  // Monte Carlo samples for the biases of levels >= 2
-
-  int grid_at(int level) const { return grid << (level - 1); }  // h_l, level 1-based
-  int side_at(int level) const { return patch * grid_at(level); }
-  int patch_dim() const { return patch * patch * colors; }             // d
-  int first_layer_units() const { return grid * grid * channels[0]; }  // n_1 = h_1^2 m_1
 };
 
 // `base_dir` resolves relative .npy paths (the directory of the config file).

@@ -9,7 +9,6 @@
 #include <Eigen/Dense>
 
 #include "synth/config.h"
-#include "synth/recovery.h"
 #include "synth/sample.h"
 #include "synth/target.h"
 
@@ -85,39 +84,6 @@ void BM_SampleWithHidden(benchmark::State& state) {
   state.counters["FLOP/s"] = benchmark::Counter(n * flops, benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_SampleWithHidden)->Arg(256)->Unit(benchmark::kMillisecond);
-
-// Scoring a model against the family of experiments/learners/target_level2.json (the target
-// itself: the cost does not depend on the model): evaluate_recovery with and without the
-// identified-entries mask precomputed, and the mask alone (a sampling pass of 20 000 draws).
-const Target& level2_target() {
-  static const Target t = build_target(
-      parse_target_config(Json{{"levels", 2},
-                               {"grid", 2},
-                               {"channels", {8, 8}},
-                               {"patch", 2},
-                               {"colors", 3},
-                               {"kernel", 2},
-                               {"active", {0.1, 0.1}},
-                               {"first_layer", {{"correlation", "independent"}, {"alpha", 1.0}}},
-                               {"dictionary", {{"kind", "orthonormal"}}},
-                               {"seed", 1}}));
-  return t;
-}
-void BM_EvaluateRecovery(benchmark::State& state) {
-  const Target& t = level2_target();
-  std::vector<std::vector<bool>> mask;
-  if (state.range(0) == 1) mask.push_back(exercised_weights(t, 2));
-  for (auto _ : state) benchmark::DoNotOptimize(evaluate_recovery(t, t, 0, mask).levels.size());
-}
-BENCHMARK(BM_EvaluateRecovery)
-    ->ArgName("mask_given")
-    ->Arg(0)
-    ->Arg(1)
-    ->Unit(benchmark::kMillisecond);
-void BM_ExercisedWeights(benchmark::State& state) {
-  for (auto _ : state) benchmark::DoNotOptimize(exercised_weights(level2_target(), 2).size());
-}
-BENCHMARK(BM_ExercisedWeights)->Unit(benchmark::kMillisecond);
 
 // Reference GEMMs: the shape of the level 3 -> 4 product of a sampling block
 // ((k^2 m_4) x m_3 times m_3 x (h_3^2 * 32) = 512 x 24 x 2048), and a square 512^3.

@@ -237,29 +237,9 @@ Json architecture_json(const Target& t) {
               {"sample_seed", t.sample_seed}};
 }
 
-std::vector<ParentTap> parent_taps(int y, int x, int child_grid, int kernel) {
-  const int hp = child_grid / 2, pad = kernel == 4 ? 1 : 0;
-  std::vector<ParentTap> taps;
-  for (int py = 0; py < hp; ++py) {
-    const int ky = y + pad - 2 * py;
-    if (ky < 0 || ky >= kernel) continue;
-    for (int px = 0; px < hp; ++px) {
-      const int kx = x + pad - 2 * px;
-      if (kx < 0 || kx >= kernel) continue;
-      taps.push_back({py * hp + px, ky * kernel + kx});
-    }
-  }
-  return taps;
-}
-
 Target build_target(const TargetConfig& cfg) {
   Target t;
-  t.levels = cfg.levels;
-  t.grid = cfg.grid;
-  t.channels = cfg.channels;
-  t.patch = cfg.patch;
-  t.colors = cfg.colors;
-  t.kernel = cfg.kernel;
+  static_cast<Architecture&>(t) = cfg;
   t.noise = cfg.noise;
   const std::uint64_t param_seed = mix64(cfg.seed ^ kParamTag);
   const std::uint64_t calib_seed = mix64(cfg.seed ^ kCalibTag);
@@ -371,11 +351,7 @@ Target build_target(const TargetConfig& cfg) {
 }
 
 void validate_target(const Target& t) {
-  require_int_in_range("levels", t.levels, 1, 8);
-  if (static_cast<int>(t.channels.size()) != t.levels) {
-    fail_field("channels", static_cast<std::int64_t>(t.channels.size()),
-               "must have levels entries");
-  }
+  t.validate();
   const int n1 = t.first_layer_units(), d = t.patch_dim();
   auto check = [](const std::string& name, std::vector<std::int64_t> got,
                   std::vector<std::int64_t> want) {
@@ -398,8 +374,7 @@ void validate_target(const Target& t) {
     require_all_finite("M_" + s, t.M[l - 1].data(), t.M[l - 1].size());
     if (l < 2) continue;
     const SuperResolutionLayer& u = t.up[l - 2];
-    if (u.kernel != 2 && u.kernel != 4)
-      fail_field("W_" + s + ".kernel", u.kernel, "must be 2 or 4");
+    require_kernel("W_" + s + ".kernel", u.kernel);
     check("W_" + s, {u.in_channels, u.out_channels, std::int64_t(u.weight.size())},
           {t.channels[l - 2], t.channels[l - 1],
            std::int64_t{t.channels[l - 2]} * t.channels[l - 1] * u.kernel * u.kernel});
@@ -505,17 +480,7 @@ Target load_target(const fs::path& dir) {
   } catch (const Json::exception& e) {
     fail_field(where + ": architecture", a.dump(), std::string("is incomplete: ") + e.what());
   }
-  require_int_in_range(where + ": architecture.levels", t.levels, 1, 8);
-  require_int_in_range(where + ": architecture.grid", t.grid, 1, 1024);
-  require_int_in_range(where + ": architecture.patch", t.patch, 1, 64);
-  require_int_in_range(where + ": architecture.colors", t.colors, 1, 64);
-  if (t.kernel != 2 && t.kernel != 4)
-    fail_field(where + ": architecture.kernel", t.kernel, "must be 2 or 4");
-  if (static_cast<int>(t.channels.size()) != t.levels) {
-    fail_field(where + ": architecture.channels", Json(t.channels).dump(),
-               "must have levels entries");
-  }
-  for (int m : t.channels) require_int_in_range(where + ": architecture.channels", m, 1, 4096);
+  t.validate(where + ": architecture.");
   require_nonnegative(where + ": architecture.noise", t.noise);
   const int n1 = t.first_layer_units(), d = t.patch_dim();
   t.A = read_matrix(dir / "A.npy", (dir / "A.npy").string(), n1, -1);

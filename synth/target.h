@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/json_io.h"
+#include "synth/architecture.h"
 #include "synth/config.h"
 
 namespace fsr {
@@ -34,7 +35,7 @@ struct SuperResolutionLayer {
   std::vector<double> weight;  // C order (in, out, k, k), as torch.nn.ConvTranspose2d.weight
   Eigen::VectorXd bias;        // out_channels
 
-  int padding() const { return kernel == 4 ? 1 : 0; }
+  int padding() const { return transposed_padding(kernel); }
   double& w(int i, int j, int ky, int kx) {
     return weight[((std::size_t(i) * out_channels + j) * kernel + ky) * kernel + kx];
   }
@@ -43,24 +44,9 @@ struct SuperResolutionLayer {
   }
 };
 
-// The geometry of that stride-2 transposed convolution seen from a child: the parent positions
-// child position (y, x) of an h x h child grid reads, each with the kernel tap it reads through
-// (tap = ky * kernel + kx, so w(i, j, tap / kernel, tap % kernel)); parent = py * (h / 2) + px.
-// Kernel 2 gives one parent, kernel 4 (padding 1) up to four. For code that walks children
-// (scoring, regression); synth/sample.cpp's hot loops walk parents and inline the same rule.
-struct ParentTap {
-  int parent = 0, tap = 0;
-};
-std::vector<ParentTap> parent_taps(int y, int x, int child_grid, int kernel);
-
-struct Target {
-  // Architecture.
-  int levels = 1;
-  int grid = 1;  // h_1
-  std::vector<int> channels;
-  int patch = 1;   // r
-  int colors = 1;  // c
-  int kernel = 2;
+// The architecture (levels, grid, channels, patch, colours, kernel), what samples it, and the
+// parameters.
+struct Target : Architecture {
   double noise = 0.0;             // sigma of the output noise
   std::uint64_t sample_seed = 0;  // sample i draws from Rng(sample_seed, i)
 
@@ -75,11 +61,7 @@ struct Target {
   Json config;
   Json achieved;
 
-  int grid_at(int level) const { return grid << (level - 1); }  // h_l, level 1-based
-  int side_at(int level) const { return patch * grid_at(level); }
-  int patch_dim() const { return patch * patch * colors; }
   int latent_dim() const { return static_cast<int>(A.cols()); }
-  int first_layer_units() const { return grid * grid * channels[0]; }
   // Per-sample sizes of X_l (c * side^2) and S_l (m_l * h_l^2).
   std::int64_t output_size(int level) const;
   std::int64_t hidden_size(int level) const;

@@ -28,15 +28,10 @@ StepShape step_shape(const Target& t, int batch, double width) {
   if (batch < 1) fail_field("batch", batch, "must be >= 1");
   if (!(width > 0)) fail_field("width", width, "must be > 0");
   StepShape s;
-  s.levels = t.levels;
-  s.grid = t.grid;
-  s.patch = t.patch;
-  s.colors = t.colors;
-  s.kernel = t.kernel;
-  s.channels = t.channels;
+  static_cast<Architecture&>(s) = t;
   for (int m : t.channels)
     s.units.push_back(std::max(1, static_cast<int>(std::ceil(width * m - 1e-9))));
-  s.latent_dim = std::max(t.latent_dim(), s.n1());
+  s.latent_dim = std::max(t.latent_dim(), s.first_layer_units());
   s.batch = batch;
   return s;
 }
@@ -64,7 +59,7 @@ std::vector<int> patch_order(const StepShape& s, int level) {
   std::vector<int> order(std::size_t(h1) * h1);
   for (int p = 0; p < h1 * h1; ++p) order[p] = p;
   for (int l = 2; l <= level; ++l) {
-    const int hi = s.h(l - 1), ho = 2 * hi;
+    const int hi = s.grid_at(l - 1), ho = 2 * hi;
     std::vector<int> next(std::size_t(ho) * ho);
     for (int y = 0; y < ho; ++y)
       for (int x = 0; x < ho; ++x)
@@ -79,10 +74,10 @@ RealBatch<T> real_patches(const StepShape& shape, const std::vector<RowMatrix>& 
   if (int(images.size()) < shape.levels)
     fail_field("images.levels", images.size(), "must hold every level of the step");
   RealBatch<T> out;
-  const int d = shape.d();
+  const int d = shape.patch_dim();
   for (int l = 1; l <= shape.levels; ++l) {
     const std::vector<T> raster =
-        images_to_patches<T>(images[l - 1], shape.h(l), shape.patch, shape.colors);
+        images_to_patches<T>(images[l - 1], shape.grid_at(l), shape.patch, shape.colors);
     const std::vector<int> order = patch_order(shape, l);
     const std::size_t P = order.size();
     std::vector<T> q(raster.size());
@@ -103,18 +98,18 @@ RealBatch<T> real_patches(const StepShape& shape, const std::vector<RowMatrix>& 
 // step = 2 B [ (gen_fwd + 2 d_fwd + 2 d_bwd_p)  +  (gen_fwd + d_fwd + d_bwd_x + gen_bwd) ]
 //          D step: fake G(z_d), D on 2B rows            G step
 double flops_per_step(const StepShape& s) {
-  const double d = s.d(), k2 = double(s.kernel) * s.kernel;
+  const double d = s.patch_dim(), k2 = double(s.kernel) * s.kernel;
   double conv = 0, render = 0, dec = 0, cross = 0;
   for (int l = 1; l <= s.levels; ++l) {
-    const double P = s.patches(l), m = s.channels[l - 1], U = s.units[l - 1];
+    const double P = s.patches_at(l), m = s.channels[l - 1], U = s.units[l - 1];
     render += P * m * d;
     dec += P * d * U;
     if (l >= 2) {
-      conv += s.patches(l - 1) * double(s.channels[l - 2]) * k2 * m;
+      conv += s.patches_at(l - 1) * double(s.channels[l - 2]) * k2 * m;
       cross += P * U * s.units[l - 2];
     }
   }
-  const double a = double(s.latent_dim) * s.n1();
+  const double a = double(s.latent_dim) * s.first_layer_units();
   const double gen_fwd = a + conv + render, gen_bwd = a + 2 * conv + 2 * render;
   const double d_fwd = dec + cross, d_bwd_p = dec + 2 * cross, d_bwd_x = dec + cross;
   return 2.0 * s.batch * (gen_fwd + 2 * d_fwd + 2 * d_bwd_p + gen_fwd + d_fwd + d_bwd_x + gen_bwd);
@@ -123,21 +118,20 @@ double flops_per_step(const StepShape& s) {
 template <typename T>
 FastSgda<T>::FastSgda(const StepShape& s, const StepOptions& options)
     : shape_(s), options_(options) {
-  require_int_in_range("levels", s.levels, 1, 16);
-  if (int(s.channels.size()) != s.levels || int(s.units.size()) != s.levels)
-    fail_field("channels.size", s.channels.size(), "must equal levels");
-  if (s.kernel != 2 && s.kernel != 4) fail_field("kernel", s.kernel, "must be 2 or 4");
+  s.validate();
+  if (int(s.units.size()) != s.levels)
+    fail_field("units.size", s.units.size(), "must equal levels");
   require_int_in_range("batch", s.batch, 1, 1 << 20);
   require_int_in_range("latent_dim", s.latent_dim, 1, 1 << 20);
-  const int L = s.levels, B = s.batch, d = s.d(), k = s.kernel, kk = k * k;
+  const int L = s.levels, B = s.batch, d = s.patch_dim(), k = s.kernel, kk = k * k;
   std::size_t pos = 0;
   auto take = [&](std::size_t n) {
     const std::size_t o = pos;
     pos += n;
     return o;
   };
-  off_.A = take(std::size_t(s.n1()) * s.latent_dim);
-  off_.b1 = take(s.n1());
+  off_.A = take(std::size_t(s.first_layer_units()) * s.latent_dim);
+  off_.b1 = take(s.first_layer_units());
   off_.W.assign(L, 0);
   off_.bW.assign(L, 0);
   off_.M.assign(L, 0);
@@ -155,7 +149,7 @@ FastSgda<T>::FastSgda(const StepShape& s, const StepOptions& options)
   off_.quad.assign(L, 0);
   off_.cross.assign(L, 0);
   for (int l = 1; l <= L; ++l) {
-    const std::size_t P = s.patches(l), U = s.units[l - 1];
+    const std::size_t P = s.patches_at(l), U = s.units[l - 1];
     off_.V[l - 1] = take(U * d);
     off_.tau[l - 1] = take(U);
     off_.lin[l - 1] = take(P * U);
@@ -169,10 +163,10 @@ FastSgda<T>::FastSgda(const StepShape& s, const StepOptions& options)
   tap_in_.resize(L);
   tap_k_.resize(L);
   tap_count_.resize(L);
-  const int pad = k == 4 ? 1 : 0;
+  const int pad = s.padding();
   int umax = 1;
   for (int l = 1; l <= L; ++l) {
-    const std::size_t P = s.patches(l), m = s.channels[l - 1], U = s.units[l - 1];
+    const std::size_t P = s.patches_at(l), m = s.channels[l - 1], U = s.units[l - 1];
     umax = std::max(umax, s.units[l - 1]);
     S_.emplace_back(B * P * m);
     dS_.emplace_back(B * P * m);
@@ -181,10 +175,10 @@ FastSgda<T>::FastSgda(const StepShape& s, const StepOptions& options)
     u_.emplace_back(2 * B * P * U);
     du_.emplace_back(2 * B * P * U);
     t_.emplace_back(l >= 2 ? 2 * B * P * U : 0);
-    col_.emplace_back(l >= 2 ? B * s.patches(l - 1) * std::size_t(kk) * m : 0);
+    col_.emplace_back(l >= 2 ? B * s.patches_at(l - 1) * std::size_t(kk) * m : 0);
     if (l >= 2) {
       // Output y = 2 iy + ky - pad: for each y the (iy, ky) pairs with 0 <= iy < h_{l-1}.
-      const int hi = s.h(l - 1);
+      const int hi = s.grid_at(l - 1);
       for (int y = 0; y < 2 * hi; ++y) {
         for (int ky = 0; ky < k; ++ky) {
           const int t = y + pad - ky;
@@ -221,9 +215,10 @@ void FastSgda<T>::init(std::uint64_t seed) {
     Rng rng(seed, 1000 + stream++);
     for (std::size_t i = 0; i < n; ++i) theta_[off + i] = T(shift + scale * rng.normal());
   };
-  const int d = s.d(), k = s.kernel;
-  fill(off_.A, std::size_t(s.n1()) * s.latent_dim, 1.0 / std::sqrt(double(s.latent_dim)));
-  fill(off_.b1, s.n1(), 0.0, 0.5);  // P(unit active) = Q(0.5) ~ 0.31 at init
+  const int d = s.patch_dim(), k = s.kernel;
+  fill(off_.A, std::size_t(s.first_layer_units()) * s.latent_dim,
+       1.0 / std::sqrt(double(s.latent_dim)));
+  fill(off_.b1, s.first_layer_units(), 0.0, 0.5);  // P(unit active) = Q(0.5) ~ 0.31 at init
   for (int l = 1; l <= s.levels; ++l) {
     const int m = s.channels[l - 1];
     if (l >= 2) {
@@ -235,7 +230,7 @@ void FastSgda<T>::init(std::uint64_t seed) {
     fill(off_.M[l - 1], std::size_t(d) * m, 1.0 / std::sqrt(double(d)));
   }
   for (int l = 1; l <= s.levels; ++l) {
-    const std::size_t P = s.patches(l), U = s.units[l - 1];
+    const std::size_t P = s.patches_at(l), U = s.units[l - 1];
     fill(off_.V[l - 1], U * d, 1.0 / std::sqrt(double(d)));
     fill(off_.tau[l - 1], U, 0.0, 0.05);
     fill(off_.lin[l - 1], P * U, 0.1 / std::sqrt(double(P * U)));
@@ -247,8 +242,9 @@ void FastSgda<T>::init(std::uint64_t seed) {
 template <typename T>
 std::vector<NamedTensor<T>> FastSgda<T>::parameters() const {
   const StepShape& s = shape_;
-  const int n1 = s.n1(), m0 = s.latent_dim, P1 = s.patches(1), m1 = s.channels[0], k = s.kernel;
-  const int d = s.d();
+  const int n1 = s.first_layer_units(), m0 = s.latent_dim, P1 = s.patches_at(1), m1 = s.channels[0],
+            k = s.kernel;
+  const int d = s.patch_dim();
   std::vector<NamedTensor<T>> out;
   auto plain = [&](const std::string& name, std::vector<std::int64_t> shape, std::size_t off) {
     std::size_t n = 1;
@@ -284,7 +280,7 @@ std::vector<NamedTensor<T>> FastSgda<T>::parameters() const {
   }
   for (int l = 1; l <= s.levels; ++l) {
     const std::string n = std::to_string(l);
-    const int P = s.patches(l), U = s.units[l - 1];
+    const int P = s.patches_at(l), U = s.units[l - 1];
     plain("V" + n, {U, d}, off_.V[l - 1]);
     plain("tau" + n, {U}, off_.tau[l - 1]);
     // Per-patch read-outs: canonical row p (raster) is internal row order_[l - 1][p].
@@ -318,7 +314,7 @@ void FastSgda<T>::set_parameters(const std::vector<NamedTensor<T>>& params) {
   }
   // Inverse of parameters(): walk the same order.
   const StepShape& s = shape_;
-  const int m0 = s.latent_dim, P1 = s.patches(1), m1 = s.channels[0], k = s.kernel;
+  const int m0 = s.latent_dim, P1 = s.patches_at(1), m1 = s.channels[0], k = s.kernel;
   std::size_t i = 0;
   auto plain = [&](std::size_t off) {
     std::copy(params[i].data.begin(), params[i].data.end(), theta_.begin() + off);
@@ -347,7 +343,7 @@ void FastSgda<T>::set_parameters(const std::vector<NamedTensor<T>>& params) {
     plain(off_.M[l - 1]);
   }
   for (int l = 1; l <= s.levels; ++l) {
-    const std::size_t P = s.patches(l);
+    const std::size_t P = s.patches_at(l);
     auto by_patch = [&](std::size_t off) {
       const std::size_t width = params[i].data.size() / P;
       for (std::size_t p = 0; p < P; ++p)
@@ -368,7 +364,7 @@ void FastSgda<T>::load_real(const RealBatch<T>& real) {
   const StepShape& s = shape_;
   if (int(real.size()) != s.levels) fail_field("real.levels", real.size(), "must equal levels");
   for (int l = 1; l <= s.levels; ++l) {
-    const std::size_t n = std::size_t(s.batch) * s.patches(l) * s.d();
+    const std::size_t n = std::size_t(s.batch) * s.patches_at(l) * s.patch_dim();
     if (real[l - 1].size() != n)
       fail_field("real[" + std::to_string(l - 1) + "].size", real[l - 1].size(),
                  "must be B P_l d = " + std::to_string(n));
@@ -379,7 +375,7 @@ void FastSgda<T>::load_real(const RealBatch<T>& real) {
 template <typename T>
 void FastSgda<T>::generate_into(const T* z, int row0) {
   const StepShape& s = shape_;
-  const int B = s.batch, d = s.d(), k = s.kernel, kk = k * k, n1 = s.n1();
+  const int B = s.batch, d = s.patch_dim(), k = s.kernel, kk = k * k, n1 = s.first_layer_units();
   const T* th = theta_.data();
   {
     Mat<T> S1(S_[0].data(), B, n1);
@@ -391,7 +387,7 @@ void FastSgda<T>::generate_into(const T* z, int row0) {
     }
   }
   for (int l = 2; l <= s.levels; ++l) {
-    const int mi = s.channels[l - 2], mo = s.channels[l - 1], hi = s.h(l - 1), ho = 2 * hi;
+    const int mi = s.channels[l - 2], mo = s.channels[l - 1], hi = s.grid_at(l - 1), ho = 2 * hi;
     const int kmo = kk * mo;
     T* col = col_[l - 1].data();
     Mat<T>(col, std::size_t(B) * hi * hi, kmo).noalias() =
@@ -421,9 +417,9 @@ void FastSgda<T>::generate_into(const T* z, int row0) {
         }
   }
   for (int l = 1; l <= s.levels; ++l) {
-    const std::size_t rows = std::size_t(B) * s.patches(l);
+    const std::size_t rows = std::size_t(B) * s.patches_at(l);
     const int m = s.channels[l - 1];
-    Mat<T>(X_[l - 1].data() + std::size_t(row0) * s.patches(l) * d, rows, d).noalias() =
+    Mat<T>(X_[l - 1].data() + std::size_t(row0) * s.patches_at(l) * d, rows, d).noalias() =
         CMat<T>(S_[l - 1].data(), rows, m) * CMat<T>(th + off_.M[l - 1], d, m).transpose();
   }
 }
@@ -431,11 +427,11 @@ void FastSgda<T>::generate_into(const T* z, int row0) {
 template <typename T>
 void FastSgda<T>::discriminate(int n) {
   const StepShape& s = shape_;
-  const int d = s.d();
+  const int d = s.patch_dim();
   const T* th = theta_.data();
   std::fill_n(f_.begin(), n, T(0));
   for (int l = 1; l <= s.levels; ++l) {
-    const int P = s.patches(l), U = s.units[l - 1];
+    const int P = s.patches_at(l), U = s.units[l - 1];
     T* u = u_[l - 1].data();
     Mat<T>(u, std::size_t(n) * P, U).noalias() = CMat<T>(X_[l - 1].data(), std::size_t(n) * P, d) *
                                                  CMat<T>(th + off_.V[l - 1], U, d).transpose();
@@ -459,7 +455,8 @@ void FastSgda<T>::discriminate(int n) {
     }
   }
   for (int l = 2; l <= s.levels; ++l) {
-    const int P = s.patches(l), U = s.units[l - 1], Pp = s.patches(l - 1), Up = s.units[l - 2];
+    const int P = s.patches_at(l), U = s.units[l - 1], Pp = s.patches_at(l - 1),
+              Up = s.units[l - 2];
     T* t = t_[l - 1].data();
     const T* u = u_[l - 1].data();
     // The children 4q..4q+3 of parent q: t[:, 4q..4q+3, :] = u'_q [C_4q; ..; C_4q+3]^T.
@@ -486,7 +483,7 @@ template <typename T>
 T FastSgda<T>::penalty() const {
   T acc = 0;
   for (int l = 1; l <= shape_.levels; ++l) {
-    const std::size_t P = shape_.patches(l), U = shape_.units[l - 1];
+    const std::size_t P = shape_.patches_at(l), U = shape_.units[l - 1];
     auto sq = [&](std::size_t off, std::size_t n) {
       for (std::size_t i = 0; i < n; ++i) acc += theta_[off + i] * theta_[off + i];
     };
@@ -505,11 +502,11 @@ T FastSgda<T>::penalty() const {
 template <typename T>
 void FastSgda<T>::d_backward(int n, bool param_grads, bool input_grads) {
   const StepShape& s = shape_;
-  const int d = s.d();
+  const int d = s.patch_dim();
   const T* th = theta_.data();
   T* g = grad_.data();
   for (int l = s.levels; l >= 1; --l) {
-    const std::size_t P = s.patches(l), U = s.units[l - 1], rows = std::size_t(n) * P;
+    const std::size_t P = s.patches_at(l), U = s.units[l - 1], rows = std::size_t(n) * P;
     const T* u = u_[l - 1].data();
     const T* t = l >= 2 ? t_[l - 1].data() : nullptr;
     const T* lin = th + off_.lin[l - 1];
@@ -570,7 +567,7 @@ void FastSgda<T>::d_backward(int n, bool param_grads, bool input_grads) {
       // Parent q, children 4q..4q+3 (Uc = u[:, 4q..4q+3, :], n x 4U; Cq their stacked C, 4U x Up):
       // du'_q = w o (Uc Cq) (assigned: each parent once), dCq = Uc^T (w o u'_q). Uses u, not du,
       // so it may follow the pass above.
-      const int Pp = s.patches(l - 1), Up = s.units[l - 2];
+      const int Pp = s.patches_at(l - 1), Up = s.units[l - 2];
       T* tmp = wu_.data();
       T* wup = wu_.data() + std::size_t(n) * Up;
       T* dup = du_[l - 2].data();
@@ -609,12 +606,12 @@ void FastSgda<T>::d_backward(int n, bool param_grads, bool input_grads) {
 template <typename T>
 void FastSgda<T>::g_backward(const T* z) {
   const StepShape& s = shape_;
-  const int B = s.batch, d = s.d(), k = s.kernel, kk = k * k, L = s.levels;
-  const int pad = k == 4 ? 1 : 0;
+  const int B = s.batch, d = s.patch_dim(), k = s.kernel, kk = k * k, L = s.levels;
+  const int pad = s.padding();
   const T* th = theta_.data();
   T* g = grad_.data();
   for (int l = L; l >= 1; --l) {
-    const std::size_t rows = std::size_t(B) * s.patches(l);
+    const std::size_t rows = std::size_t(B) * s.patches_at(l);
     const int m = s.channels[l - 1];
     const CMat<T> dX(dX_[l - 1].data(), rows, d);
     const CMat<T> S(S_[l - 1].data(), rows, m);
@@ -628,7 +625,7 @@ void FastSgda<T>::g_backward(const T* z) {
     const T* sv = S_[l - 1].data();
     for (std::size_t j = 0; j < rows * m; ++j) ds[j] *= T(sv[j] > T(0));
     if (l >= 2) {
-      const int mi = s.channels[l - 2], mo = m, hi = s.h(l - 1), ho = 2 * hi, kmo = kk * mo;
+      const int mi = s.channels[l - 2], mo = m, hi = s.grid_at(l - 1), ho = 2 * hi, kmo = kk * mo;
       Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(g + off_.bW[l - 1], mo).noalias() =
           -CMat<T>(ds, rows, mo).colwise().sum();
       // dCol = im2col(dpre): the tap (ky, kx) of input (iy, ix) reads output (2iy+ky-pad, ...).
@@ -660,7 +657,7 @@ void FastSgda<T>::g_backward(const T* z) {
       Mat<T>(dS_[l - 2].data(), rin, mi).noalias() =
           dCol * CMat<T>(th + off_.W[l - 1], mi, kmo).transpose();
     } else {
-      const int n1 = s.n1();
+      const int n1 = s.first_layer_units();
       const CMat<T> dP(ds, B, n1);
       Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(g + off_.b1, n1).noalias() =
           -dP.colwise().sum();
@@ -703,7 +700,7 @@ template <typename T>
 void FastSgda<T>::add_penalty_gradient() {
   const T two_lambda = T(2 * options_.lambda);
   for (int l = 1; l <= shape_.levels; ++l) {
-    const std::size_t P = shape_.patches(l), U = shape_.units[l - 1];
+    const std::size_t P = shape_.patches_at(l), U = shape_.units[l - 1];
     auto add = [&](std::size_t off, std::size_t n) {
       for (std::size_t i = off; i < off + n; ++i) grad_[i] += two_lambda * theta_[i];
     };
@@ -779,9 +776,9 @@ void FastSgda<T>::generate(const T* z, RealBatch<T>* patches, std::vector<std::v
   generate_into(z, 0);
   if (patches) {
     patches->clear();
-    const int d = s.d();
+    const int d = s.patch_dim();
     for (int l = 1; l <= s.levels; ++l) {  // back to raster order
-      const int P = s.patches(l);
+      const int P = s.patches_at(l);
       std::vector<T> x(std::size_t(s.batch) * P * d);
       for (int n = 0; n < s.batch; ++n)
         for (int p = 0; p < P; ++p)
@@ -793,7 +790,7 @@ void FastSgda<T>::generate(const T* z, RealBatch<T>* patches, std::vector<std::v
   if (codes) {
     codes->clear();
     for (int l = 1; l <= s.levels; ++l) {
-      const int P = s.patches(l), m = s.channels[l - 1];
+      const int P = s.patches_at(l), m = s.channels[l - 1];
       std::vector<T> c(std::size_t(s.batch) * P * m);
       for (int n = 0; n < s.batch; ++n)
         for (int p = 0; p < P; ++p)

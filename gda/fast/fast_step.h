@@ -11,8 +11,8 @@
 // THE STEP (docs/performance.md repeats it). Levels l = 1..L, h_l = h_1 2^(l-1), P_l = h_l^2
 // patches of d = r^2 c pixels, m_l generator channels, U_l discriminator units, batch B.
 //   Generator (all levels):  S_1 = ReLU(z A^T - b_1), z ~ N(0, I_m0) (B x m0), unit (c, y, x);
-//     S_l = ReLU(ConvTranspose2d(S_{l-1}; W_l, stride 2, kernel k, padding k == 4) - b_l), l >= 2;
-//     patch p of X_l: x_p = M_l s_p (M_l is d x m_l, rows in (colour, dy, dx) order).
+//     S_l = ReLU(ConvTranspose2d(S_{l-1}; W_l, stride 2, kernel k, padding k / 2 - 1) - b_l), l >=
+//     2; patch p of X_l: x_p = M_l s_p (M_l is d x m_l, rows in (colour, dy, dx) order).
 //   Discriminator, per level: u_p = ReLU(V_l x_p - tau_l) for every patch (V_l is U_l x d), then
 //     D_l(X) = sum_p [ lin_l[p] . u_p + quad_l[p] . u_p^2 ]  (+ for l >= 2, with q the parent of p
 //     on the h_{l-1} grid: sum_p u_p^T C_l[p] u'_q, u' the level l-1 codes);  D = sum_l D_l.
@@ -45,18 +45,12 @@
 
 namespace fsr::fast {
 
-struct StepShape {
-  int levels = 1;
-  int grid = 1;  // h_1
-  int patch = 1, colors = 1, kernel = 2;
-  std::vector<int> channels;  // m_l
-  std::vector<int> units;     // U_l, discriminator units
-  int latent_dim = 1;         // m0
-  int batch = 1;              // B
-  int h(int l) const { return grid << (l - 1); }
-  int patches(int l) const { return h(l) * h(l); }
-  int d() const { return patch * patch * colors; }
-  int n1() const { return grid * grid * channels[0]; }
+// The generator's architecture (synth/architecture.h: h_l = grid_at(l), P_l = patches_at(l),
+// d = patch_dim(), n_1 = first_layer_units()) and what only the step has.
+struct StepShape : Architecture {
+  std::vector<int> units;  // U_l, discriminator units
+  int latent_dim = 1;      // m0
+  int batch = 1;           // B
 };
 
 // The target's architecture with U_l = width * m_l units (the learner's default width 2) and

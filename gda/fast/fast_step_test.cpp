@@ -45,7 +45,7 @@ std::vector<double> normals(std::size_t n, std::uint64_t stream, double scale = 
 RealBatch<double> random_real(const StepShape& s) {
   RealBatch<double> r;
   for (int l = 1; l <= s.levels; ++l)
-    r.push_back(normals(std::size_t(s.batch) * s.patches(l) * s.d(), 10 + l, 0.5));
+    r.push_back(normals(std::size_t(s.batch) * s.patches_at(l) * s.patch_dim(), 10 + l, 0.5));
   return r;
 }
 
@@ -61,7 +61,7 @@ std::vector<RowMatrix> reference_images(const StepShape& s,
                                         const std::vector<NamedTensor<double>>& p,
                                         const std::vector<double>& z,
                                         std::vector<RowMatrix>* codes) {
-  const int B = s.batch, n1 = s.n1(), m0 = s.latent_dim;
+  const int B = s.batch, n1 = s.first_layer_units(), m0 = s.latent_dim;
   const auto& A = find(p, "A");
   const auto& b1 = find(p, "b1");
   RowMatrix S(B, n1);
@@ -83,14 +83,14 @@ std::vector<RowMatrix> reference_images(const StepShape& s,
       layer.weight = find(p, "W" + n).data;
       const auto& bw = find(p, "bW" + n).data;
       layer.bias = Eigen::Map<const Eigen::VectorXd>(bw.data(), bw.size());
-      S = super_resolve(layer, S, s.h(l - 1), true);
+      S = super_resolve(layer, S, s.grid_at(l - 1), true);
     }
     if (codes) codes->push_back(S);
     const auto& M = find(p, "M" + n);
-    Eigen::MatrixXd m(s.d(), s.channels[l - 1]);
+    Eigen::MatrixXd m(s.patch_dim(), s.channels[l - 1]);
     for (int i = 0; i < m.rows(); ++i)
       for (int j = 0; j < m.cols(); ++j) m(i, j) = M.data[std::size_t(i) * m.cols() + j];
-    images.push_back(render(m, S, s.h(l), s.patch, s.colors));
+    images.push_back(render(m, S, s.grid_at(l), s.patch, s.colors));
   }
   return images;
 }
@@ -98,12 +98,12 @@ std::vector<RowMatrix> reference_images(const StepShape& s,
 // D(X) of one sample by direct loops over the images (definition in fast_step.h).
 double reference_score(const StepShape& s, const std::vector<NamedTensor<double>>& p,
                        const std::vector<RowMatrix>& images, int n) {
-  const int r = s.patch, c = s.colors, d = s.d();
+  const int r = s.patch, c = s.colors, d = s.patch_dim();
   std::vector<std::vector<double>> codes(s.levels + 1);
   double f = 0;
   for (int l = 1; l <= s.levels; ++l) {
     const std::string nm = std::to_string(l);
-    const int h = s.h(l), side = h * r, U = s.units[l - 1];
+    const int h = s.grid_at(l), side = h * r, U = s.units[l - 1];
     const auto& V = find(p, "V" + nm).data;
     const auto& tau = find(p, "tau" + nm).data;
     const auto& lin = find(p, "lin" + nm).data;
@@ -157,7 +157,7 @@ TEST_P(FastStepTest, GeneratorMatchesSynthSuperResolveAndRender) {
   for (int l = 1; l <= s.levels; ++l) {
     // Same sums in another order: float64 rounding only, 1e-12 absolute on O(1) values.
     const std::vector<double> want =
-        images_to_patches<double>(images[l - 1], s.h(l), s.patch, s.colors);
+        images_to_patches<double>(images[l - 1], s.grid_at(l), s.patch, s.colors);
     ASSERT_EQ(want.size(), patches[l - 1].size());
     for (std::size_t i = 0; i < want.size(); ++i)
       ASSERT_NEAR(patches[l - 1][i], want[i], 1e-12) << "level " << l << " entry " << i;
@@ -174,7 +174,7 @@ TEST_P(FastStepTest, DiscriminatorLossMatchesDirectLoops) {
   for (int grid : {2, 3}) {  // 3: quadtree order below a non-power-of-two raster level 1
     StepShape s = tiny_shape(GetParam(), 2, 2);
     s.grid = grid;
-    s.latent_dim = s.n1() + 1;
+    s.latent_dim = s.first_layer_units() + 1;
     const StepOptions o{.lr_d = 0.1, .lr_g = 0.1, .lambda = 0.01};
     FastSgda<double> g(s, o);
     g.init(4);
@@ -278,7 +278,7 @@ TEST(FastStepOrder, QuadtreeOrderIsAPermutationWithSiblingsTogether) {
     EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), int(o.size())) << "level " << l;
     if (l == 1) continue;
     const std::vector<int> parent = patch_order(s, l - 1);
-    const int h = s.h(l);
+    const int h = s.grid_at(l);
     for (int y = 0; y < h; ++y)
       for (int x = 0; x < h; ++x)
         EXPECT_EQ(o[y * h + x] / 4, parent[(y / 2) * (h / 2) + x / 2]) << l << " " << y << " " << x;
