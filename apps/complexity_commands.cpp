@@ -79,7 +79,7 @@ void add_complexity(CLI::App& app) {
   cmd->add_option("suite", args->suite, "suite JSON (experiments/sample_complexity_*.json)")
       ->required();
   cmd->add_option("--out", args->out,
-                  "output directory: trials/<id>/result.json and sample_complexity.json "
+                  "output directory: jobs/<id>/result.json and sample_complexity.json "
                   "(re-running reuses finished trials)")
       ->required();
   cmd->add_option("--size", args->size, "ci (seconds) or paper (the real figure)")

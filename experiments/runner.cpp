@@ -25,9 +25,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kPlanFile = "plan.json";
-constexpr const char* kResultFile = "result.json";
-
-fs::path job_dir(const fs::path& out, const std::string& id) { return out / "jobs" / id; }
+constexpr const char* kResultFile = "result.json";  // the store's completion marker (merge copies it last)
 
 }  // namespace
 
@@ -82,64 +80,11 @@ Plan read_plan(const fs::path& dir) {
   return plan;
 }
 
-// The result document of a finished attempt, or nullopt. A file that does not parse cannot come
-// from write_json_atomic; it is treated as missing (and overwritten by the next attempt).
-std::optional<Json> read_result(const fs::path& dir) {
-  const fs::path p = dir / kResultFile;
-  std::error_code ec;
-  if (!fs::exists(p, ec)) return std::nullopt;
-  try {
-    Json doc = read_json(p);
-    if (doc.is_object() && doc.contains("status")) return doc;
-  } catch (const std::exception&) {
-  }
-  return std::nullopt;
-}
-
-bool finished(const std::optional<Json>& doc) {
-  return doc && doc->value("status", "") == kStatusOk;
-}
-
-void write_result(const fs::path& dir, const JobSpec& spec, const std::string& status,
-                  const std::string& error, double seconds, const Json& payload, int threads) {
-  Json body{{"job", to_json(spec)}, {"status", status}, {"seconds", seconds}, {"result", payload}};
-  if (!error.empty()) body["error"] = error;
-  RunInfo run{.seed = spec.seed, .threads = threads, .config = to_json(spec)};
-  run.wall_seconds = seconds;
-  write_json_atomic(dir / kResultFile, make_document("suite-job", body, run));
-}
-
-// Clears what a previous unfinished attempt left that would be mistaken for this one's outcome.
-// Returns whether the directory held anything (the job is resuming).
-bool prepare_job_dir(const fs::path& dir) {
-  remove_stale_temporaries(dir);
-  std::error_code ec;
-  fs::remove(dir / kResultFile, ec);  // a failed or crashed attempt's record
-  const bool resuming = fs::is_directory(dir) && !fs::is_empty(dir);
-  fs::create_directories(dir);
-  return resuming;
-}
-
-std::string execute_in_process(const JobSpec& spec, const fs::path& dir, int threads) {
-  const bool resuming = prepare_job_dir(dir);
-  const Stopwatch clock;
-  std::string status = kStatusOk, error;
-  Json payload = nullptr;
-  try {
-    const JobKind& kind = find_job_kind(spec.kind, "job " + spec.id + " kind");
-    payload = kind.run(spec, JobContext{.dir = dir, .threads = threads, .resuming = resuming});
-  } catch (const std::exception& e) {
-    status = kStatusFailed;
-    error = e.what();
-  }
-  write_result(dir, spec, status, error, clock.seconds(), payload, threads);
-  return status;
-}
-
 std::string execute_subprocess(const std::vector<std::string>& worker, const fs::path& out,
                                const JobSpec& spec, int threads) {
-  const fs::path dir = job_dir(out, spec.id);
-  prepare_job_dir(dir);
+  const JobStore store(out);
+  const fs::path dir = store.dir(spec.id);
+  store.prepare(spec.id);
   std::vector<std::string> args = worker;
   for (const std::string& a : {std::string("--out"), out.string(), std::string("--job"), spec.id,
                                std::string("--threads"), std::to_string(threads)}) {
@@ -171,15 +116,14 @@ std::string execute_subprocess(const std::vector<std::string>& worker, const fs:
   while (waitpid(pid, &wstatus, 0) < 0) {
     if (errno != EINTR) throw std::runtime_error(std::string("waitpid: ") + std::strerror(errno));
   }
-  if (const auto doc = read_result(dir)) return doc->value("status", kStatusCrashed);
+  if (const auto doc = store.read(spec.id)) return doc->value("status", kStatusCrashed);
   std::string why;
   if (WIFSIGNALED(wstatus)) {
     why = "worker killed by signal " + std::to_string(WTERMSIG(wstatus));
   } else {
     why = "worker exited with code " + std::to_string(WEXITSTATUS(wstatus)) + " without a result";
   }
-  write_result(dir, spec, kStatusCrashed, why + " (see " + log + ")", clock.seconds(), nullptr,
-               threads);
+  store.write(spec, kStatusCrashed, why + " (see " + log + ")", clock.seconds(), nullptr, threads);
   return kStatusCrashed;
 }
 
@@ -289,6 +233,7 @@ SuiteSummary run_suite(const Suite& suite, const RunOptions& o) {
     fail_field("--shard", o.shard.to_string(), "must be i/n with 1 <= i <= n");
   }
   if (o.out.empty()) fail_field("--out", "(empty)", "is required");
+  const JobStore store(o.out);
   const std::vector<JobSpec> specs = expand_suite(suite, o.size);
   const Json payload = plan_payload(suite, o.size, specs);
 
@@ -319,7 +264,7 @@ SuiteSummary run_suite(const Suite& suite, const RunOptions& o) {
   std::vector<const JobSpec*> pending;
   for (const JobSpec& s : specs) {
     if (!o.shard.contains(s.index)) continue;
-    if (finished(read_result(job_dir(o.out, s.id)))) {
+    if (JobStore::ok(store.read(s.id))) {
       ++summary.skipped;
     } else {
       pending.push_back(&s);
@@ -348,9 +293,9 @@ SuiteSummary run_suite(const Suite& suite, const RunOptions& o) {
       const JobSpec& spec = *pending[k];
       try {
         const Stopwatch job_clock;
-        const std::string status = o.worker.empty()
-                                       ? execute_in_process(spec, job_dir(o.out, spec.id), per_job)
-                                       : execute_subprocess(o.worker, o.out, spec, per_job);
+        const std::string status =
+            o.worker.empty() ? store.run(spec, per_job).value("status", kStatusCrashed)
+                             : execute_subprocess(o.worker, o.out, spec, per_job);
         const std::int64_t n = ++done;
         if (o.log) {
           char secs[32];
@@ -375,7 +320,7 @@ SuiteSummary run_suite(const Suite& suite, const RunOptions& o) {
 
   for (const JobSpec& s : specs) {
     if (!o.shard.contains(s.index)) continue;
-    summary.jobs.push_back(make_record(s, read_result(job_dir(o.out, s.id)), suite.record));
+    summary.jobs.push_back(make_record(s, store.read(s.id), suite.record));
   }
   fill_missing(summary);
   summary.seconds = clock.seconds();
@@ -397,7 +342,7 @@ std::string run_planned_job(const fs::path& out, const std::string& id, int thre
     fail_field("--job", id, "is not a job of " + (out / kPlanFile).string());
   }
   require_int_in_range("--threads", threads, 1, 4096);
-  return execute_in_process(*it, job_dir(out, id), threads);
+  return JobStore(out).run(*it, threads).value("status", kStatusCrashed);
 }
 
 SuiteSummary merge_runs(const std::vector<fs::path>& dirs, const fs::path& out) {
@@ -438,19 +383,19 @@ SuiteSummary merge_runs(const std::vector<fs::path>& dirs, const fs::path& out) 
     std::size_t chosen_dir = 0;
     bool conflict = false;
     for (std::size_t k = 0; k < dirs.size(); ++k) {
-      const std::optional<Json> doc = read_result(job_dir(dirs[k], spec.id));
+      const std::optional<Json> doc = JobStore(dirs[k]).read(spec.id);
       if (!doc) continue;
-      if (!chosen || (!finished(chosen) && finished(doc))) {
+      if (!chosen || (!JobStore::ok(chosen) && JobStore::ok(doc))) {
         chosen = doc;
         chosen_dir = k;
-      } else if (finished(chosen) && finished(doc) &&
+      } else if (JobStore::ok(chosen) && JobStore::ok(doc) &&
                  without_timings((*doc)["result"]) != without_timings((*chosen)["result"])) {
         conflict = true;
       }
     }
     if (conflict) summary.conflicts.push_back(spec.id);
     if (chosen && !out.empty()) {
-      const fs::path src = job_dir(dirs[chosen_dir], spec.id), dst = job_dir(out, spec.id);
+      const fs::path src = JobStore(dirs[chosen_dir]).dir(spec.id), dst = JobStore(out).dir(spec.id);
       std::error_code ec;
       if (!fs::exists(dst) || !fs::equivalent(src, dst, ec)) {
         // Everything but the result first, the result (the completion marker) last and atomically.

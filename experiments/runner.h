@@ -9,8 +9,8 @@
 //
 // Output directory (docs/suites.md):
 //   plan.json                 kind "suite-plan": suite, size and every job spec of the grid
-//   jobs/<id>/result.json     kind "suite-job": {job, status, error, seconds, result}; written
-//                             atomically and last, so it exists only for a finished attempt
+//   jobs/<id>/result.json     the job store (experiments/job_store.h), kind "suite-job": {job,
+//                             status, error, seconds, result}; written atomically and last
 //   jobs/<id>/worker.log      stdout+stderr of the worker process (subprocess mode)
 //   summary.json              kind "suite-summary" (summary-shard-<i>-of-<n>.json for a shard)
 // Several shards may share one output directory (disjoint jobs; the plan is the same).
@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "core/json_io.h"
+#include "experiments/job_store.h"
 #include "experiments/jobs.h"
 #include "experiments/suite.h"
 
@@ -54,11 +55,6 @@ struct RunOptions {
   std::vector<std::string> worker;
   std::function<void(const std::string&)> log;  // one progress line per job (may be empty)
 };
-
-inline constexpr const char* kStatusOk = "ok";            // finished: skipped on re-run
-inline constexpr const char* kStatusFailed = "failed";    // the kind threw: re-run retries
-inline constexpr const char* kStatusCrashed = "crashed";  // the worker died: re-run retries
-inline constexpr const char* kStatusMissing = "missing";  // no result file
 
 struct JobRecord {
   JobSpec spec;

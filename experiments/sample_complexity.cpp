@@ -1,299 +1,30 @@
+// Running a sample-complexity suite (sample_complexity.h): trials as jobs of the runner's store
+// (experiments/job_store.h), the search per (point, job), curves, steps-to-eps, fits, the document.
 #include "experiments/sample_complexity.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <limits>
 #include <map>
 #include <set>
 
-#include "core/atomic_file.h"
 #include "core/json_read.h"
-#include "core/rng.h"
 #include "core/validate.h"
+#include "experiments/job_store.h"
 #include "experiments/jobs.h"
-#include "experiments/suite.h"
-#include "synth/config.h"
+#include "experiments/sample_complexity_detail.h"
 
 namespace fsr {
 namespace fs = std::filesystem;
 
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+using sample_complexity_detail::interval_json;
+using sample_complexity_detail::job_config_for;
+using sample_complexity_detail::kNaN;
+using sample_complexity_detail::quantile;
 
-const std::vector<std::string> kBodyKeys = {
-    "description", "target", "points", "jobs",   "error", "error_transform", "samples_key",
-    "dimension",   "eps",    "seeds",  "search", "fit",   "curve",           "steps_path"};
-const std::vector<std::string> kDimensions = {"patch_dim", "channels", "first_layer_units"};
-const std::vector<std::string> kReferences = {"truncated_moment", "sgda_one_layer"};
-
-Json interval_json(const Interval& i) {
-  return Json::array({finite_or_null(i.lo), finite_or_null(i.hi)});
-}
-bool inside(const Interval& i, double v) {
-  return std::isfinite(i.lo) && std::isfinite(i.hi) && i.lo <= v && v <= i.hi;
-}
-
-// ---- Suite parsing ------------------------------------------------------------------------------
-
-// The dimension the fits use, from the point's target.
-double dimension_of(const TargetConfig& t, const std::string& dimension) {
-  if (dimension == "channels") return t.channels[0];
-  if (dimension == "first_layer_units") return t.first_layer_units();
-  return t.patch_dim();
-}
-
-Json job_config_for(const ComplexityJob& job, const ComplexityPoint& point,
-                    const std::string& samples_key, std::int64_t n) {
-  Json config = job.config;
-  config.merge_patch(point.config);
-  config[dotted_pointer(samples_key)] = n;
-  return config;
-}
-
-SampleComplexitySuite parse_body(const Json& j, const fs::path& base_dir) {
-  require_known_keys(j, "suite", kBodyKeys);
-  SampleComplexitySuite s;
-  s.description = read_string(j, "description", "suite", "", true);
-  s.error_path = read_string(j, "error", "suite", s.error_path);
-  s.samples_key = read_string(j, "samples_key", "suite", s.samples_key);
-  s.error_transform = read_string(j, "error_transform", "suite", s.error_transform);
-  if (s.error_transform != "identity" && s.error_transform != "one_minus") {
-    fail_field("error_transform", s.error_transform, "must be one of identity, one_minus");
-  }
-  s.dimension = read_string(j, "dimension", "suite", s.dimension);
-  if (std::find(kDimensions.begin(), kDimensions.end(), s.dimension) == kDimensions.end()) {
-    fail_field("dimension", s.dimension, "must be one of " + join_names(kDimensions));
-  }
-  s.steps_path = read_string(j, "steps_path", "suite", "", true);
-
-  // Base target: inline or a path relative to the suite file.
-  if (!j.contains("target")) fail_field("target", "(missing)", "is required (config or path)");
-  Json base_target;
-  fs::path target_dir = base_dir;
-  if (j["target"].is_string()) {
-    const fs::path p = base_dir / j["target"].get<std::string>();
-    base_target = read_json(p);
-    target_dir = p.parent_path();
-  } else if (j["target"].is_object()) {
-    base_target = j["target"];
-  } else {
-    fail_field("target", j["target"].dump(), "must be a target config object or the path of one");
-  }
-
-  // Search grid and success rule.
-  const Json search = read_object(j, "search", "suite");
-  require_known_keys(search, "search",
-                     {"n_min", "n_max", "steps_per_doubling", "success_fraction"});
-  s.search.n_min = read_int(search, "n_min", "search", s.search.n_min, 2, std::int64_t{1} << 40);
-  s.search.n_max =
-      read_int(search, "n_max", "search", s.search.n_max, s.search.n_min, std::int64_t{1} << 40);
-  s.search.steps_per_doubling =
-      static_cast<int>(read_int(search, "steps_per_doubling", "search", 4, 1, 64));
-  s.search.success_fraction = read_number(search, "success_fraction", "search", 0.8);
-  require_in_range("search.success_fraction", s.search.success_fraction, 0.0, 1.0, false, true);
-  if (double(s.search.n_min) * (std::exp2(1.0 / s.search.steps_per_doubling) - 1.0) < 1.0) {
-    fail_field("search.n_min", s.search.n_min,
-               "too small for steps_per_doubling = " + std::to_string(s.search.steps_per_doubling) +
-                   ": neighbouring grid sizes n_min 2^(k/R) must differ by at least 1");
-  }
-
-  const Json fit = read_object(j, "fit", "suite");
-  require_known_keys(fit, "fit", {"bootstrap_resamples", "level", "seed"});
-  s.fit.bootstrap_resamples =
-      static_cast<int>(read_int(fit, "bootstrap_resamples", "fit", 1000, 0, 100000));
-  s.fit.level = read_number(fit, "level", "fit", 0.95);
-  require_in_range("fit.level", s.fit.level, 0.0, 1.0);
-  s.fit.seed = static_cast<std::uint64_t>(
-      read_int(fit, "seed", "fit", 1, 0, std::numeric_limits<std::int64_t>::max()));
-
-  const Json curve = read_object(j, "curve", "suite");
-  require_known_keys(curve, "curve", {"samples", "min_samples"});
-  if (curve.contains("samples")) {
-    const Json& v = curve["samples"];
-    if (!v.is_array()) fail_field("curve.samples", v.dump(), "must be a list of sample sizes");
-    for (std::size_t i = 0; i < v.size(); ++i) {
-      const std::string f = "curve.samples[" + std::to_string(i) + "]";
-      if (!v[i].is_number_integer()) fail_field(f, v[i].dump(), "must be an integer");
-      require_int_in_range(f, v[i].get<std::int64_t>(), 2, std::int64_t{1} << 40);
-      s.curve_samples.push_back(v[i].get<std::int64_t>());
-    }
-    std::sort(s.curve_samples.begin(), s.curve_samples.end());
-    s.curve_samples.erase(std::unique(s.curve_samples.begin(), s.curve_samples.end()),
-                          s.curve_samples.end());
-  }
-  s.curve_min_samples = read_int(curve, "min_samples", "curve", 0, 0, std::int64_t{1} << 40);
-
-  // Accuracies: positive, distinct; searched from the largest down.
-  const Json& eps = read_list(j, "eps", "");
-  for (std::size_t i = 0; i < eps.size(); ++i) {
-    const std::string f = "eps[" + std::to_string(i) + "]";
-    if (!eps[i].is_number()) fail_field(f, eps[i].dump(), "must be a number");
-    require_positive(f, eps[i].get<double>());
-    require_finite(f, eps[i].get<double>());
-    if (std::find(s.eps.begin(), s.eps.end(), eps[i].get<double>()) != s.eps.end()) {
-      fail_field(f, eps[i].get<double>(), "appears twice");
-    }
-    s.eps.push_back(eps[i].get<double>());
-  }
-  std::sort(s.eps.begin(), s.eps.end(), std::greater<>());
-
-  const Json& seeds = read_list(j, "seeds", "");
-  for (std::size_t i = 0; i < seeds.size(); ++i) {
-    const std::string f = "seeds[" + std::to_string(i) + "]";
-    if (!seeds[i].is_number_integer() ||
-        (!seeds[i].is_number_unsigned() && seeds[i].get<std::int64_t>() < 0)) {
-      fail_field(f, seeds[i].dump(), "must be an integer >= 0");
-    }
-    const std::uint64_t seed = seeds[i].get<std::uint64_t>();
-    if (std::find(s.seeds.begin(), s.seeds.end(), seed) != s.seeds.end()) {
-      fail_field(f, seed, "appears twice");
-    }
-    s.seeds.push_back(seed);
-  }
-
-  // Dimension points.
-  std::set<std::string> names;
-  const Json& points = read_list(j, "points", "");
-  for (std::size_t i = 0; i < points.size(); ++i) {
-    const std::string f = "points[" + std::to_string(i) + "]";
-    require_known_keys(points[i], f, {"name", "target", "config"});
-    ComplexityPoint p;
-    if (!points[i].contains("name")) fail_field(f + ".name", "(missing)", "is required");
-    require_name(f + ".name", points[i]["name"]);
-    p.name = points[i]["name"].get<std::string>();
-    if (!names.insert(p.name).second) fail_field(f + ".name", p.name, "appears twice");
-    Json target = base_target;
-    target.merge_patch(read_object(points[i], "target", f));
-    p.config = read_object(points[i], "config", f);
-    TargetConfig tc;
-    try {
-      tc = parse_target_config(target, target_dir);
-    } catch (const InputError& e) {
-      throw InputError(f + ".target (" + p.name + "): " + e.what());
-    }
-    p.target = to_json(tc);
-    p.d = dimension_of(tc, s.dimension);
-    p.patch_dim = tc.patch_dim();
-    p.channels = tc.channels[0];
-    p.first_layer_units = tc.first_layer_units();
-    p.active = tc.active[0];
-    s.points.push_back(std::move(p));
-  }
-
-  // Jobs: any registered kind. Each point's config is normalised now so that a bad key fails here.
-  names.clear();
-  const Json& jobs = read_list(j, "jobs", "");
-  for (std::size_t i = 0; i < jobs.size(); ++i) {
-    const std::string f = "jobs[" + std::to_string(i) + "]";
-    require_known_keys(jobs[i], f, {"name", "kind", "config", "references"});
-    ComplexityJob job;
-    if (!jobs[i].contains("name")) fail_field(f + ".name", "(missing)", "is required");
-    require_name(f + ".name", jobs[i]["name"]);
-    job.name = jobs[i]["name"].get<std::string>();
-    if (!names.insert(job.name).second) fail_field(f + ".name", job.name, "appears twice");
-    if (!jobs[i].contains("kind")) fail_field(f + ".kind", "(missing)", "is required");
-    job.kind = read_string(jobs[i], "kind", f, "");
-    const JobKind& kind = find_job_kind(job.kind, f + ".kind");
-    if (jobs[i].contains("config")) {
-      const Json& c = jobs[i]["config"];
-      if (c.is_string()) {
-        job.config = read_json(base_dir / c.get<std::string>());
-      } else if (c.is_object()) {
-        job.config = c;
-      } else {
-        fail_field(f + ".config", c.dump(), "must be an object or the path of a JSON file");
-      }
-    }
-    if (jobs[i].contains("references")) {
-      const Json& r = jobs[i]["references"];
-      if (!r.is_array()) fail_field(f + ".references", r.dump(), "must be a list of names");
-      for (std::size_t k = 0; k < r.size(); ++k) {
-        const std::string g = f + ".references[" + std::to_string(k) + "]";
-        if (!r[k].is_string() || std::find(kReferences.begin(), kReferences.end(),
-                                           r[k].get<std::string>()) == kReferences.end()) {
-          fail_field(g, r[k].dump(), "must be one of " + join_names(kReferences));
-        }
-        job.references.push_back(r[k].get<std::string>());
-      }
-    } else {
-      job.references = kReferences;
-    }
-    for (const ComplexityPoint& p : s.points) {
-      const std::string g = f + ".config (" + job.name + " at " + p.name + ")";
-      const Json normalized =
-          kind.normalize(job_config_for(job, p, s.samples_key, s.search.n_min), g, base_dir);
-      const Json n = json_at_path(normalized, s.samples_key);
-      if (!n.is_number_integer() || n.get<std::int64_t>() != s.search.n_min) {
-        fail_field("samples_key", s.samples_key,
-                   "is not the training-set size of job kind " + job.kind +
-                       " (its normalised config does not keep the value set there)");
-      }
-    }
-    s.jobs.push_back(std::move(job));
-  }
-  return s;
-}
-
-Json normalized_json(const SampleComplexitySuite& s) {
-  Json points = Json::array(), jobs = Json::array();
-  for (const ComplexityPoint& p : s.points) {
-    points.push_back({{"name", p.name},
-                      {"target", p.target},
-                      {"config", p.config},
-                      {"d", p.d},
-                      {"patch_dim", p.patch_dim},
-                      {"channels", p.channels},
-                      {"first_layer_units", p.first_layer_units},
-                      {"active", p.active}});
-  }
-  for (const ComplexityJob& job : s.jobs) {
-    jobs.push_back({{"name", job.name},
-                    {"kind", job.kind},
-                    {"config", job.config},
-                    {"references", job.references}});
-  }
-  return Json{{"suite", s.name},
-              {"description", s.description},
-              {"size", s.size},
-              {"size_description", s.size_description},
-              {"expected_seconds", s.expected_seconds},
-              {"error", s.error_path},
-              {"error_transform", s.error_transform},
-              {"samples_key", s.samples_key},
-              {"dimension", s.dimension},
-              {"eps", s.eps},
-              {"seeds", s.seeds},
-              {"search",
-               {{"n_min", s.search.n_min},
-                {"n_max", s.search.n_max},
-                {"steps_per_doubling", s.search.steps_per_doubling},
-                {"success_fraction", s.search.success_fraction}}},
-              {"fit",
-               {{"bootstrap_resamples", s.fit.bootstrap_resamples},
-                {"level", s.fit.level},
-                {"seed", s.fit.seed}}},
-              {"curve", {{"samples", s.curve_samples}, {"min_samples", s.curve_min_samples}}},
-              {"steps_path", s.steps_path},
-              {"points", points},
-              {"jobs", jobs}};
-}
-
-// ---- Trials on disk -----------------------------------------------------------------------------
-
-constexpr const char* kResultFile = "result.json";
-
-std::optional<Json> read_trial(const fs::path& dir) {
-  std::error_code ec;
-  if (!fs::exists(dir / kResultFile, ec)) return std::nullopt;
-  try {
-    Json doc = read_json(dir / kResultFile);
-    if (doc.is_object() && doc.contains("status") && doc.contains("job")) return doc;
-  } catch (const std::exception&) {
-  }
-  return std::nullopt;  // not from write_json_atomic: treat as missing
-}
+// ---- Trials: jobs of the runner's store (experiments/job_store.h) -----------------------------
 
 struct Trial {
   std::string id;
@@ -346,7 +77,7 @@ Json steps_to_stay(const Json& trajectory, double eps) {
 class TrialRunner {
  public:
   TrialRunner(const SampleComplexitySuite& s, const SampleComplexityOptions& o)
-      : suite_(s), options_(o) {}
+      : suite_(s), options_(o), store_(o.out) {}
 
   std::vector<std::optional<double>> errors_at(std::size_t pi, std::size_t ji, std::int64_t n) {
     std::vector<std::optional<double>> out;
@@ -376,10 +107,10 @@ class TrialRunner {
 
     Trial t;
     t.id = id, t.point = pi, t.job = ji, t.n = n, t.seed = seed;
-    const fs::path dir = options_.out / "trials" / id;
     Json doc;
-    const std::optional<Json> old = read_trial(dir);
-    if (old && (*old)["status"] == "ok") {
+    const std::optional<Json> old = store_.read(id);
+    const bool reuse = JobStore::ok(old);
+    if (reuse) {
       if ((*old)["job"] != spec_json) {
         fail_field("--out", options_.out.string(),
                    "holds trial " + id + " of another configuration: use a fresh directory");
@@ -387,27 +118,7 @@ class TrialRunner {
       doc = *old;
       ++reused_;
     } else {
-      remove_stale_temporaries(dir);
-      std::error_code ec;
-      fs::remove(dir / kResultFile, ec);
-      const bool resuming = fs::is_directory(dir) && !fs::is_empty(dir);
-      fs::create_directories(dir);
-      const Stopwatch clock;
-      Json body{{"job", spec_json}};
-      try {
-        body["result"] =
-            kind.run(spec, {.dir = dir, .threads = options_.threads, .resuming = resuming});
-        body["status"] = "ok";
-      } catch (const std::exception& e) {
-        body["result"] = nullptr;
-        body["status"] = "failed";
-        body["error"] = e.what();
-      }
-      body["seconds"] = clock.seconds();
-      RunInfo run{.seed = seed, .threads = options_.threads, .config = spec_json};
-      run.wall_seconds = body["seconds"].get<double>();
-      doc = make_document("sample-complexity-trial", body, run);
-      write_json_atomic(dir / kResultFile, doc);
+      doc = store_.run(spec, options_.threads);
       ++ran_;
     }
     t.status = doc["status"].get<std::string>();
@@ -422,7 +133,7 @@ class TrialRunner {
       t.error = suite_.error_transform == "one_minus" ? 1.0 - e.get<double>() : e.get<double>();
     }
     if (!suite_.steps_path.empty()) t.trajectory = json_at_path(result, suite_.steps_path);
-    if (options_.log && (!old || (*old)["status"] != "ok")) {
+    if (options_.log && !reuse) {
       char buf[64];
       std::snprintf(buf, sizeof buf, "%.4g", t.error.value_or(kNaN));
       options_.log("trial " + id + ": " + t.status + ", " + suite_.error_path + " = " + buf);
@@ -437,347 +148,12 @@ class TrialRunner {
  private:
   const SampleComplexitySuite& suite_;
   const SampleComplexityOptions& options_;
+  const JobStore store_;
   std::map<std::string, Trial> trials_;
   std::int64_t ran_ = 0, reused_ = 0;
 };
 
-// ---- Fits ---------------------------------------------------------------------------------------
-
-Json bound_fit_json(const BoundFit& f) {
-  Json notes = f.notes;
-  return Json{{"model", f.model},
-              {"d_coefficient", finite_or_null(f.d_coefficient)},
-              {"eps_exponent", finite_or_null(f.eps_exponent)},
-              {"log_constant", finite_or_null(f.log_constant)},
-              {"d_coefficient_interval", interval_json(f.d_coefficient_interval)},
-              {"eps_exponent_interval", interval_json(f.eps_exponent_interval)},
-              {"log_constant_interval", interval_json(f.log_constant_interval)},
-              {"level", f.level},
-              {"bootstrap_used", f.bootstrap_used},
-              {"bootstrap_rejected", f.bootstrap_rejected},
-              {"n_points", f.n_points},
-              {"n_parameters", f.n_parameters},
-              {"rss", f.rss},
-              {"aic", f.aic},
-              {"residuals", f.residuals},
-              {"notes", notes}};
-}
-
-std::string fmt(const char* format, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, format, v);
-  return buf;
-}
-
-std::optional<std::pair<double, double>> ols(const std::vector<double>& x,
-                                             const std::vector<double>& y) {
-  const double n = static_cast<double>(x.size());
-  if (x.size() < 2) return std::nullopt;
-  double mx = 0, my = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) mx += x[i], my += y[i];
-  mx /= n, my /= n;
-  double sxx = 0, sxy = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    sxx += (x[i] - mx) * (x[i] - mx);
-    sxy += (x[i] - mx) * (y[i] - my);
-  }
-  if (sxx <= 1e-12 * std::max(1.0, mx * mx)) return std::nullopt;
-  const double slope = sxy / sxx;
-  return std::make_pair(slope, my - slope * mx);
-}
-
-double quantile(std::vector<double> v, double q) {
-  if (v.empty()) return kNaN;
-  std::sort(v.begin(), v.end());
-  const double h = q * double(v.size() - 1);
-  const std::size_t lo = static_cast<std::size_t>(std::floor(h));
-  const std::size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (h - double(lo)) * (v[hi] - v[lo]);
-}
-
 }  // namespace
-
-// ---- Public pieces ------------------------------------------------------------------------------
-
-std::int64_t ComplexitySearch::grid_n(int k) const {
-  return std::llround(double(n_min) * std::exp2(double(k) / steps_per_doubling));
-}
-
-int ComplexitySearch::grid_last() const {
-  int k = 0;
-  while (grid_n(k + 1) <= n_max) ++k;
-  return k;
-}
-
-bool meets(const std::vector<std::optional<double>>& errors, double eps, double fraction) {
-  if (errors.empty()) return false;
-  std::size_t ok = 0;
-  for (const auto& e : errors) ok += (e && *e <= eps) ? 1 : 0;
-  // ok / n >= fraction, with a little slack so that 4/5 meets 0.8 exactly.
-  return double(ok) >= fraction * double(errors.size()) - 1e-9;
-}
-
-std::vector<NStarSearch> search_n_star(const ComplexitySearch& search,
-                                       const std::vector<double>& eps_in,
-                                       const ErrorsAtN& errors_at) {
-  std::vector<double> eps = eps_in;
-  std::sort(eps.begin(), eps.end(), std::greater<>());
-  std::map<int, std::vector<std::optional<double>>> cache;  // grid index -> errors per seed
-  const int last = search.grid_last();
-  const int r = search.steps_per_doubling;
-  std::vector<NStarSearch> out;
-  for (double e : eps) {
-    NStarSearch s;
-    s.eps = e;
-    const auto check = [&](int k, const char* phase) {
-      auto it = cache.find(k);
-      if (it == cache.end()) it = cache.emplace(k, errors_at(search.grid_n(k))).first;
-      const bool ok = meets(it->second, e, search.success_fraction);
-      int successes = 0;
-      for (const auto& x : it->second) successes += (x && *x <= e) ? 1 : 0;
-      s.steps.push_back({.n = search.grid_n(k),
-                         .phase = phase,
-                         .successes = successes,
-                         .seeds = static_cast<int>(it->second.size()),
-                         .success = ok});
-      return ok;
-    };
-    // Doubling: k = 0, R, 2R, ..., then the last grid size <= n_max.
-    int lo = -1, hi = -1;
-    for (int k = 0;;) {
-      if (check(k, "doubling")) {
-        hi = k;
-        break;
-      }
-      lo = k;
-      if (k == last) break;
-      k = std::min(k + r, last);
-    }
-    if (hi < 0) {
-      s.status = "not_reached";
-      s.n_below = search.grid_n(lo);
-      out.push_back(std::move(s));
-      continue;
-    }
-    if (hi == 0) {
-      s.status = "at_minimum";
-      s.n_star = search.grid_n(0);
-      out.push_back(std::move(s));
-      continue;
-    }
-    // Narrow the bracket with what other ε already measured (free), then bisect on k.
-    for (const auto& [k, errors] : cache) {
-      if (k > lo && k < hi && meets(errors, e, search.success_fraction)) {
-        hi = k;
-        check(k, "cached");
-        break;
-      }
-    }
-    for (auto it = cache.rbegin(); it != cache.rend(); ++it) {
-      if (it->first > lo && it->first < hi && !meets(it->second, e, search.success_fraction)) {
-        lo = it->first;
-        check(lo, "cached");
-        break;
-      }
-    }
-    while (hi - lo > 1) {
-      const int mid = lo + (hi - lo) / 2;
-      if (check(mid, "bisection")) {
-        hi = mid;
-      } else {
-        lo = mid;
-      }
-    }
-    s.status = "reached";
-    s.n_star = search.grid_n(hi);
-    s.n_below = search.grid_n(lo);
-    out.push_back(std::move(s));
-  }
-  return out;
-}
-
-std::optional<SlopeFit> fit_error_slope(const std::vector<CurveTrial>& trials,
-                                        const BoundFitOptions& options) {
-  std::map<std::uint64_t, std::vector<std::pair<double, double>>> by_seed;
-  std::set<std::int64_t> sizes;
-  std::vector<double> x, y;
-  for (const CurveTrial& t : trials) {
-    if (!(t.error > 0.0) || !std::isfinite(t.error) || t.n <= 0) continue;
-    by_seed[t.seed].emplace_back(std::log(double(t.n)), std::log(t.error));
-    x.push_back(std::log(double(t.n)));
-    y.push_back(std::log(t.error));
-    sizes.insert(t.n);
-  }
-  const auto fit = ols(x, y);
-  if (!fit) return std::nullopt;
-  SlopeFit out;
-  out.slope = fit->first;
-  out.intercept = fit->second;
-  out.n_trials = static_cast<int>(x.size());
-  out.n_sizes = static_cast<int>(sizes.size());
-  out.slope_interval = {kNaN, kNaN};
-  // Cluster bootstrap over seeds: a seed's trials share one sample stream (nested samples), so
-  // they are not independent of each other.
-  std::vector<std::uint64_t> seeds;
-  for (const auto& [s, v] : by_seed) seeds.push_back(s);
-  if (options.bootstrap_resamples > 0 && seeds.size() >= 2) {
-    std::vector<double> slopes;
-    for (int b = 0; b < options.bootstrap_resamples; ++b) {
-      Rng rng(options.seed, static_cast<std::uint64_t>(b));
-      std::vector<double> bx, by;
-      for (std::size_t i = 0; i < seeds.size(); ++i) {
-        for (const auto& [lx, ly] : by_seed[seeds[rng.uniform_int(seeds.size())]]) {
-          bx.push_back(lx);
-          by.push_back(ly);
-        }
-      }
-      if (const auto f = ols(bx, by)) slopes.push_back(f->first);
-    }
-    const double tail = (1.0 - options.level) / 2.0;
-    out.slope_interval = {quantile(slopes, tail), quantile(slopes, 1.0 - tail)};
-  }
-  return out;
-}
-
-Json fit_and_verdict(const std::vector<SampleComplexityPoint>& rows,
-                     const std::vector<std::vector<ReferenceAtPoint>>& references_per_row,
-                     const BoundFitOptions& options) {
-  BoundComparison c;
-  try {
-    c = compare_bound_models(rows, options);
-  } catch (const InputError& e) {
-    return Json{{"points_used", rows.size()},
-                {"fit", nullptr},
-                {"reason", std::string("cannot fit: ") + e.what()}};
-  }
-  const BoundFit& p = c.polynomial;
-
-  // Reference bounds: exponents against the fitted intervals, and log(N* / bound) per row (a
-  // constant ratio means the same shape; its level is the constant the reference leaves open).
-  Json refs = Json::array();
-  std::vector<std::string> consistent;
-  if (!references_per_row.empty()) {
-    for (std::size_t r = 0; r < references_per_row.front().size(); ++r) {
-      const ReferenceBound& b0 = references_per_row.front()[r].bound;
-      const std::string name = references_per_row.front()[r].name;
-      std::vector<double> log_ratio;
-      for (std::size_t i = 0; i < rows.size(); ++i) {
-        log_ratio.push_back(std::log(rows[i].n_star) -
-                            references_per_row[i][r].bound.log_value(rows[i].d, rows[i].eps));
-      }
-      const bool d_in = inside(p.d_coefficient_interval, b0.d_exponent);
-      const bool e_in = inside(p.eps_exponent_interval, b0.eps_exponent);
-      if (d_in && e_in) consistent.push_back(name);
-      const auto [mn, mx] = std::minmax_element(log_ratio.begin(), log_ratio.end());
-      refs.push_back({{"name", name},
-                      {"d_exponent", b0.d_exponent},
-                      {"eps_exponent", b0.eps_exponent},
-                      {"d_exponent_in_interval", d_in},
-                      {"eps_exponent_in_interval", e_in},
-                      {"log_ratio_median", quantile(log_ratio, 0.5)},
-                      {"log_ratio_min", *mn},
-                      {"log_ratio_max", *mx}});
-    }
-  }
-
-  std::string summary =
-      "N* ~ d^" + fmt("%.3g", p.d_coefficient) + " [" + fmt("%.3g", p.d_coefficient_interval.lo) +
-      ", " + fmt("%.3g", p.d_coefficient_interval.hi) + "] * eps^-" + fmt("%.3g", p.eps_exponent) +
-      " [" + fmt("%.3g", p.eps_exponent_interval.lo) + ", " +
-      fmt("%.3g", p.eps_exponent_interval.hi) + "] (" + fmt("%.0f", 100 * options.level) +
-      "% bootstrap intervals, " + std::to_string(rows.size()) + " N* values); ";
-  if (c.preferred == "undecided") {
-    summary += "polynomial vs exponential undecided (" + c.reason + ")";
-  } else {
-    summary += c.preferred + " growth in d preferred, delta AIC = " + fmt("%.3g", c.delta_aic) +
-               " (" + c.evidence + ")";
-  }
-  summary += consistent.empty() ? "; no reference bound inside both intervals"
-                                : "; consistent with " + join_names(consistent);
-
-  return Json{{"points_used", rows.size()},
-              {"polynomial", bound_fit_json(c.polynomial)},
-              {"exponential", bound_fit_json(c.exponential)},
-              {"preferred", c.preferred},
-              {"delta_aic", finite_or_null(c.delta_aic)},
-              {"polynomial_weight", finite_or_null(c.polynomial_weight)},
-              {"evidence", c.evidence},
-              {"bootstrap_polynomial_fraction", finite_or_null(c.bootstrap_polynomial_fraction)},
-              {"comparison_reason", c.reason},
-              {"references", refs},
-              {"verdict",
-               {{"d_exponent", finite_or_null(p.d_coefficient)},
-                {"d_exponent_interval", interval_json(p.d_coefficient_interval)},
-                {"eps_exponent", finite_or_null(p.eps_exponent)},
-                {"eps_exponent_interval", interval_json(p.eps_exponent_interval)},
-                {"level", options.level},
-                {"preferred", c.preferred},
-                {"polynomial_better", c.delta_aic > 0.0},
-                {"delta_aic", finite_or_null(c.delta_aic)},
-                {"evidence", c.evidence},
-                {"consistent_with", consistent},
-                {"summary", summary}}}};
-}
-
-// ---- Suite loading ------------------------------------------------------------------------------
-
-SampleComplexitySuite parse_sample_complexity_suite(const Json& json, const std::string& size,
-                                                    const fs::path& base_dir) {
-  std::vector<std::string> top = kBodyKeys;
-  top.push_back("suite");
-  top.push_back("sizes");
-  require_known_keys(json, "suite", top);
-  if (!json.contains("suite")) fail_field("suite.suite", "(missing)", "is required (the name)");
-  require_name("suite.suite", json["suite"]);
-  if (std::find(kSuiteSizes.begin(), kSuiteSizes.end(), size) == kSuiteSizes.end()) {
-    fail_field("--size", size, "must be ci or paper");
-  }
-  if (!json.contains("sizes")) fail_field("suite.sizes", "(missing)", "is required: {ci, paper}");
-  require_known_keys(json["sizes"], "sizes", kSuiteSizes);
-  Json body = json;
-  body.erase("suite");
-  body.erase("sizes");
-  std::vector<std::string> size_keys = kBodyKeys;
-  size_keys.push_back("expected_seconds");
-  std::optional<SampleComplexitySuite> chosen;
-  for (const std::string& sz : kSuiteSizes) {
-    const std::string f = "sizes." + sz;
-    if (!json["sizes"].contains(sz)) fail_field(f, "(missing)", "is required");
-    Json patch = json["sizes"][sz];
-    require_known_keys(patch, f, size_keys);
-    const std::string size_description = read_string(patch, "description", f, "", true);
-    const double expected = read_number(patch, "expected_seconds", f, 0.0);
-    require_nonnegative(f + ".expected_seconds", expected);
-    patch.erase("description");
-    patch.erase("expected_seconds");
-    Json merged = body;
-    merged.merge_patch(patch);  // objects merge, lists and values replace (RFC 7386)
-    SampleComplexitySuite s;
-    try {
-      s = parse_body(merged, base_dir);
-    } catch (const InputError& e) {
-      throw InputError("size " + sz + ": " + e.what());
-    }
-    s.name = json["suite"].get<std::string>();
-    s.base_dir = base_dir;
-    s.size = sz;
-    s.size_description = size_description;
-    s.expected_seconds = expected;
-    if (sz == size) chosen = std::move(s);
-  }
-  chosen->normalized = normalized_json(*chosen);
-  return *chosen;
-}
-
-SampleComplexitySuite load_sample_complexity_suite(const fs::path& file, const std::string& size) {
-  if (fs::is_directory(file))
-    fail_field("suite", file.string(), "is a directory, not a suite file");
-  SampleComplexitySuite s =
-      parse_sample_complexity_suite(read_json(file), size, file.parent_path());
-  s.source = fs::absolute(file).lexically_normal();
-  s.normalized["source"] = s.source.string();
-  return s;
-}
 
 // ---- The run ------------------------------------------------------------------------------------
 

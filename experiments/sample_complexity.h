@@ -18,10 +18,12 @@
 // non-monotone case is visible. Statuses: "reached", "at_minimum" (already met at n_min: N* <=
 // n_min, censored), "not_reached" (failed at n_max). Only "reached" rows enter the fits.
 //
-// Files (docs/sample_complexity.md): OUT/plan.json (the normalised suite at its size; a directory
-// holding another plan is refused), OUT/trials/<id>/result.json (one per trial, written atomically
-// and last; re-running reuses every "ok" trial, so an interrupted run resumes), and
-// OUT/sample_complexity.json (kind "sample-complexity", the result below).
+// Files (docs/sample_complexity.md): OUT/plan.json (the normalised suite at its size, for the
+// record), OUT/jobs/<id>/result.json (one per trial: a job of the runner's store,
+// experiments/job_store.h, written atomically and last; re-running reuses every "ok" trial whose
+// spec is the same, so an interrupted run resumes, and refuses one of another configuration), and
+// OUT/sample_complexity.json (kind "sample-complexity", the result below). Code: the suite in
+// sample_complexity_suite.cpp, the search in _search.cpp, the fits in _fit.cpp, the run here.
 #pragma once
 
 #include <cstdint>

@@ -2,10 +2,10 @@
 # Map of level-1 recovery against the learner's levers and the target's settings (docs/learner.md).
 # Each row: a JSON merge patch on experiments/learners/level1.json (learner) and on
 # experiments/learners/target_level1_alpha1.json (target), 3 seeds, the fast budget
-# (batch 512, 1500 steps). Usage: gda/recovery_map.sh BUILD_DIR > map.txt   (~10-15 min, 1 core)
+# (batch 512, 1500 steps). Usage: research/recovery_map.sh BUILD_DIR > map.txt   (~10-15 min, 1 core)
 set -u
 B=${1:-build}
-SWEEP="$B/gda/gda_sweep --seeds ${SEEDS:-1,2,3}"
+SWEEP="$B/research/gda_sweep --seeds ${SEEDS:-1,2,3}"
 FAST='"sgda": {"batch": 512, "lr_g": 2e-3, "lr_min_factor": 0.001}, "schedule": {"steps": 1500}'
 row() {  # name, learner patch (inner, without braces), target patch
   echo "== $1 | learner {$2} | target $3"

@@ -3,7 +3,7 @@
 target's, split by the sign of the true entry, and how much that shows in the child-parent
 cross moments E[S_2(child) S_1(parent)^T] the theory discriminator matches.
 
-    /usr/bin/python3 gda/level2_moments.py TARGET_DIR MODEL_DIR [--samples N] [--seed S]
+    /usr/bin/python3 research/level2_moments.py TARGET_DIR MODEL_DIR [--samples N] [--seed S]
 
 TARGET_DIR: `fsr synth` output; MODEL_DIR: a run's model/ (target layout, canonical form).
 Assumes the family of experiments/learners/target_level2.json: independent first-layer units

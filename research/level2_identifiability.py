@@ -3,7 +3,7 @@
 Behind docs/learner.md "Level 2" ("why GDA keeps W_2 but does not learn it").
 
     fsr synth --config experiments/learners/target_level2.json --out T --samples 5000 --hidden
-    /usr/bin/python3 gda/level2_identifiability.py T [--perturb 0.15] [--steps 3000]
+    /usr/bin/python3 research/level2_identifiability.py T [--perturb 0.15] [--steps 3000]
 
 Takes the target's true parent codes S_1 (T/S_1.npy) and, per kernel offset, the features the
 discriminator matches when its decoder reads the codes exactly: E[s_2], E[s_2^2] per child
