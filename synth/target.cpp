@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/atomic_file.h"
 #include "core/npy.h"
 #include "core/rng.h"
 #include "core/validate.h"
@@ -435,8 +436,14 @@ std::uint64_t fingerprint(const Target& t) {
   return h;
 }
 
-void save_target(const fs::path& dir, const Target& t, const std::string& field) {
+void save_target(const fs::path& out, const Target& t, const std::string& field,
+                 const std::function<void(const fs::path&)>& write_more) {
+  // "out/" names the directory "out": without the trailing separator it has a file name, which
+  // the temporary beside it is named after.
+  fs::path dir = out.lexically_normal();
+  if (!dir.has_filename() && dir.has_parent_path()) dir = dir.parent_path();
   validate_target(t);
+  check_output_directory(dir, field);
   const Json doc = target_document(t);
   std::error_code ec;
   if (fs::exists(dir, ec)) {
@@ -461,18 +468,21 @@ void save_target(const fs::path& dir, const Target& t, const std::string& field)
       fail_field(field, dir.string(), "exists, is not empty and holds no target.json");
     }
     write_parameters(dir, t);
+    if (write_more) write_more(dir);
     write_json_atomic(meta, doc);  // last: a directory without target.json is incomplete
     return;
   }
   // New directory: build it beside its final place, then rename it in one step.
   const fs::path parent = dir.has_parent_path() ? dir.parent_path() : fs::path(".");
   fs::create_directories(parent);
+  remove_stale_temporaries(parent, dir.filename().string());
   static std::atomic<int> counter{0};
   const fs::path tmp = parent / (dir.filename().string() + ".tmp-" + std::to_string(::getpid()) +
                                  "-" + std::to_string(counter++));
   try {
     fs::create_directory(tmp);
     write_parameters(tmp, t);
+    if (write_more) write_more(tmp);
     write_json_atomic(tmp / "target.json", doc);
     fs::rename(tmp, dir);
   } catch (...) {
