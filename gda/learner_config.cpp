@@ -69,10 +69,7 @@ double number(const Json& j, const std::string& field) {
 }
 
 int integer(const Json& j, const std::string& field, std::int64_t lo, std::int64_t hi) {
-  const double d = j.get<double>();
-  if (!std::isfinite(d) || d != std::floor(d)) fail_field(field, compact(j), "must be an integer");
-  require_int_in_range(field, static_cast<std::int64_t>(d), lo, hi);
-  return static_cast<int>(d);
+  return static_cast<int>(json_integer(j, field, lo, hi));
 }
 
 std::string one_of(const Json& j, const std::string& field,
@@ -171,13 +168,9 @@ LearnerConfig parse_learner_config(const Json& json) {
   overlay(j, json, "");
   LearnerConfig c;
   c.comment = j["comment"].get<std::string>();
-  {
-    const double seed = j["seed"].get<double>();
-    if (seed < 0 || seed != std::floor(seed) || seed > 9.007e15)
-      fail_field("seed", compact(j["seed"]), "must be an integer >= 0");
-    c.seed = j["seed"].is_number_unsigned() ? j["seed"].get<std::uint64_t>()
-                                            : static_cast<std::uint64_t>(seed);
-  }
+  c.seed = j["seed"].is_number_float()
+               ? static_cast<std::uint64_t>(json_integer(j["seed"], "seed", 0, 9007199254740992))
+               : json_uint64(j["seed"], "seed");
   c.threads = integer(j["threads"], "threads", 1, 256);
   c.dtype = one_of(j["dtype"], "dtype", {"float64", "float32"});
 
@@ -249,12 +242,8 @@ LearnerConfig parse_learner_config(const Json& json) {
 
   const Json& da = j["data"];
   c.data.source = one_of(da["source"], "data.source", {"stream", "fixed"});
-  {
-    const double n = da["train_samples"].get<double>();
-    if (n < 0 || n != std::floor(n))
-      fail_field("data.train_samples", compact(da["train_samples"]), "must be an integer >= 0");
-    c.data.train_samples = static_cast<std::int64_t>(n);
-  }
+  c.data.train_samples =
+      json_integer(da["train_samples"], "data.train_samples", 0, std::int64_t{1} << 40);
   if (c.data.source == "fixed" && c.data.train_samples < c.sgda.batch) {
     fail_field(
         "data.train_samples", c.data.train_samples,
