@@ -347,7 +347,12 @@ std::optional<Json> read_trial(const fs::path& dir) {
   if (!fs::exists(dir / kResultFile, ec)) return std::nullopt;
   try {
     Json doc = read_json(dir / kResultFile);
-    if (doc.is_object() && doc.contains("status") && doc.contains("job")) return doc;
+    // With the types the trial is read with (a hand-edited file may have any).
+    if (doc.is_object() && doc.contains("status") && doc["status"].is_string() &&
+        doc.contains("job") && doc.contains("result") &&
+        (!doc.contains("seconds") || doc["seconds"].is_number())) {
+      return doc;
+    }
   } catch (const std::exception&) {
   }
   return std::nullopt;  // not from write_json_atomic: treat as missing
@@ -843,11 +848,7 @@ Json run_sample_complexity(const SampleComplexitySuite& suite,
                            const SampleComplexityOptions& options) {
   const Stopwatch clock;
   if (options.out.empty()) fail_field("--out", "(empty)", "an output directory is required");
-  std::error_code ec;
-  if (fs::exists(options.out, ec) && !fs::is_directory(options.out, ec)) {
-    fail_field("--out", options.out.string(), "is a file, not a directory");
-  }
-  fs::create_directories(options.out);
+  ensure_output_directory(options.out, "--out");
   // The plan is informational: trials are checked one by one against their own spec, so a
   // directory can be re-used with more ε values, seeds or a wider grid.
   write_json_atomic(options.out / "plan.json",
