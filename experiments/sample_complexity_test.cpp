@@ -17,7 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 
 // The repository root, from this file's path (CMake compiles sources by absolute path).
-fs::path source_dir() { return fs::path(__FILE__).parent_path().parent_path(); }
+fs::path source_dir() { return FSR_SOURCE_DIR; }
 
 fs::path fresh_dir(const std::string& name) {
   const fs::path dir = fs::temp_directory_path() / ("fsr_sample_complexity_test_" + name);
