@@ -497,36 +497,36 @@ Target load_target(const fs::path& dir) {
   if (!fs::exists(meta)) fail_field("target", dir.string(), "holds no target.json");
   const Json doc = read_json(meta);
   const std::string where = meta.string();
-  if (!doc.is_object() || doc.value("kind", std::string()) != "fsr-target" ||
+  if (!doc.is_object() || !doc.contains("kind") || doc["kind"] != "fsr-target" ||
       !doc.contains("architecture")) {
     fail_field(where, "kind", "must be an fsr-target document with an architecture block");
   }
   const Json& a = doc["architecture"];
+  const std::string arch = where + ": architecture";
+  // Checked reads: a value of another type or out of range is named, never converted blindly
+  // (a grid of 1e300 was an undefined conversion to int).
+  const auto integer = [&](const char* key, std::int64_t lo, std::int64_t hi) {
+    return static_cast<int>(json_integer(json_member(a, key, arch), arch + "." + key, lo, hi));
+  };
   Target t;
-  try {
-    t.levels = a.at("levels").get<int>();
-    t.grid = a.at("grid").get<int>();
-    t.channels = a.at("channels").get<std::vector<int>>();
-    t.patch = a.at("patch").get<int>();
-    t.colors = a.at("colors").get<int>();
-    t.kernel = a.at("kernel").get<int>();
-    t.noise = a.at("noise").get<double>();
-    t.sample_seed = a.at("sample_seed").get<std::uint64_t>();
-  } catch (const Json::exception& e) {
-    fail_field(where + ": architecture", a.dump(), std::string("is incomplete: ") + e.what());
+  t.levels = integer("levels", 1, 8);
+  t.grid = integer("grid", 1, 1024);
+  t.patch = integer("patch", 1, 64);
+  t.colors = integer("colors", 1, 64);
+  t.kernel = integer("kernel", 2, 4);
+  if (t.kernel != 2 && t.kernel != 4) fail_field(arch + ".kernel", t.kernel, "must be 2 or 4");
+  const Json& channels = json_member(a, "channels", arch);
+  if (!channels.is_array() || static_cast<int>(channels.size()) != t.levels) {
+    fail_field(arch + ".channels", dump_json(channels).substr(0, 60),
+               "must be a list of levels = " + std::to_string(t.levels) + " entries");
   }
-  require_int_in_range(where + ": architecture.levels", t.levels, 1, 8);
-  require_int_in_range(where + ": architecture.grid", t.grid, 1, 1024);
-  require_int_in_range(where + ": architecture.patch", t.patch, 1, 64);
-  require_int_in_range(where + ": architecture.colors", t.colors, 1, 64);
-  if (t.kernel != 2 && t.kernel != 4)
-    fail_field(where + ": architecture.kernel", t.kernel, "must be 2 or 4");
-  if (static_cast<int>(t.channels.size()) != t.levels) {
-    fail_field(where + ": architecture.channels", Json(t.channels).dump(),
-               "must have levels entries");
+  for (std::size_t l = 0; l < channels.size(); ++l) {
+    t.channels.push_back(static_cast<int>(
+        json_integer(channels[l], arch + ".channels[" + std::to_string(l) + "]", 1, 4096)));
   }
-  for (int m : t.channels) require_int_in_range(where + ": architecture.channels", m, 1, 4096);
-  require_nonnegative(where + ": architecture.noise", t.noise);
+  t.noise = json_number(json_member(a, "noise", arch), arch + ".noise");
+  require_nonnegative(arch + ".noise", t.noise);
+  t.sample_seed = json_uint64(json_member(a, "sample_seed", arch), arch + ".sample_seed");
   const int n1 = t.first_layer_units(), d = t.patch_dim();
   t.A = read_matrix(dir / "A.npy", (dir / "A.npy").string(), n1, -1);
   t.alpha = read_vector(dir / "alpha.npy", n1);
