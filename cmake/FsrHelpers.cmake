@@ -40,10 +40,11 @@ function(fsr_bench)
 endfunction()
 
 # A libFuzzer target (only with FSR_FUZZ) and its ctest: scripts/fuzz.sh runs it for
-# FSR_FUZZ_SECONDS from a corpus seeded with SEEDS (globs relative to the source tree), under the
-# sanitizers of the build. Its crash inputs land in <build>/fuzz/<name>/.
+# FSR_FUZZ_SECONDS from a corpus seeded with SEEDS (globs relative to the source tree), with the
+# libFuzzer dictionary DICT if given, under the sanitizers of the build. Its crash inputs land in
+# <build>/fuzz/<name>/.
 function(fsr_fuzz)
-  cmake_parse_arguments(FSR "" "NAME" "SRCS;DEPS;SEEDS" ${ARGN})
+  cmake_parse_arguments(FSR "" "NAME;DICT" "SRCS;DEPS;SEEDS" ${ARGN})
   if(NOT FSR_FUZZ)
     return()
   endif()
@@ -59,9 +60,14 @@ function(fsr_fuzz)
   if(NOT seeds)
     message(FATAL_ERROR "fsr_fuzz(${FSR_NAME}): SEEDS match no file")
   endif()
+  set(dict "")
+  if(FSR_DICT)
+    set(dict --dict ${PROJECT_SOURCE_DIR}/${FSR_DICT})
+  endif()
   add_test(NAME ${FSR_NAME}
            COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/fuzz.sh --seconds ${FSR_FUZZ_SECONDS}
-                   --work ${CMAKE_BINARY_DIR}/fuzz/${FSR_NAME} $<TARGET_FILE:${FSR_NAME}> ${seeds})
+                   --work ${CMAKE_BINARY_DIR}/fuzz/${FSR_NAME} ${dict}
+                   $<TARGET_FILE:${FSR_NAME}> ${seeds})
   math(EXPR timeout "${FSR_FUZZ_SECONDS} + 120")
   set_tests_properties(${FSR_NAME} PROPERTIES TIMEOUT ${timeout} LABELS fuzz)
 endfunction()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs libFuzzer targets (docs/reliability.md).
 #
-#   scripts/fuzz.sh --seconds N --work DIR TARGET SEED...   one target for N seconds (the ctest of
+#   scripts/fuzz.sh --seconds N --work DIR [--dict D] TARGET SEED...
+#                                                           one target for N seconds (the ctest of
 #                                                           each *_fuzz target calls this)
 #   scripts/fuzz.sh --hours H [--jobs J]                    every fuzz target of build-asan/ for H
 #                                                           hours, J at a time (default: nproc)
@@ -13,12 +14,13 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-seconds="" hours="" work="" jobs=$(nproc)
+seconds="" hours="" work="" dict="" jobs=$(nproc)
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
     --hours) hours=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
+    --dict) dict=-dict=$(realpath "$2"); shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
     *) break ;;
   esac
@@ -53,4 +55,4 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 cd "$work"
 exec "$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 \
-  -max_len=65536 -print_final_stats=1 -artifact_prefix="$work/" corpus seeds
+  -max_len=65536 -print_final_stats=1 -artifact_prefix="$work/" ${dict:+"$dict"} corpus seeds
