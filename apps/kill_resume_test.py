@@ -20,20 +20,6 @@ import time
 
 FSR = ROOT = None
 
-LEARNER = {
-    "seed": 5, "threads": 1,
-    "generator": {"width": 1, "columns_init": "patch_kmeans", "correlation": "independent",
-                  "threshold": "relative"},
-    "discriminator": {"kind": "theory", "width": 2, "readout": "optimal", "learn_threshold": True,
-                      "unit_norm_rows": True, "quadratic": "diag", "cubic": True},
-    "sgda": {"d_steps": 1, "batch": 128, "optimizer": "adam", "lr_g": 0.003, "lr_d": 0.003,
-             "beta1": 0.5, "beta2": 0.99},
-    # Fixed data: the per-epoch permutation is part of what a resume must restore.
-    "data": {"source": "fixed", "train_samples": 384},
-    "schedule": {"kind": "layerwise", "steps": 300, "levels": 1},
-    "log": {"every": 20, "checkpoint_every": 40, "eval_samples": 64},
-}
-
 WALL_CLOCK = {"seconds", "wall_time_s", "written_at", "manifest"}
 
 
@@ -77,9 +63,16 @@ def main():
         subprocess.run([FSR, "synth", "--config",
                         os.path.join(ROOT, "experiments/targets/quickstart.json"), "--out", target],
                        check=True, capture_output=True)
+        # The tests' tiny learner, longer: 300 steps, checkpoints every 40, metrics every 20.
+        with open(os.path.join(ROOT, "experiments/learners/tiny_level1.json")) as f:
+            config = json.load(f)
+        config["seed"] = 5
+        config["data"]["train_samples"] = 384  # several epochs: the permutation must resume too
+        config["schedule"]["steps"] = 300
+        config["log"].update(every=20, checkpoint_every=40)
         learner = os.path.join(tmp, "learner.json")
         with open(learner, "w") as f:
-            json.dump(LEARNER, f)
+            json.dump(config, f)
 
         def train(out, resume):
             cmd = [FSR, "train", "--target", target, "--config", learner, "--out", out, "--json"]

@@ -44,18 +44,10 @@ def npy_bytes(header, data=b""):
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode() + data
 
 
-TINY_LEARNER = {
-    "seed": 3, "threads": 1,
-    "generator": {"width": 1, "columns_init": "patch_kmeans", "correlation": "independent",
-                  "threshold": "relative"},
-    "discriminator": {"kind": "theory", "width": 2, "readout": "optimal", "learn_threshold": True,
-                      "unit_norm_rows": True, "quadratic": "diag", "cubic": True},
-    "sgda": {"d_steps": 1, "batch": 128, "optimizer": "adam", "lr_g": 0.003, "lr_d": 0.003,
-             "beta1": 0.5, "beta2": 0.99},
-    "data": {"source": "fixed", "train_samples": 512},
-    "schedule": {"kind": "layerwise", "steps": 60, "levels": 1},
-    "log": {"every": 10, "checkpoint_every": 20, "eval_samples": 64},
-}
+def tiny_learner():
+    """experiments/learners/tiny_level1.json: 60 steps, checkpoints every 20."""
+    with open(os.path.join(ROOT, "experiments/learners/tiny_level1.json")) as f:
+        return json.load(f)
 
 
 class Hostile(unittest.TestCase):
@@ -130,7 +122,7 @@ class Hostile(unittest.TestCase):
 
     def test_integers_given_as_huge_doubles_are_reported_as_given(self):
         # Before: "sgda.batch = -9223372036854775808" (an undefined conversion).
-        c = json.loads(json.dumps(TINY_LEARNER))
+        c = tiny_learner()
         c["sgda"]["batch"] = 1e300
         cfg = self.write("learner.json", json.dumps(c))
         if not has_train():
@@ -156,7 +148,7 @@ class Hostile(unittest.TestCase):
         if not has_train():
             return
         tdir = self.path("slash")
-        learner = self.write("learner.json", json.dumps(TINY_LEARNER))
+        learner = self.write("learner.json", json.dumps(tiny_learner()))
         for out, needle in (("/dev/null", "exists and is not a directory"),
                             (self.path("dangling"), "is a dangling symbolic link")):
             self.assert_bad_input(["train", "--target", tdir, "--config", learner, "--out", out],
@@ -189,7 +181,7 @@ class Hostile(unittest.TestCase):
         if not has_train():
             self.skipTest("no fsr train in this build")
         tdir = self.make_target()
-        c = json.loads(json.dumps(TINY_LEARNER))
+        c = tiny_learner()
         c["data"]["train_samples"] = 10**9
         cfg = self.write("learner.json", json.dumps(c))
         start = time.monotonic()
@@ -274,7 +266,7 @@ class Hostile(unittest.TestCase):
                     "--out", tdir)
             self.assertEqual(r.returncode, 0, r.stderr)
             with open(os.path.join(cache, "learner.json"), "w") as f:
-                json.dump(TINY_LEARNER, f)
+                json.dump(tiny_learner(), f)
             r = run("train", "--target", tdir, "--config", os.path.join(cache, "learner.json"),
                     "--out", os.path.join(cache, "run"))
             self.assertEqual(r.returncode, 0, r.stderr)

@@ -1,7 +1,6 @@
 #include "core/json_io.h"
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -43,20 +42,14 @@ TEST(JsonIo, AtomicWriteReplacesAndLeavesNoTemporaries) {
   std::filesystem::remove_all(dir);
 }
 
-// A pid that certainly ran and is gone: a child that exited and was reaped.
-int dead_pid() {
-  const pid_t pid = ::fork();
-  if (pid == 0) ::_exit(0);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return pid;
-}
+// No process has this pid: Linux's pid_max is at most 2^22.
+constexpr int kGonePid = 2147483647;
 
 TEST(AtomicFile, StaleTemporariesAreRemovedAndNothingElse) {
   namespace fs = std::filesystem;
   const auto dir = fs::temp_directory_path() / "fsr_atomic_stale_test";
   fs::remove_all(dir);
-  const std::string gone = std::to_string(dead_pid()), live = std::to_string(::getpid());
+  const std::string gone = std::to_string(kGonePid), live = std::to_string(::getpid());
   write_file_atomic(dir / "keep.json", "{}");
   write_file_atomic(dir / ".hidden", "x");                                      // not a temporary
   write_file_atomic(dir / (".keep.json.tmp." + gone + ".0"), "half of a");      // a killed writer's
