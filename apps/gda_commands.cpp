@@ -6,6 +6,7 @@
 #include <ostream>
 
 #include "apps/cli.h"
+#include "core/atomic_file.h"
 #include "core/validate.h"
 #include "gda/learner_config.h"
 #include "gda/trainer.h"
@@ -32,6 +33,7 @@ void add_train(CLI::App& app) {
     if (args->device != "auto" && args->device != "cpu" && args->device != "cuda") {
       fail_field("--device", args->device, "must be auto, cpu or cuda");
     }
+    check_output_directory(args->out, "--out");
     const Target truth = load_target(args->target);
     const LearnerConfig config = parse_learner_config(read_json(args->config));
     const TrainResult r = train(truth, config,

@@ -25,7 +25,7 @@ void print_result(std::string_view kind, const Json& payload, bool as_json, cons
       run.seed = config["seed"].get<std::uint64_t>();
     }
     run.wall_seconds = process_clock().seconds();
-    std::cout << make_document(kind, payload, run).dump() << std::endl;
+    std::cout << dump_json(make_document(kind, payload, run)) << std::endl;
   } else {
     human(std::cout);
   }
@@ -61,10 +61,10 @@ int main(int argc, char** argv) {
     std::cerr << "fsr: " << e.what() << " (see fsr --help)\n";
     return 2;
   } catch (const fsr::InputError& e) {
-    std::cerr << "fsr: " << e.what() << "\n";
+    std::cerr << "fsr: " << fsr::escape_control(e.what()) << "\n";
     return 2;
   } catch (const std::exception& e) {
-    std::cerr << "fsr: error: " << e.what() << "\n";
+    std::cerr << "fsr: error: " << fsr::escape_control(e.what()) << "\n";
     return 1;
   }
   return 0;

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "apps/cli.h"
+#include "core/atomic_file.h"
 #include "core/validate.h"
 
 namespace fsr::cli {
@@ -97,8 +98,8 @@ int run_capturing_stderr(const std::vector<std::string>& argv, std::string& err)
     for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     ::execv(args[0], args.data());
-    const std::string msg = std::string("report: cannot run ") + argv[0] + ": " +
-                            std::strerror(errno) + "\n";
+    const std::string msg =
+        std::string("report: cannot run ") + argv[0] + ": " + std::strerror(errno) + "\n";
     [[maybe_unused]] auto n = ::write(STDERR_FILENO, msg.data(), msg.size());
     ::_exit(2);
   }
@@ -125,8 +126,7 @@ std::string last_line(std::string s) {
 void run_report(const std::string& dir, const std::string& out, bool quiet) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) fail_field("DIR", dir, "not a directory");
-  if (fs::exists(out, ec) && !fs::is_directory(out, ec))
-    fail_field("--out", out, "exists and is not a directory");
+  ensure_output_directory(out, "--out");  // a read-only place is exit 2, not a traceback
   const fs::path reports = find_reports_dir();
   const std::string py = python_interpreter();
   // Checked before the script runs so that the message names the missing package.

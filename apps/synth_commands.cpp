@@ -6,6 +6,8 @@
 #include <string>
 
 #include "apps/cli.h"
+#include "core/atomic_file.h"
+#include "core/memory_budget.h"
 #include "core/npy.h"
 #include "core/validate.h"
 #include "synth/config.h"
@@ -58,7 +60,7 @@ void run_synth(const SynthArgs& a) {
   if (a.samples < 0) fail_field("--samples", a.samples, "must be >= 1");
   if (a.hidden && a.samples == 0) fail_field("--hidden", "true", "needs --samples N");
   require_int_in_range("--threads", a.threads, 1, 256);
-  if (a.out.empty()) fail_field("--out", a.out, "must name a directory");
+  check_output_directory(a.out, "--out");  // before the work: /dev/null, a dangling link
   const fs::path config_path(a.config);
   const Json j = read_json(config_path);
   const TargetConfig config = parse_target_config(j, config_path.parent_path());
@@ -74,10 +76,10 @@ void run_synth(const SynthArgs& a) {
                  "the arrays would take " + format_value(per_sample * a.samples * 8 / 1e9) +
                      " GB; must stay <= 8 GB");
     }
+    require_memory("--samples", std::to_string(a.samples), per_sample * a.samples * 8,
+                   "the sample arrays");
   }
   const fs::path out(a.out);
-  if (fs::exists(out) && !fs::is_directory(out))
-    fail_field("--out", a.out, "exists and is not a directory");
 
   const Target target = build_target(config);
   SampleBatch batch;
@@ -85,23 +87,29 @@ void run_synth(const SynthArgs& a) {
     batch =
         sample(target, 0, a.samples, SampleOptions{.with_hidden = a.hidden, .threads = a.threads});
   }
-  save_target(out, target, "--out");  // checks the directory before writing anything
   Json files = Json::array({"target.json", "A.npy", "alpha.npy", "beta.npy"});
   for (int l = 1; l <= target.levels; ++l) {
     const std::string s = std::to_string(l);
     files.push_back("M_" + s + ".npy");
     if (l >= 2) files.push_back("W_" + s + ".npy"), files.push_back("b_" + s + ".npy");
   }
-  for (int l = 1; l <= target.levels && a.samples > 0; ++l) {
-    const std::string s = std::to_string(l);
-    write_npy(out / ("X_" + s + ".npy"), batch.x[l - 1].data(),
-              {a.samples, target.colors, target.side_at(l), target.side_at(l)});
-    files.push_back("X_" + s + ".npy");
-    if (a.hidden) {
-      write_npy(out / ("S_" + s + ".npy"), batch.s[l - 1].data(),
-                {a.samples, target.channels[l - 1], target.grid_at(l), target.grid_at(l)});
-      files.push_back("S_" + s + ".npy");
+  // The samples go into the directory being built, so the target appears with them or not at all.
+  const auto write_samples = [&](const fs::path& dir) {
+    for (int l = 1; l <= target.levels && a.samples > 0; ++l) {
+      const std::string s = std::to_string(l);
+      write_npy(dir / ("X_" + s + ".npy"), batch.x[l - 1].data(),
+                {a.samples, target.colors, target.side_at(l), target.side_at(l)});
+      if (a.hidden) {
+        write_npy(dir / ("S_" + s + ".npy"), batch.s[l - 1].data(),
+                  {a.samples, target.channels[l - 1], target.grid_at(l), target.grid_at(l)});
+      }
     }
+  };
+  // Checks the directory before writing anything.
+  save_target(out, target, "--out", write_samples);
+  for (int l = 1; l <= target.levels && a.samples > 0; ++l) {
+    files.push_back("X_" + std::to_string(l) + ".npy");
+    if (a.hidden) files.push_back("S_" + std::to_string(l) + ".npy");
   }
   const Json payload{{"out", out.string()},           {"fingerprint", hex64(fingerprint(target))},
                      {"config", target.config},       {"achieved", target.achieved},

@@ -41,8 +41,36 @@ Json make_manifest(const RunInfo& run);
 Json make_document(std::string_view kind, const Json& payload, const RunInfo& run);
 
 void write_json_atomic(const std::filesystem::path& path, const Json& document);
-// Parses a JSON file; a missing file or a syntax error is an InputError naming the file.
+
+// One-line or indented text of a document; bytes that are not UTF-8 (a path or a message from the
+// input) are written as U+FFFD instead of making the dump throw.
+std::string dump_json(const Json& document, int indent = -1);
+// Limits every JSON document read by fsrlab is held to (configs, suites, results, checkpoints).
+// Deeper nesting than any fsrlab document has is refused before anything recurses over it (a
+// 100 000-deep "[[[...]]]" overflowed the stack when an error message printed it); a key given
+// twice in one object is refused (the last one silently won); a number beyond double range
+// (1e999) is refused naming where it is.
+inline constexpr int kMaxJsonDepth = 64;
+inline constexpr std::uintmax_t kMaxJsonBytes = std::uintmax_t{256} << 20;
+
+// Parses JSON text under those limits. Every error is an InputError that opens with `name` (the
+// file) and names the place in the document: "L.json: sgda.lr_g = 1e999: number beyond double
+// range", "L.json: data = source: duplicate key (each key once per object)".
+Json parse_json(std::string_view text, std::string_view name);
+
+// Reads and parses a JSON file (at most kMaxJsonBytes); a missing file, a syntax error or a broken
+// limit is an InputError naming the file.
 Json read_json(const std::filesystem::path& path);
+
+// Checked reads of one value of a parsed document, for files fsrlab reads back (results, plans,
+// checkpoint state): a wrong type or an out-of-range value is an InputError naming `field`, never
+// a JSON library exception or an undefined conversion.
+std::int64_t json_integer(const Json& value, std::string_view field, std::int64_t lo,
+                          std::int64_t hi);
+std::uint64_t json_uint64(const Json& value, std::string_view field);
+double json_number(const Json& value, std::string_view field);  // finite
+std::string json_string(const Json& value, std::string_view field);
+const Json& json_member(const Json& object, std::string_view key, std::string_view field);
 
 Json to_json(const Eigen::VectorXd& v);
 Json to_json(const Eigen::MatrixXd& m);  // list of rows

@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "core/atomic_file.h"
+#include "core/memory_budget.h"
 #include "core/validate.h"
 
 namespace fsr {
@@ -19,9 +20,14 @@ constexpr std::size_t kMagicSize = 6;
   fail_field("npy file", name, rule);
 }
 
+constexpr std::size_t kMaxRank = 32;  // numpy's own limit (NPY_MAXDIMS) in 1.x
+
+// Number of elements, or -1 when the product leaves int64 (a header can declare any shape).
 std::int64_t checked_product(const std::vector<std::int64_t>& shape) {
   std::int64_t n = 1;
-  for (auto s : shape) n *= s;
+  for (auto s : shape) {
+    if (s < 0 || !checked_multiply(n, s, n)) return -1;
+  }
   return n;
 }
 
@@ -62,6 +68,9 @@ std::vector<std::int64_t> parse_shape(const std::string& text, std::string_view 
     while (j < text.size() - 1 && text[j] >= '0' && text[j] <= '9') ++j;
     if (j == i || j - i > 15) bad_file(name, "header shape '" + text + "' is not a tuple of sizes");
     shape.push_back(std::stoll(text.substr(i, j - i)));
+    if (shape.size() > kMaxRank) {
+      bad_file(name, "header shape has more than " + std::to_string(kMaxRank) + " dimensions");
+    }
     i = j;
   }
   return shape;
@@ -93,7 +102,7 @@ void put_header(std::string& out, const std::vector<std::int64_t>& shape, DType 
 
 }  // namespace
 
-std::int64_t NpyArray::size() const { return checked_product(shape); }
+std::int64_t NpyArray::size() const { return checked_product(shape); }  // -1: overflows
 
 NpyArray parse_npy(std::string_view bytes, std::string_view name) {
   static_assert(std::endian::native == std::endian::little, "fsrlab assumes a little-endian host");
@@ -145,8 +154,15 @@ NpyArray parse_npy(std::string_view bytes, std::string_view name) {
     bad_file(name, "header has fortran_order '" + fortran + "': must be True or False");
   }
   array.shape = parse_shape(dict_value(header, "shape", name), name);
+  // The element count is checked for overflow and against the bytes present before anything is
+  // allocated: a header may declare (2^32, 2^32), or a product that wraps to a small number.
   const std::int64_t n = array.size();
-  const std::size_t need = static_cast<std::size_t>(n) * item;
+  std::int64_t need_bytes = 0;
+  if (n < 0 || !checked_multiply(n, static_cast<std::int64_t>(item), need_bytes)) {
+    bad_file(name, "header shape " + format_shape(array.shape) +
+                       " has more elements than any file can hold (the product overflows)");
+  }
+  const auto need = static_cast<std::size_t>(need_bytes);
   const std::size_t have = bytes.size() - offset;
   if (have < need) {
     bad_file(name, "is truncated: shape " + format_shape(array.shape) + " needs " +
@@ -156,6 +172,8 @@ NpyArray parse_npy(std::string_view bytes, std::string_view name) {
     bad_file(name, "has " + std::to_string(have - need) + " bytes after the data of shape " +
                        format_shape(array.shape) + ": garbled or not one array");
   }
+  require_memory("npy file", name, 8.0 * static_cast<double>(n),
+                 "the values of shape " + format_shape(array.shape) + " as float64");
   array.data.resize(static_cast<std::size_t>(n));
   const char* p = bytes.data() + offset;
   for (std::int64_t i = 0; i < n; ++i, p += item) {
@@ -184,6 +202,7 @@ std::string encode_npy(const double* data, const std::vector<std::int64_t>& shap
     if (shape[i] < 0) fail_field("shape[" + std::to_string(i) + "]", shape[i], "must be >= 0");
   }
   const std::int64_t n = checked_product(shape);
+  if (n < 0) fail_field("shape", format_shape(shape), "has more elements than int64 counts");
   std::string out;
   const std::size_t item = dtype == DType::kFloat32 ? 4 : 8;
   out.reserve(128 + static_cast<std::size_t>(n) * item);

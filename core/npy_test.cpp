@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <limits>
 
@@ -125,6 +126,50 @@ TEST(Npy, RejectsWhatItCannotRead) {
       "bytes after the data");
   expect_input_error(npy_with_header("{'descr': '<f8', 'shape': (1,), }", eight), "fortran_order");
   expect_input_error(from_hex(kNumpyF8x2x3).substr(0, 40), "truncated inside its header");
+}
+
+// Shapes are counted with overflow checks and against the bytes present before anything is
+// allocated. Before, (2^32, 2^32) wrapped to 0 elements, and (500, 1050655, 684737634023226)
+// wrapped to 3000 and was read as 500 x 6 and fitted (exit 0).
+TEST(Npy, ShapesThatOverflowOrExceedTheFileAreRefused) {
+  const std::string wrapped(3000 * 8, '\0');
+  expect_input_error(
+      npy_with_header(
+          "{'descr': '<f8', 'fortran_order': False, 'shape': (500, 1050655, 684737634023226), }",
+          wrapped),
+      "the product overflows");
+  expect_input_error(npy_with_header("{'descr': '<f8', 'fortran_order': False, 'shape': "
+                                     "(4294967296, 4294967296), }",
+                                     ""),
+                     "the product overflows");
+  expect_input_error(npy_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': "
+                                     "(100000, 100000), }",
+                                     std::string(64, '\0')),
+                     "needs 40000000000 data bytes, found 64");
+  std::string rank33 = "(";
+  for (int i = 0; i < 33; ++i) rank33 += "1,";
+  expect_input_error(
+      npy_with_header("{'descr': '<f8', 'fortran_order': False, 'shape': " + rank33 + "), }",
+                      std::string(8, '\0')),
+      "more than 32 dimensions");
+}
+
+// The float64 copy of the values is checked against the memory available (here a limit set for
+// the test through FSR_MEMORY_LIMIT) before it is allocated.
+TEST(Npy, ValuesBeyondTheMemoryAvailableAreRefused) {
+  const double values[64] = {};
+  const std::string bytes = encode_npy(values, {8, 8}, DType::kFloat32);
+  ::setenv("FSR_MEMORY_LIMIT", "400", 1);
+  try {
+    parse_npy(bytes, "big.npy");
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("as float64 would take 5.12e-07 GB; 4e-07 GB of memory"),
+              std::string::npos)
+        << e.what();
+  }
+  ::unsetenv("FSR_MEMORY_LIMIT");
+  EXPECT_EQ(parse_npy(bytes, "big.npy").data.size(), 64u);
 }
 
 TEST(Npy, MatrixReaderNamesTheFieldAndTheBadEntry) {

@@ -11,6 +11,46 @@ std::string format_value(double value) {
   return buf;
 }
 
+std::string escape_control(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c != 0x7f) {
+      out += ch;
+      continue;
+    }
+    switch (c) {
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case 0:
+        out += "\\0";
+        break;
+      default: {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\x%02x", c);
+        out += buf;
+      }
+    }
+  }
+  return out;
+}
+
+std::string shorten(std::string text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  std::size_t cut = max_bytes > 3 ? max_bytes - 3 : 0;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xc0) == 0x80) --cut;
+  text.resize(cut);
+  return text + "...";
+}
+
 std::string format_shape(const std::vector<std::int64_t>& shape) {
   std::string s = "(";
   for (std::size_t i = 0; i < shape.size(); ++i) {
@@ -66,6 +106,21 @@ void require_int_in_range(std::string_view field, std::int64_t value, std::int64
     fail_field(field, value,
                "must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
   }
+}
+
+std::int64_t require_integer(std::string_view field, double value, std::int64_t lo,
+                             std::int64_t hi) {
+  // Converting a double outside [-2^63, 2^63) to int64 is undefined: refuse those first.
+  constexpr double kTwo63 = 9223372036854775808.0;
+  const bool whole = std::isfinite(value) && value == std::floor(value);
+  if (!whole || value < -kTwo63 || value >= kTwo63 || value < static_cast<double>(lo) ||
+      value > static_cast<double>(hi)) {
+    fail_field(field, value,
+               "must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  }
+  const auto v = static_cast<std::int64_t>(value);
+  require_int_in_range(field, v, lo, hi);  // the ends exactly (hi = 2^63 - 1 is no double)
+  return v;
 }
 
 void require_all_finite(std::string_view field, const double* data, std::size_t n) {

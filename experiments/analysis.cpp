@@ -369,8 +369,11 @@ RunAnalysis analyze_run(const fs::path& target_dir, const fs::path& run_dir,
   if (fs::exists(run_dir / "result.json", ec)) {
     const Json r = read_json(run_dir / "result.json");
     out.run_result = Json::object();
-    for (const char* key : {"status", "steps", "total_steps", "message"})
-      if (r.is_object() && r.contains(key)) out.run_result[key] = r[key];
+    // Copied only with the types the report prints them as (the file may have been edited).
+    for (const char* key : {"status", "message"})
+      if (r.is_object() && r.contains(key) && r[key].is_string()) out.run_result[key] = r[key];
+    for (const char* key : {"steps", "total_steps"})
+      if (r.is_object() && r.contains(key) && r[key].is_number()) out.run_result[key] = r[key];
   }
   return out;
 }

@@ -91,10 +91,15 @@ Json level1_trajectories(const fs::path& metrics_file) {
   std::ifstream in(metrics_file);
   for (std::string line; std::getline(in, line);) {
     if (line.empty()) continue;
-    const Json m = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+    Json m;
+    try {
+      m = parse_json(line, metrics_file.string());
+    } catch (const InputError&) {
+      continue;  // a torn line
+    }
     if (!m.is_object() || !m.contains("recovery") || !m["recovery"].is_array()) continue;
     for (const Json& level : m["recovery"]) {
-      if (level.value("level", 0) != 1) continue;
+      if (!level.is_object() || level.value("level", Json()) != Json(1)) continue;
       for (const auto& [name, field] : kFields) {
         if (!level.contains(field) || !level[field].is_number()) continue;
         const double v = level[field].get<double>();

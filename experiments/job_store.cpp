@@ -17,7 +17,16 @@ std::optional<Json> JobStore::read(const std::string& id) const {
   if (!fs::exists(p, ec)) return std::nullopt;
   try {
     Json doc = read_json(p);
-    if (doc.is_object() && doc.contains("status")) return doc;
+    // The fields the runner and the sample-complexity search read, with their types (a
+    // hand-edited file may have any): another shape is a missing result, not a crash.
+    const auto has = [&](const char* k, bool (Json::*is)() const noexcept) {
+      return doc.contains(k) && (doc[k].*is)();
+    };
+    if (doc.is_object() && has("status", &Json::is_string) && doc.contains("job") &&
+        doc.contains("result") && (!doc.contains("error") || has("error", &Json::is_string)) &&
+        (!doc.contains("seconds") || has("seconds", &Json::is_number))) {
+      return doc;
+    }
   } catch (const std::exception&) {
   }
   return std::nullopt;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -230,21 +231,28 @@ Json to_json(const JobSpec& s) {
 JobSpec job_spec_from_json(const Json& j) {
   require_known_keys(
       j, "job", {"id", "index", "target_name", "target", "job", "kind", "config", "sweep", "seed"});
-  try {
-    JobSpec s;
-    s.id = j.at("id").get<std::string>();
-    s.index = j.at("index").get<std::int64_t>();
-    s.target_name = j.at("target_name").get<std::string>();
-    s.target = j.at("target");
-    s.job_name = j.at("job").get<std::string>();
-    s.kind = j.at("kind").get<std::string>();
-    s.config = j.at("config");
-    s.sweep = j.at("sweep");
-    s.seed = j.at("seed").get<std::uint64_t>();
-    return s;
-  } catch (const Json::exception& e) {
-    throw InputError(std::string("job spec: ") + e.what());
-  }
+  const auto member = [&](const char* key) -> const Json& {
+    return json_member(j, key, "job spec");
+  };
+  JobSpec s;
+  s.id = json_string(member("id"), "job spec.id");
+  // The id names the job's directory: one path component, never "." or ".." (a plan read back
+  // from disk must not send merge_runs' copies outside the output directory).
+  const bool safe_id =
+      !s.id.empty() && s.id.size() <= 255 && s.id.front() != '.' &&
+      std::all_of(s.id.begin(), s.id.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("_-+.=", c) != nullptr;
+      });
+  if (!safe_id) fail_field("job spec.id", s.id, "must be a file name of [A-Za-z0-9_.=+-]");
+  s.index = json_integer(member("index"), "job spec.index", 0, INT64_MAX);
+  s.target_name = json_string(member("target_name"), "job spec.target_name");
+  s.target = member("target");
+  s.job_name = json_string(member("job"), "job spec.job");
+  s.kind = json_string(member("kind"), "job spec.kind");
+  s.config = member("config");
+  s.sweep = member("sweep");
+  s.seed = json_uint64(member("seed"), "job spec.seed");
+  return s;
 }
 
 }  // namespace fsr

@@ -153,16 +153,6 @@ void write_summary(const fs::path& path, const SuiteSummary& s, const Json& conf
   write_json_atomic(path, make_document("suite-summary", to_json(s), run));
 }
 
-void ensure_directory(const fs::path& dir, const std::string& field) {
-  std::error_code ec;
-  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) {
-    fail_field(field, dir.string(), "exists and is not a directory");
-  }
-  fs::create_directories(dir, ec);
-  if (ec) fail_field(field, dir.string(), "cannot be created: " + ec.message());
-  if (access(dir.c_str(), W_OK) != 0) fail_field(field, dir.string(), "is not writable");
-}
-
 bool strip_key(const std::string& k) {
   return k == "manifest" || k == "seconds" ||
          (k.size() > 8 && k.compare(k.size() - 8, 8, "_seconds") == 0);
@@ -238,7 +228,7 @@ SuiteSummary run_suite(const Suite& suite, const RunOptions& o) {
   const Json payload = plan_payload(suite, o.size, specs);
 
   // The plan: written once; a directory that holds another plan is refused before any job runs.
-  ensure_directory(o.out, "--out");
+  ensure_output_directory(o.out, "--out");
   const fs::path plan_file = o.out / kPlanFile;
   if (fs::exists(plan_file)) {
     const Json existing = read_json(plan_file);
@@ -361,7 +351,7 @@ SuiteSummary merge_runs(const std::vector<fs::path>& dirs, const fs::path& out) 
   }
   const Plan& plan = plans.front();
   if (!out.empty()) {
-    ensure_directory(out, "--out");
+    ensure_output_directory(out, "--out");
     const fs::path plan_file = out / kPlanFile;
     if (fs::exists(plan_file)) {
       if (!same_plan(read_json(plan_file), plan.payload)) {

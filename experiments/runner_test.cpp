@@ -289,6 +289,25 @@ TEST(Runner, BadDirectoriesAndPlans) {
   expect_input_error([&] { run_suite(nap_suite(2, 1), o); }, "--jobs");
 }
 
+// A job result read back with fields of other types is treated as missing (a re-run redoes the
+// job); before, a status of another type ended `fsr merge` with a JSON type_error (exit 1).
+TEST(Runner, ResultsOfTheWrongShapeAreMissingNotFatal) {
+  TempDir dir;
+  run_suite(nap_suite(2, 1), options(dir.path, 1, false));
+  const fs::path result = dir.path / "jobs" / "t.nap.seed0" / "result.json";
+  const Json good = read_json(result);
+  for (const auto& [key, value] : std::vector<std::pair<const char*, Json>>{
+           {"status", 5}, {"error", Json::array()}, {"seconds", "soon"}}) {
+    Json doc = good;
+    doc[key] = value;
+    write_json_atomic(result, doc);
+    const SuiteSummary s = merge_runs({dir.path});
+    EXPECT_EQ(s.missing, std::vector<std::string>{"t.nap.seed0"}) << key;
+  }
+  write_file_atomic(result, "{\"status\": \"ok\", ");  // torn: not from write_json_atomic
+  EXPECT_EQ(merge_runs({dir.path}).missing, std::vector<std::string>{"t.nap.seed0"});
+}
+
 }  // namespace
 }  // namespace fsr
 

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "core/atomic_file.h"
 #include "core/json_read.h"
 #include "core/validate.h"
 #include "experiments/job_store.h"
@@ -161,11 +162,7 @@ Json run_sample_complexity(const SampleComplexitySuite& suite,
                            const SampleComplexityOptions& options) {
   const Stopwatch clock;
   if (options.out.empty()) fail_field("--out", "(empty)", "an output directory is required");
-  std::error_code ec;
-  if (fs::exists(options.out, ec) && !fs::is_directory(options.out, ec)) {
-    fail_field("--out", options.out.string(), "is a file, not a directory");
-  }
-  fs::create_directories(options.out);
+  ensure_output_directory(options.out, "--out");
   // The plan is informational: trials are checked one by one against their own spec, so a
   // directory can be re-used with more ε values, seeds or a wider grid.
   write_json_atomic(options.out / "plan.json",

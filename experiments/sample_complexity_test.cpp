@@ -17,7 +17,6 @@ namespace fsr {
 namespace {
 namespace fs = std::filesystem;
 
-// The repository root, from this file's path (CMake compiles sources by absolute path).
 fs::path fresh_dir(const std::string& name) {
   const fs::path dir = fs::temp_directory_path() / ("fsr_sample_complexity_test_" + name);
   fs::remove_all(dir);

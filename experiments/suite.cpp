@@ -58,8 +58,13 @@ void validate_sweep(const Json& sweep, const std::string& field) {
   if (!sweep.is_object()) fail_field(field, sweep.dump(), "must be an object {key: [values]}");
   for (const auto& [key, values] : sweep.items()) {
     const std::string f = field + "." + key;
-    if (key.empty() || key.front() == '.' || key.back() == '.') {
-      fail_field(f, key, "must be a config key or dotted path");
+    // Keys become part of job ids, hence of directory names: config key characters only.
+    const bool word = std::all_of(key.begin(), key.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+    });
+    if (key.empty() || key.front() == '.' || key.back() == '.' || !word ||
+        key.find("..") != std::string::npos) {
+      fail_field(f, key, "must be a config key or dotted path ([A-Za-z0-9_-] names joined by '.')");
     }
     if (!values.is_array() || values.empty()) {
       fail_field(f, values.dump(), "must be a non-empty list of values");

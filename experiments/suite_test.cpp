@@ -141,6 +141,32 @@ TEST(Suite, BadValuesAreNamed) {
   expect_input_error([&] { parse_suite(j); }, {"samples", "1"});
   expect_input_error([&] { expand_suite(parse_suite(base_suite()), "big"); },
                      {"--size = big", "ci or paper"});
+  // Sweep keys become job ids, hence directory names: before, "x/../../y" was accepted and put
+  // the job's directory outside --out.
+  for (const char* key : {"x/../../y", "a..b", "sam ples", ".samples"}) {
+    j = base_suite();
+    j["jobs"][0]["sweep"] = {{key, {1, 2}}};
+    expect_input_error([&] { parse_suite(j); }, {"jobs[0].sweep.", "config key or dotted path"});
+  }
+}
+
+// A plan read back from disk (fsr merge, a re-run) is checked field by field: before, a float
+// index was an undefined conversion and an id like "../x" sent merge's copies outside --out.
+TEST(Suite, JobSpecsReadBackAreChecked) {
+  const Json good = to_json(expand_suite(parse_suite(base_suite()), "paper").front());
+  EXPECT_EQ(to_json(job_spec_from_json(good)), good);
+  const auto broken = [&](const char* key, const Json& value) {
+    Json j = good;
+    j[key] = value;
+    return j;
+  };
+  expect_input_error([&] { job_spec_from_json(broken("id", "../x")); },
+                     {"job spec.id = ../x", "file name"});
+  expect_input_error([&] { job_spec_from_json(broken("id", "a/b")); }, {"job spec.id = a/b"});
+  expect_input_error([&] { job_spec_from_json(broken("index", 1e300)); },
+                     {"job spec.index = 1e+300", "must be an integer"});
+  expect_input_error([&] { job_spec_from_json(broken("seed", -1)); }, {"job spec.seed = -1"});
+  expect_input_error([&] { job_spec_from_json(broken("kind", 3)); }, {"job spec.kind = 3"});
 }
 
 TEST(Suite, ShardSpecs) {

@@ -13,9 +13,11 @@
 #include <sstream>
 
 #include "core/atomic_file.h"
+#include "core/memory_budget.h"
 #include "core/npy.h"
 #include "core/rng.h"
 #include "core/validate.h"
+#include "gda/checkpoint_files.h"
 #include "gda/code_regression.h"
 #include "gda/networks.h"
 #include "synth/sample.h"
@@ -140,7 +142,7 @@ class Trainer {
   const Eigen::MatrixXd& warm_start_patches(int level) const;
   void prune(int level);
   void save_checkpoint(std::int64_t global_step, int stage);
-  std::pair<std::int64_t, int> load_checkpoint();
+  std::optional<std::pair<std::int64_t, int>> load_checkpoint();
   void start_stage(const Stage& st);
   void log_metrics(const Json& m);
 
@@ -216,6 +218,11 @@ void Trainer::build() {
       fail_field("schedule.steps", c_.schedule.steps.size(),
                  "must list one value or " + std::to_string(needed) + " (one per stage)");
     }
+  }
+  if (c_.data.source == DataSource::kFixed) {
+    // The set is held twice for a moment (samples, then tensors): refused before either exists.
+    require_memory("data.train_samples", std::to_string(c_.data.train_samples),
+                   2 * sample_bytes(truth_, c_.data.train_samples), "the fixed training set");
   }
   if (o_.device == "auto") {
     device_ =
@@ -746,8 +753,6 @@ void Trainer::maintain_units(const Stage& st, std::int64_t step, std::int64_t gl
 
 void Trainer::save_checkpoint(std::int64_t global_step, int stage) {
   if (o_.out.empty()) return;
-  const fs::path dir = o_.out / "checkpoint";
-  fs::create_directories(dir);
   torch::serialize::OutputArchive archive;
   for (const auto& p : g_->named_parameters()) archive.write("G." + p.key(), p.value());
   for (const auto& p : g_->named_buffers()) archive.write("G." + p.key(), p.value(), true);
@@ -759,65 +764,59 @@ void Trainer::save_checkpoint(std::int64_t global_step, int stage) {
   archive.write("opt_d", od);
   std::ostringstream bytes;
   archive.save_to(bytes);
-  write_file_atomic(dir / "state.pt", bytes.str());
-  write_json_atomic(dir / "state.json", Json{{"schema_version", kSchemaVersion},
-                                             {"global_step", global_step},
-                                             {"stage", stage},
-                                             {"config", to_json(c_)},
-                                             {"target_fingerprint", fingerprint(truth_)}});
+  // Written as a unit with a checksum; the previous checkpoint stays until this one is complete.
+  write_checkpoint(o_.out / "checkpoint", bytes.str(),
+                   checkpoint_state(global_step, stage, to_json(c_), fingerprint(truth_)));
 }
 
-std::pair<std::int64_t, int> Trainer::load_checkpoint() {
-  const fs::path dir = o_.out / "checkpoint";
-  if (!fs::exists(dir / "state.json") || !fs::exists(dir / "state.pt")) {
-    fail_field("--resume", o_.out.string(),
-               "has no checkpoint (checkpoint/state.json) to resume from");
-  }
-  const Json state = read_json(dir / "state.json");
-  const auto changes = config_differences(state["config"], to_json(c_));
-  if (!changes.empty()) {
-    std::string list;
-    for (const auto& ch : changes) list += (list.empty() ? "" : "; ") + ch;
-    fail_field("--resume", o_.out.string(), "the config differs from the checkpoint's: " + list);
-  }
-  if (state["target_fingerprint"].get<std::uint64_t>() != fingerprint(truth_)) {
-    fail_field("--resume", o_.out.string(), "the checkpoint was trained on a different target");
-  }
-  const std::int64_t global_step = state["global_step"].get<std::int64_t>();
-  const int stage = state["stage"].get<int>();
+// Opens the run for --resume (gda/checkpoint_files.h: verified, validated, metrics cut back) and
+// loads the tensors; {0, 0} and nothing loaded when the run has no checkpoint yet (it restarts).
+std::optional<std::pair<std::int64_t, int>> Trainer::load_checkpoint() {
+  std::vector<std::int64_t> stage_steps;
+  for (const Stage& st : stages_) stage_steps.push_back(st.steps);
+  const ResumePoint resume =
+      open_run_for_resume(o_.out, to_json(c_), fingerprint(truth_), stage_steps);
+  if (!resume.state) return std::nullopt;
+  const std::int64_t global_step = resume.state->global_step;
+  const int stage = resume.state->stage;
   start_stage(stages_[stage]);
-  torch::serialize::InputArchive archive;
-  std::istringstream bytes(read_file(dir / "state.pt"));
-  archive.load_from(bytes, device_);
-  torch::NoGradGuard no_grad;
-  for (auto& p : g_->named_parameters()) {
-    torch::Tensor t;
-    archive.read("G." + p.key(), t);
-    p.value().copy_(t);
+  try {
+    torch::serialize::InputArchive archive;
+    std::istringstream bytes(resume.archive);
+    archive.load_from(bytes, device_);
+    torch::NoGradGuard no_grad;
+    for (auto& p : g_->named_parameters()) {
+      torch::Tensor t;
+      archive.read("G." + p.key(), t);
+      p.value().copy_(t);
+    }
+    for (auto& p : g_->named_buffers()) {
+      torch::Tensor t;
+      archive.read("G." + p.key(), t, true);
+      p.value().copy_(t);
+    }
+    for (auto& p : d_->named_parameters()) {
+      torch::Tensor t;
+      archive.read("D." + p.key(), t);
+      p.value().copy_(t);
+    }
+    torch::serialize::InputArchive og, od;
+    archive.read("opt_g", og);
+    archive.read("opt_d", od);
+    opt_g_->load(og);
+    opt_d_->load(od);
+  } catch (const c10::Error& e) {
+    // Its checksum held, so it was written so: by another build, or for other shapes.
+    fail_field("--resume", (o_.out / "checkpoint" / "state.pt").string(),
+               std::string("cannot be loaded into this model: ") + e.what_without_backtrace());
   }
-  for (auto& p : g_->named_buffers()) {
-    torch::Tensor t;
-    archive.read("G." + p.key(), t, true);
-    p.value().copy_(t);
-  }
-  for (auto& p : d_->named_parameters()) {
-    torch::Tensor t;
-    archive.read("D." + p.key(), t);
-    p.value().copy_(t);
-  }
-  torch::serialize::InputArchive og, od;
-  archive.read("opt_g", og);
-  archive.read("opt_d", od);
-  opt_g_->load(og);
-  opt_d_->load(od);
-  return {global_step, stage};
+  return std::make_pair(global_step, stage);
 }
 
 void Trainer::log_metrics(const Json& m) {
   if (o_.on_metrics) o_.on_metrics(m);
   if (o_.out.empty()) return;
-  std::ofstream f(o_.out / "metrics.jsonl", std::ios::app);
-  f << m.dump() << "\n";
+  append_metrics(o_.out / "metrics.jsonl", m);
 }
 
 TrainResult Trainer::run() {
@@ -832,20 +831,12 @@ TrainResult Trainer::run() {
   std::int64_t resumed_at = -1;  // the checkpoint just loaded is not written again
   if (!o_.out.empty()) {
     if (o_.resume) {
-      std::tie(global, stage0) = load_checkpoint();
-      resumed_at = global;
-      std::int64_t before = 0;
-      for (int i = 0; i < stage0; ++i) before += stages_[i].steps;
-      start_in_stage = global - before;
-      // Keep the metrics written up to the checkpoint; later lines are redone.
-      if (fs::exists(o_.out / "metrics.jsonl")) {
-        std::ifstream in(o_.out / "metrics.jsonl");
-        std::string line, kept;
-        while (std::getline(in, line)) {
-          if (!line.empty() && Json::parse(line).value("step", std::int64_t{0}) <= global)
-            kept += line + "\n";
-        }
-        write_file_atomic(o_.out / "metrics.jsonl", kept);
+      if (const auto at = load_checkpoint()) {
+        std::tie(global, stage0) = *at;
+        resumed_at = global;
+        std::int64_t before = 0;
+        for (int i = 0; i < stage0; ++i) before += stages_[i].steps;
+        start_in_stage = global - before;
       }
     } else {
       if (fs::exists(o_.out) && !fs::is_empty(o_.out)) {
@@ -860,7 +851,7 @@ TrainResult Trainer::run() {
   const int nd = c_.sgda.d_steps;
   for (int si = stage0; si < static_cast<int>(stages_.size()); ++si) {
     const Stage& st = stages_[si];
-    if (!(o_.resume && si == stage0 && !o_.out.empty())) start_stage(st);
+    if (!(resumed_at >= 0 && si == stage0)) start_stage(st);
     const std::int64_t first = si == stage0 ? start_in_stage : 0;
     for (std::int64_t step = first; step < st.steps; ++step, ++global) {
       if (o_.stop_after >= 0 && global >= o_.stop_after) {

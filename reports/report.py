@@ -207,7 +207,15 @@ def main(argv=None):
     if os.path.exists(a.out) and not os.path.isdir(a.out):
         print(f"report: --out = {a.out}: exists and is not a directory", file=sys.stderr)
         return 2
-    rep, docs = run(a.dir, a.out, a.quiet)
+    try:
+        rep, docs = run(a.dir, a.out, a.quiet)
+    except OSError as e:  # a read-only or full --out, an unreadable file: exit 2, no traceback
+        path = os.path.abspath(str(e.filename or a.out))
+        if path.startswith(os.path.abspath(a.out)):
+            print(f"report: --out = {a.out}: cannot be written ({e.strerror or e})", file=sys.stderr)
+        else:
+            print(f"report: file = {path}: cannot be read ({e.strerror or e})", file=sys.stderr)
+        return 2
     if rep is None:
         print(f"report: DIR = {a.dir}: no fsrlab document found (looked for JSON with kind analyze, "
               f"suite-summary, sample-complexity, and metrics.jsonl files)", file=sys.stderr)

@@ -32,9 +32,9 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     fsr::Json tj = fsr::read_json(target_config);
-    if (!target_patch.empty()) tj.merge_patch(fsr::Json::parse(target_patch));
+    if (!target_patch.empty()) tj.merge_patch(fsr::parse_json(target_patch, "--target-patch"));
     fsr::Json lj = fsr::read_json(learner);
-    if (!patch.empty()) lj.merge_patch(fsr::Json::parse(patch));
+    if (!patch.empty()) lj.merge_patch(fsr::parse_json(patch, "--patch"));
     std::vector<std::uint64_t> list;
     std::stringstream ss(seeds);
     for (std::string s; std::getline(ss, s, ',');) list.push_back(std::stoull(s));

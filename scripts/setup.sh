@@ -17,6 +17,7 @@ packages=(
   libeigen3-dev libboost-math-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libbenchmark-dev
   python3 python3-numpy python3-matplotlib  # figures, and the numpy interoperability test
+  clang-14 libclang-rt-14-dev  # the sanitizer build and libFuzzer (its runtime) of scripts/test.sh
 )
 
 missing=()

@@ -158,7 +158,10 @@ TargetConfig parse_target_config(const Json& json, const std::filesystem::path& 
       } else {
         c.alpha_min = c.alpha_max = as_number(a, "first_layer.alpha");
       }
-      require_positive("first_layer.alpha[0]", c.alpha_min);
+      // Beyond these the construction's products leave double range (alpha = 1e155 made W_2
+      // NaN, 1e-300 too).
+      require_in_range("first_layer.alpha[0]", c.alpha_min, 1e-6, 1e6, true, true);
+      require_in_range("first_layer.alpha[1]", c.alpha_max, 1e-6, 1e6, true, true);
       if (c.alpha_max < c.alpha_min) {
         fail_field("first_layer.alpha[1]", c.alpha_max,
                    "must be >= first_layer.alpha[0] = " + format_value(c.alpha_min));
@@ -221,7 +224,7 @@ TargetConfig parse_target_config(const Json& json, const std::filesystem::path& 
 
   if (json.contains("noise")) {
     c.noise = as_number(json["noise"], "noise");
-    require_nonnegative("noise", c.noise);
+    require_in_range("noise", c.noise, 0.0, 1e6, true, true);  // 1.7e308 gave infinite samples
   }
   if (json.contains("seed")) {
     const Json& s = json["seed"];

@@ -86,7 +86,11 @@ TEST(Config, BadValuesNamed) {
       {"/grid", "two", {"grid = \"two\"", "integer"}},
       {"/channels", Json::array({8, 8, 8}), {"channels = [8,8,8]", "levels = 2 entries"}},
       {"/channels/1", 16, {"channels[1] = 16", "<= d = patch^2 * colors = 12", "orthonormal"}},
-      {"/first_layer/alpha", Json::array({-1, 2}), {"first_layer.alpha[0] = -1", "> 0"}},
+      {"/first_layer/alpha",
+       Json::array({-1, 2}),
+       {"first_layer.alpha[0] = -1", "[1e-06, 1000000]"}},
+      // Beyond 1e6 the construction overflowed and the message blamed W_2 ("W_2[0] = -nan").
+      {"/first_layer/alpha", 1e308, {"first_layer.alpha[0] = 1e+308", "[1e-06, 1000000]"}},
       {"/first_layer/alpha",
        Json::array({2, 1}),
        {"first_layer.alpha[1] = 1", ">= first_layer.alpha[0]"}},
@@ -95,7 +99,8 @@ TEST(Config, BadValuesNamed) {
        {"first_layer.correlation = banded", "independent, latent"}},
       {"/dictionary/kind", "sparse", {"dictionary.kind = sparse", "orthonormal, incoherent"}},
       {"/dictionary/coherence", 1.5, {"dictionary.coherence = 1.5", "[0, 1]"}},
-      {"/noise", -0.1, {"noise = -0.1", ">= 0"}},
+      {"/noise", -0.1, {"noise = -0.1", "[0, 1000000]"}},
+      {"/noise", 1.7e308, {"noise = 1.7e+308", "[0, 1000000]"}},  // gave infinite samples
       {"/seed", -1, {"seed = -1"}},
       {"/calibration_samples", 5, {"calibration_samples = 5"}},
   };

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "core/memory_budget.h"
 #include "core/rng.h"
 #include "core/validate.h"
 
@@ -168,11 +169,22 @@ class Sampler {
 
 }  // namespace
 
+double sample_bytes(const Target& target, std::int64_t count, const SampleOptions& options) {
+  double per_sample = 0;
+  for (int l = 1; l <= target.levels; ++l) {
+    if (options.with_outputs) per_sample += static_cast<double>(target.output_size(l));
+    if (options.with_hidden) per_sample += static_cast<double>(target.hidden_size(l));
+  }
+  return 8.0 * per_sample * static_cast<double>(count);
+}
+
 SampleBatch sample(const Target& target, std::int64_t first_index, std::int64_t count,
                    const SampleOptions& options) {
   if (first_index < 0) fail_field("first_index", first_index, "must be >= 0");
   if (count < 0) fail_field("count", count, "must be >= 0");
   require_int_in_range("threads", options.threads, 1, 1024);
+  require_memory("count", std::to_string(count), sample_bytes(target, count, options),
+                 "the sample batch");
   SampleBatch out;
   out.first_index = first_index;
   out.count = count;

@@ -36,6 +36,10 @@ struct SampleBatch {
   std::vector<RowMatrix> s;  // s[l - 1]: count x (m_l * h_l^2); empty without with_hidden
 };
 
+// Bytes of the batch sample() returns for `count` samples (float64 arrays).
+double sample_bytes(const Target& target, std::int64_t count, const SampleOptions& options = {});
+
+// Throws InputError (naming "count") when the batch would not fit in the memory available.
 SampleBatch sample(const Target& target, std::int64_t first_index, std::int64_t count,
                    const SampleOptions& options);
 inline SampleBatch sample(const Target& target, std::int64_t first_index, std::int64_t count,

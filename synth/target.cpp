@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/atomic_file.h"
 #include "core/npy.h"
 #include "core/rng.h"
 #include "core/validate.h"
@@ -410,8 +411,14 @@ std::uint64_t fingerprint(const Target& t) {
   return h;
 }
 
-void save_target(const fs::path& dir, const Target& t, const std::string& field) {
+void save_target(const fs::path& out, const Target& t, const std::string& field,
+                 const std::function<void(const fs::path&)>& write_more) {
+  // "out/" names the directory "out": without the trailing separator it has a file name, which
+  // the temporary beside it is named after.
+  fs::path dir = out.lexically_normal();
+  if (!dir.has_filename() && dir.has_parent_path()) dir = dir.parent_path();
   validate_target(t);
+  check_output_directory(dir, field);
   const Json doc = target_document(t);
   std::error_code ec;
   if (fs::exists(dir, ec)) {
@@ -436,18 +443,21 @@ void save_target(const fs::path& dir, const Target& t, const std::string& field)
       fail_field(field, dir.string(), "exists, is not empty and holds no target.json");
     }
     write_parameters(dir, t);
+    if (write_more) write_more(dir);
     write_json_atomic(meta, doc);  // last: a directory without target.json is incomplete
     return;
   }
   // New directory: build it beside its final place, then rename it in one step.
   const fs::path parent = dir.has_parent_path() ? dir.parent_path() : fs::path(".");
   fs::create_directories(parent);
+  remove_stale_temporaries(parent, dir.filename().string());
   static std::atomic<int> counter{0};
   const fs::path tmp = parent / (dir.filename().string() + ".tmp-" + std::to_string(::getpid()) +
                                  "-" + std::to_string(counter++));
   try {
     fs::create_directory(tmp);
     write_parameters(tmp, t);
+    if (write_more) write_more(tmp);
     write_json_atomic(tmp / "target.json", doc);
     fs::rename(tmp, dir);
   } catch (...) {
@@ -462,26 +472,36 @@ Target load_target(const fs::path& dir) {
   if (!fs::exists(meta)) fail_field("target", dir.string(), "holds no target.json");
   const Json doc = read_json(meta);
   const std::string where = meta.string();
-  if (!doc.is_object() || doc.value("kind", std::string()) != "fsr-target" ||
+  if (!doc.is_object() || !doc.contains("kind") || doc["kind"] != "fsr-target" ||
       !doc.contains("architecture")) {
     fail_field(where, "kind", "must be an fsr-target document with an architecture block");
   }
   const Json& a = doc["architecture"];
+  const std::string arch = where + ": architecture";
+  // Checked reads: a value of another type or out of range is named, never converted blindly
+  // (a grid of 1e300 was an undefined conversion to int).
+  const auto integer = [&](const char* key, std::int64_t lo, std::int64_t hi) {
+    return static_cast<int>(json_integer(json_member(a, key, arch), arch + "." + key, lo, hi));
+  };
   Target t;
-  try {
-    t.levels = a.at("levels").get<int>();
-    t.grid = a.at("grid").get<int>();
-    t.channels = a.at("channels").get<std::vector<int>>();
-    t.patch = a.at("patch").get<int>();
-    t.colors = a.at("colors").get<int>();
-    t.kernel = a.at("kernel").get<int>();
-    t.noise = a.at("noise").get<double>();
-    t.sample_seed = a.at("sample_seed").get<std::uint64_t>();
-  } catch (const Json::exception& e) {
-    fail_field(where + ": architecture", a.dump(), std::string("is incomplete: ") + e.what());
+  t.levels = integer("levels", 1, 8);
+  t.grid = integer("grid", 1, 1024);
+  t.patch = integer("patch", 1, 64);
+  t.colors = integer("colors", 1, 64);
+  t.kernel = integer("kernel", 0, 64);  // the precise rules: validate() below
+  const Json& channels = json_member(a, "channels", arch);
+  if (!channels.is_array() || static_cast<int>(channels.size()) != t.levels) {
+    fail_field(arch + ".channels", dump_json(channels).substr(0, 60),
+               "must be a list of levels = " + std::to_string(t.levels) + " entries");
   }
-  t.validate(where + ": architecture.");
-  require_nonnegative(where + ": architecture.noise", t.noise);
+  for (std::size_t l = 0; l < channels.size(); ++l) {
+    t.channels.push_back(static_cast<int>(
+        json_integer(channels[l], arch + ".channels[" + std::to_string(l) + "]", 1, 4096)));
+  }
+  t.noise = json_number(json_member(a, "noise", arch), arch + ".noise");
+  require_nonnegative(arch + ".noise", t.noise);
+  t.sample_seed = json_uint64(json_member(a, "sample_seed", arch), arch + ".sample_seed");
+  t.validate(arch + ".");
   const int n1 = t.first_layer_units(), d = t.patch_dim();
   t.A = read_matrix(dir / "A.npy", (dir / "A.npy").string(), n1, -1);
   t.alpha = read_vector(dir / "alpha.npy", n1);

@@ -19,6 +19,7 @@
 #include <Eigen/Dense>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <vector>
 
 #include "core/json_io.h"
@@ -86,9 +87,12 @@ std::uint64_t fingerprint(const Target& target);
 // Writes target.json and the .npy files. A missing `dir` is built next to it and renamed into
 // place (atomic); an existing empty dir or one that already holds the same target (same
 // fingerprint) is (re)written file by file, each atomically. Anything else in the way is an
-// InputError naming `field` (the flag the user gave) and nothing is written.
+// InputError naming `field` (the flag the user gave) and nothing is written. `write_more` adds
+// files (samples) to the directory being built before target.json, so that a target never
+// appears without them. Temporaries of killed writers next to `dir` are removed first.
 void save_target(const std::filesystem::path& dir, const Target& target,
-                 const std::string& field = "out");
+                 const std::string& field = "out",
+                 const std::function<void(const std::filesystem::path&)>& write_more = {});
 // Throws InputError naming `dir` (or the file) when it is missing or inconsistent.
 Target load_target(const std::filesystem::path& dir);
 

@@ -125,6 +125,37 @@ TEST(Storage, LoadRejectsInconsistentFiles) {
   EXPECT_THROW(load_target(tmp.path() / "missing"), InputError);
 }
 
+// target.json read back with checked types: before, a grid of 1e300 was converted to int
+// (undefined; UBSan reported it under the target directory fuzzer) and a kind of another type
+// threw a JSON library exception.
+TEST(Storage, LoadChecksTheArchitectureTypes) {
+  TempDir tmp("fsr_target_test_types");
+  const fs::path dir = tmp.path() / "t";
+  save_target(dir, make(three_level()));
+  const Json good = read_json(dir / "target.json");
+  const auto message = [&](const char* pointer, const Json& value) {
+    Json doc = good;
+    doc[Json::json_pointer(pointer)] = value;
+    write_json_atomic(dir / "target.json", doc);
+    try {
+      load_target(dir);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("<no error>");
+  };
+  EXPECT_NE(message("/architecture/grid", 1e300).find("architecture.grid = 1e+300: must be an "
+                                                      "integer in [1, 1024]"),
+            std::string::npos);
+  EXPECT_NE(message("/architecture/channels/1", "8").find("architecture.channels[1] = \"8\""),
+            std::string::npos);
+  EXPECT_NE(message("/architecture/sample_seed", -5).find("architecture.sample_seed = -5"),
+            std::string::npos);
+  EXPECT_NE(message("/kind", 5).find("must be an fsr-target document"), std::string::npos);
+  write_json_atomic(dir / "target.json", good);
+  EXPECT_NO_THROW(load_target(dir));
+}
+
 TEST(Construction, UnreachableActivityIsAnInputError) {
   Json j = three_level();
   j["active"] = {0.05, 0.45, 0.1};  // sparse parents: P(pre-activation > 0) is about 0.3

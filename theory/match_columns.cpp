@@ -11,17 +11,20 @@
 namespace fsr {
 namespace {
 
-// Unit-norm copy of the columns; names the first zero column.
+// Unit-norm copy of the columns; names the first zero column. Each column is divided by its
+// largest |entry| before its norm is taken: the sum of squares of finite entries can overflow
+// (columns scaled by 1e160) or underflow to 0 (1e-170), the scaled one lies in [1, d].
 Eigen::MatrixXd normalised_columns(const std::string& field, const Eigen::MatrixXd& a) {
   require_all_finite(field, a);
   Eigen::MatrixXd out(a.rows(), a.cols());
   for (Eigen::Index j = 0; j < a.cols(); ++j) {
-    const double norm = a.col(j).norm();
-    if (!(norm > 0.0)) {
-      fail_field(field + "[:, " + std::to_string(j) + "] norm", norm,
+    const double largest = a.rows() > 0 ? a.col(j).cwiseAbs().maxCoeff() : 0.0;
+    if (!(largest > 0.0)) {
+      fail_field(field + "[:, " + std::to_string(j) + "] norm", 0.0,
                  "must be > 0 (a zero column has no direction to match)");
     }
-    out.col(j) = a.col(j) / norm;
+    const Eigen::VectorXd scaled = a.col(j) / largest;
+    out.col(j) = scaled / scaled.norm();
   }
   return out;
 }

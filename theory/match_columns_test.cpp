@@ -305,6 +305,26 @@ TEST(MatchColumns, OneToOneScoreAndBestScoreDifferWhenColumnsAreShared) {
   EXPECT_EQ(r.fraction_best_above, 1.0);
 }
 
+// Cosines do not depend on the columns' scale: finite columns scaled by 1e160 (whose sum of
+// squares overflows) or 1e-170 (whose sum of squares underflows to 0) match as the unscaled ones
+// do. Reference: a column matched against a positive multiple of itself has cosine 1 (the
+// tolerance is a few ulps of the normalisation).
+TEST(MatchColumns, ScaleOfTheColumnsDoesNotMatter) {
+  Rng rng(11);
+  const Eigen::MatrixXd t = gaussian_matrix(6, 4, rng);
+  const std::vector<int> perm = random_permutation(4, rng);
+  Eigen::MatrixXd e(6, 4);
+  for (int j = 0; j < 4; ++j) e.col(perm[j]) = t.col(j);
+  for (const double scale : {1e160, 1e-170}) {
+    SCOPED_TRACE(scale);
+    const ColumnMatch r = match_columns(t * scale, e * scale, 0.99);
+    EXPECT_EQ(r.permutation, perm);
+    for (double c : r.cosines) EXPECT_NEAR(c, 1.0, 1e-14);
+    const ColumnMatch mixed = match_columns(t, e * scale, 0.99);
+    for (double c : mixed.cosines) EXPECT_NEAR(c, 1.0, 1e-14);
+  }
+}
+
 void expect_input_error(const Eigen::MatrixXd& truth, const Eigen::MatrixXd& estimate,
                         double threshold, const std::string& needle) {
   try {
