@@ -9,7 +9,8 @@
 #include <memory>
 
 #include "core/validate.h"
-#include "gda/fast/gemm.h"
+#include "gda/fast/ops.h"
+#include "gda/fast/thread_pool.h"
 
 namespace fsr::fast {
 namespace {
@@ -64,6 +65,7 @@ struct CpuEngine<T>::Impl {
     ReadoutLayout ro;
     // Effective (normalised) parameters and their norms.
     std::vector<T> Meff, mnorm, Veff, vnorm;
+    std::vector<T> biasx, maskx;  // b_l and mask_l repeated over the k^2 taps (kernel-2 epilogue)
     // Activations: D rows are 2B samples (real [0, B), fake [B, 2B)); generator rows B samples.
     std::vector<T> X, u, du, t, dX, S, dS, col, pre;
     std::vector<T> tq, wu;  // full quadratic: (2B, P U) scratch
@@ -72,22 +74,33 @@ struct CpuEngine<T>::Impl {
     std::vector<T> scales;  // optimal read-out: the last scale of each feature group
   };
 
+  // One thread's scratch and gradient accumulators (the sums over its samples).
+  struct Ctx {
+    T* g = nullptr;      // grad itself with one thread, else `own`
+    std::vector<T> own;  // this thread's gradient sums (several threads)
+    std::vector<T> tmp, ones, colsum, wu, dthr;
+    std::vector<std::vector<T>> F;  // optimal read-out features per (level, block)
+  };
+
   ModelShape s;
   ModelOptions o;
+  ThreadPool pool;
+  std::vector<Ctx> ctx;
   int B = 1;
   std::vector<Block> blocks;
   std::map<std::string, int> by_name;
   std::vector<T> theta, grad, mom1, mom2;
   int b_A = -1, b_Amask = -1, b_b1 = -1;
-  std::vector<Level> L;  // L[l - 1]
-  std::vector<T> Aeff, anorm, thr;
-  std::vector<T> f, w, zbuf, tmp;
+  std::vector<Level> L;                    // L[l - 1]
+  std::vector<T> Aeff, anorm, thr, umask;  // umask: mask_1 of each first-layer unit
+  std::vector<T> f, w, zbuf;
   StageLevels stage;
   bool frozen_scales = false;
   int lo = 1, t0 = 1;  // lowest discriminator level (parents of `first`), lowest trained level
   std::vector<bool> trained;
 
-  Impl(const ModelShape& shape, const ModelOptions& options) : s(shape), o(options) {
+  Impl(const ModelShape& shape, const ModelOptions& options)
+      : s(shape), o(options), pool(options.threads) {
     validate(s);
     require_int_in_range("sgda.batch", o.batch, 1, 1 << 22);
     require_int_in_range("sgda.d_steps", o.d_steps, 1, 100);
@@ -240,6 +253,10 @@ struct CpuEngine<T>::Impl {
       Level& lv = L[l - 1];
       const std::size_t P = lv.P, m = lv.m, U = lv.U, rows2 = 2 * std::size_t(B) * P;
       lv.Meff.assign(std::size_t(d) * m, T(0));
+      if (l >= 2) {
+        lv.biasx.assign(std::size_t(kk) * m, T(0));
+        lv.maskx.assign(std::size_t(kk) * m, T(1));
+      }
       lv.mnorm.assign(m, T(1));
       lv.Veff.assign(U * d, T(0));
       lv.vnorm.assign(U, T(1));
@@ -262,14 +279,19 @@ struct CpuEngine<T>::Impl {
         }
     }
     Aeff.assign(std::size_t(n1) * m0, T(0));
+    umask.assign(n1, T(1));
     anorm.assign(n1, T(1));
     thr.assign(n1, T(0));
     f.assign(2 * std::size_t(B), T(0));
     w.assign(2 * std::size_t(B), T(0));
     zbuf.assign(std::size_t(B) * m0, T(0));
-    int widest = 1;
-    for (int l = 1; l <= nl; ++l) widest = std::max({widest, L[l - 1].U, L[l - 1].m});
-    tmp.assign(std::max<std::size_t>(2 * std::size_t(B) * widest, n1), T(0));
+    ctx.resize(pool.size());
+    for (Ctx& cx : ctx) {
+      if (pool.size() > 1) cx.own.assign(theta.size(), T(0));
+      cx.g = pool.size() > 1 ? cx.own.data() : grad.data();
+      cx.dthr.assign(n1, T(0));
+      cx.F.resize(std::size_t(nl) * 4);
+    }
     trained.assign(nl + 1, false);
     refresh();
   }
@@ -310,9 +332,16 @@ struct CpuEngine<T>::Impl {
       }
       anorm[u] = std::sqrt(acc);
       thr[u] = o.relative_threshold ? b1[u] * anorm[u] : b1[u];
+      umask[u] = theta[L[0].mask + u % L[0].m];
     }
-    const int d = s.d();
+    const int d = s.d(), kk = s.kernel * s.kernel;
     for (Level& lv : L) {
+      if (lv.mi > 0)
+        for (int t = 0; t < kk; ++t)
+          for (int c = 0; c < lv.m; ++c) {
+            lv.biasx[t * lv.m + c] = theta[lv.bW + c];
+            lv.maskx[t * lv.m + c] = theta[lv.mask + c];
+          }
       const T* M = theta.data() + lv.M;
       for (int j = 0; j < lv.m; ++j) {
         T acc = 0;
@@ -349,29 +378,44 @@ struct CpuEngine<T>::Impl {
 
   // ---- generator --------------------------------------------------------------------------------
 
-  // S_1..S_last for B latents z (B x m0) into the generator rows, and X_l for l in [xfrom, last]
-  // into the fake half (samples B..2B) of the discriminator rows. With `pre`, also the
-  // pre-activations of levels >= 2 (before bias, ReLU and mask) into Level::pre.
-  void forward_generator(const T* z, int last, int xfrom, bool with_pre = false) {
-    const int n1 = s.n1(), m0 = s.latent_dim, d = s.d(), k = s.kernel, kk = k * k;
+  // S_1..S_last for latents z (B x m0) of generator samples [n0, n1), and X_l for l in
+  // [xfrom, last] into the fake half (discriminator samples B + n) of the discriminator rows.
+  // With `pre`, also the pre-activations of levels >= 2 (before bias, ReLU and mask).
+  void forward_generator(const T* z, int last, int xfrom, int n0, int n1, bool with_pre = false) {
+    const int N1 = s.n1(), m0 = s.latent_dim, d = s.d(), k = s.kernel, kk = k * k;
+    const int n = n1 - n0;
+    if (n <= 0) return;
     {
-      Level& lv = L[0];
-      T* S1 = lv.S.data();
-      gemm_nt<T>(B, n1, m0, z, m0, Aeff.data(), m0, S1, n1, false);
-      const T* mask = theta.data() + lv.mask;
-      const int m1 = lv.m;
-      for (int n = 0; n < B; ++n) {
-        T* row = S1 + std::size_t(n) * n1;
-        for (int j = 0; j < n1; ++j) row[j] = std::max(row[j] - thr[j], T(0)) * mask[j % m1];
-      }
+      Epilogue<T> ep;
+      ep.bias = thr.data();
+      ep.relu = true;
+      ep.scale = umask.data();
+      gemm_nt<T>(n, N1, m0, z + std::size_t(n0) * m0, m0, Aeff.data(), m0,
+                 L[0].S.data() + std::size_t(n0) * N1, N1, false, &ep);
     }
     for (int l = 2; l <= last; ++l) {
       Level& lv = L[l - 1];
       const Level& pv = L[l - 2];
       const int mi = lv.mi, mo = lv.m, hi = s.h(l - 1), ho = 2 * hi, kmo = kk * mo;
-      T* col = lv.col.data();
-      gemm_nn<T>(std::ptrdiff_t(B) * pv.P, kmo, mi, pv.S.data(), mi, theta.data() + lv.W, kmo, col,
-                 kmo, false);
+      const std::size_t Pi = pv.P, Po = lv.P, rin = std::size_t(n) * Pi;
+      const T* sin = pv.S.data() + std::size_t(n0) * Pi * mi;
+      T* sout = lv.S.data() + std::size_t(n0) * Po * mo;
+      if (k == 2) {
+        // Kernel 2 writes each input position's four children, which the quadtree order stores
+        // as rows 4q..4q+3 of S_l: the product's row q, laid out (child, channel), is S_l's
+        // memory as it stands. One product with bias + ReLU + mask on the way out, no gather.
+        if (with_pre)
+          gemm_nn<T>(rin, kmo, mi, sin, mi, theta.data() + lv.W, kmo,
+                     lv.pre.data() + std::size_t(n0) * Po * mo, kmo, false);
+        Epilogue<T> ep;
+        ep.bias = lv.biasx.data();
+        ep.scale = lv.maskx.data();
+        ep.relu = true;
+        gemm_nn<T>(rin, kmo, mi, sin, mi, theta.data() + lv.W, kmo, sout, kmo, false, &ep);
+        continue;
+      }
+      T* col = lv.col.data() + std::size_t(n0) * Pi * kmo;
+      gemm_nn<T>(rin, kmo, mi, sin, mi, theta.data() + lv.W, kmo, col, kmo, false);
       // Fused col2im (a gather: each output pixel sums its <= 4 taps) + bias + ReLU + mask.
       const T* bias = theta.data() + lv.bW;
       const T* mask = theta.data() + lv.mask;
@@ -380,129 +424,156 @@ struct CpuEngine<T>::Impl {
       const int* tc = lv.taps.count.data();
       const int* oin = pv.order.data();
       const int* oout = lv.order.data();
-      const std::size_t Pi = pv.P, Po = lv.P;
-      T* out = lv.S.data();
-      if (with_pre && lv.pre.size() != std::size_t(B) * Po * mo)
-        lv.pre.assign(std::size_t(B) * Po * mo, T(0));
-      for (int n = 0; n < B; ++n)
+      for (int i = 0; i < n; ++i)
         for (int y = 0; y < ho; ++y)
           for (int x = 0; x < ho; ++x) {
-            T* os = out + (n * Po + oout[y * ho + x]) * mo;
+            T* os = sout + (i * Po + oout[y * ho + x]) * mo;
             for (int c = 0; c < mo; ++c) os[c] = T(0);
             for (int a = 0; a < tc[y]; ++a)
               for (int b = 0; b < tc[x]; ++b) {
-                const T* src = col + (n * Pi + oin[tin[2 * y + a] * hi + tin[2 * x + b]]) * kmo +
+                const T* src = col + (i * Pi + oin[tin[2 * y + a] * hi + tin[2 * x + b]]) * kmo +
                                (tk[2 * y + a] * k + tk[2 * x + b]) * mo;
                 for (int c = 0; c < mo; ++c) os[c] += src[c];
               }
-            if (with_pre) std::copy_n(os, mo, lv.pre.data() + (n * Po + oout[y * ho + x]) * mo);
+            if (with_pre)
+              std::copy_n(os, mo, lv.pre.data() + ((n0 + i) * Po + oout[y * ho + x]) * mo);
             for (int c = 0; c < mo; ++c) os[c] = std::max(os[c] - bias[c], T(0)) * mask[c];
           }
     }
     for (int l = std::max(1, xfrom); l <= last; ++l) {
       Level& lv = L[l - 1];
-      const std::size_t rows = std::size_t(B) * lv.P;
-      gemm_nt<T>(rows, d, lv.m, lv.S.data(), lv.m, lv.Meff.data(), lv.m, lv.X.data() + rows * d, d,
-                 false);
+      const std::size_t r0 = std::size_t(n0) * lv.P, rows = std::size_t(n) * lv.P;
+      gemm_nt<T>(rows, d, lv.m, lv.S.data() + r0 * lv.m, lv.m, lv.Meff.data(), lv.m,
+                 lv.X.data() + (std::size_t(B) * lv.P + r0) * d, d, false);
     }
   }
 
-  // Gradients of the generator parameters of the trained levels from dX of the fake samples at
-  // levels [xfrom, last] (xfrom >= t0), down to level t0.
-  void backward_generator(const T* z, int last, int xfrom) {
+  // Gradients of the generator parameters of the trained levels from dX of the fake samples
+  // [n0, n1) at levels [xfrom, last] (xfrom >= t0), down to level t0, into this thread's
+  // accumulators (before the normalisation and threshold terms: finish_generator_gradient). dS_l
+  // collects what level l + 1 sends down and dX_l M̂_l; whichever product writes it last also
+  // applies the ReLU gate S_l > 0.
+  void backward_generator(const T* z, int last, int xfrom, int n0, int n1, Ctx& cx) {
     const int d = s.d(), k = s.kernel, kk = k * k, pad = s.padding();
-    T* g = grad.data();
+    const int n = n1 - n0;
+    T* g = cx.g;
     const T* th = theta.data();
     for (int l = last; l >= t0; --l) {
       Level& lv = L[l - 1];
-      const std::size_t rows = std::size_t(B) * lv.P;
+      const std::size_t r0 = std::size_t(n0) * lv.P, rows = std::size_t(n) * lv.P;
       const int m = lv.m;
-      T* dS = lv.dS.data();
-      const T* S = lv.S.data();
-      const T* dX = lv.dX.data() + rows * d;  // fake half
-      if (l >= xfrom) gemm_nn<T>(rows, m, d, dX, d, lv.Meff.data(), m, dS, m, l < last);
-      if (trained[l]) {
-        T* dM = g + lv.M;
-        if (l >= xfrom) {
-          // dM̂ = dX^T S, then through the column normalisation.
-          gemm_tn<T>(d, m, rows, dX, d, S, m, dM, m, false);
-          if (o.unit_norm_columns) {
-            for (int j = 0; j < m; ++j) {
-              T dot = 0;
-              for (int r = 0; r < d; ++r)
-                dot += dM[std::size_t(r) * m + j] * lv.Meff[std::size_t(r) * m + j];
-              for (int r = 0; r < d; ++r)
-                dM[std::size_t(r) * m + j] =
-                    (dM[std::size_t(r) * m + j] - lv.Meff[std::size_t(r) * m + j] * dot) /
-                    lv.mnorm[j];
-            }
-          }
-        } else {
-          std::fill_n(dM, std::size_t(d) * m, T(0));
-        }
+      T* dS = lv.dS.data() + r0 * m;
+      const T* S = lv.S.data() + r0 * m;
+      const T* dX = lv.dX.data() + (std::size_t(B) * lv.P + r0) * d;  // fake half
+      if (n > 0 && l >= xfrom) {
+        Epilogue<T> gate;
+        gate.gate = S;
+        gate.ldg = m;
+        gemm_nn<T>(rows, m, d, dX, d, lv.Meff.data(), m, dS, m, l < last, &gate);
       }
-      for (std::size_t j = 0; j < rows * m; ++j) dS[j] *= T(S[j] > T(0));
+      if (trained[l]) {
+        if (l >= xfrom)
+          gemm_tn<T>(d, m, rows, dX, d, S, m, g + lv.M, m, false);  // dM̂ = dX^T S
+        else
+          std::fill_n(g + lv.M, std::size_t(d) * m, T(0));
+      }
       if (l >= 2) {
         const Level& pv = L[l - 2];
         const int mi = lv.mi, mo = m, hi = s.h(l - 1), ho = 2 * hi, kmo = kk * mo;
-        if (trained[l]) {
-          T* db = g + lv.bW;
-          std::fill_n(db, mo, T(0));
-          for (std::size_t r = 0; r < rows; ++r)
-            for (int c = 0; c < mo; ++c) db[c] -= dS[r * mo + c];
-        }
+        if (trained[l]) column_sums(rows, mo, dS, g + lv.bW, cx, T(-1));
         const bool down = l - 1 >= t0;
         if (!trained[l] && !down) continue;
+        const std::size_t Pi = pv.P, Po = lv.P, rin = std::size_t(n) * Pi;
         // dCol = im2col(dpre): the tap (ky, kx) of input (iy, ix) reads output (2iy+ky-pad, ...).
-        T* dcol = lv.col.data();
-        const int* oin = pv.order.data();
-        const int* oout = lv.order.data();
-        const std::size_t Pi = pv.P, Po = lv.P;
-        for (int n = 0; n < B; ++n)
-          for (int iy = 0; iy < hi; ++iy)
-            for (int ix = 0; ix < hi; ++ix) {
-              T* dst = dcol + (n * Pi + oin[iy * hi + ix]) * kmo;
-              for (int ky = 0; ky < k; ++ky) {
-                const int y = 2 * iy + ky - pad;
-                for (int kx = 0; kx < k; ++kx) {
-                  const int x = 2 * ix + kx - pad;
-                  T* od = dst + (ky * k + kx) * mo;
-                  if (y < 0 || y >= ho || x < 0 || x >= ho)
-                    std::fill_n(od, mo, T(0));
-                  else
-                    std::memcpy(od, dS + (n * Po + oout[y * ho + x]) * mo, mo * sizeof(T));
+        // Kernel 2: dpre's memory is dCol already (forward_generator).
+        T* dcol = dS;
+        if (k != 2) {
+          dcol = lv.col.data() + std::size_t(n0) * Pi * kmo;
+          const int* oin = pv.order.data();
+          const int* oout = lv.order.data();
+          for (int i = 0; i < n; ++i)
+            for (int iy = 0; iy < hi; ++iy)
+              for (int ix = 0; ix < hi; ++ix) {
+                T* dst = dcol + (i * Pi + oin[iy * hi + ix]) * kmo;
+                for (int ky = 0; ky < k; ++ky) {
+                  const int y = 2 * iy + ky - pad;
+                  for (int kx = 0; kx < k; ++kx) {
+                    const int x = 2 * ix + kx - pad;
+                    T* od = dst + (ky * k + kx) * mo;
+                    if (y < 0 || y >= ho || x < 0 || x >= ho)
+                      std::fill_n(od, mo, T(0));
+                    else
+                      std::memcpy(od, dS + (i * Po + oout[y * ho + x]) * mo, mo * sizeof(T));
+                  }
                 }
               }
-            }
-        const std::size_t rin = std::size_t(B) * Pi;
-        if (trained[l]) gemm_tn<T>(mi, kmo, rin, pv.S.data(), mi, dcol, kmo, g + lv.W, kmo, false);
-        if (down)
-          gemm_nt<T>(rin, mi, kmo, dcol, kmo, th + lv.W, kmo, L[l - 2].dS.data(), mi, false);
-      } else if (trained[1]) {
-        const int n1 = s.n1(), m0 = s.latent_dim;
-        T* db = g + blocks[b_b1].offset;
-        T* dA = g + blocks[b_A].offset;
-        std::vector<T>& dthr = tmp;  // -sum of dpre per unit
-        std::fill_n(dthr.begin(), n1, T(0));
-        for (int n = 0; n < B; ++n)
-          for (int u = 0; u < n1; ++u) dthr[u] -= dS[std::size_t(n) * n1 + u];
-        gemm_tn<T>(n1, m0, B, dS, n1, z, m0, dA, m0, false);
-        const T* b1 = th + blocks[b_b1].offset;
-        const T* amask = th + blocks[b_Amask].offset;
-        for (int u = 0; u < n1; ++u) {
-          if (o.relative_threshold) {
-            db[u] = dthr[u] * anorm[u];
-            const T c = dthr[u] * b1[u] / anorm[u];
-            for (int j = 0; j < m0; ++j)
-              dA[std::size_t(u) * m0 + j] += c * Aeff[std::size_t(u) * m0 + j];
-          } else {
-            db[u] = dthr[u];
-          }
-          for (int j = 0; j < m0; ++j)
-            dA[std::size_t(u) * m0 + j] *= amask[std::size_t(u) * m0 + j];
         }
+        const T* sprev = pv.S.data() + std::size_t(n0) * Pi * mi;
+        if (trained[l]) gemm_tn<T>(mi, kmo, rin, sprev, mi, dcol, kmo, g + lv.W, kmo, false);
+        if (down && n > 0) {
+          Epilogue<T> gate;  // level l - 1 gets nothing more when the discriminator skips X_{l-1}
+          gate.gate = sprev;
+          gate.ldg = mi;
+          gemm_nt<T>(rin, mi, kmo, dcol, kmo, th + lv.W, kmo,
+                     L[l - 2].dS.data() + std::size_t(n0) * Pi * mi, mi, false,
+                     l - 1 < xfrom ? &gate : nullptr);
+        }
+      } else if (trained[1]) {
+        const int N1 = s.n1(), m0 = s.latent_dim;
+        column_sums(n, N1, dS, cx.dthr.data(), cx, T(-1));  // dβ, -sum of dpre per unit
+        gemm_tn<T>(N1, m0, n, dS, N1, z + std::size_t(n0) * m0, m0, g + blocks[b_A].offset, m0,
+                   false);
       }
     }
+  }
+
+  // After the threads' sums: dM from dM̂ (column normalisation); dA, db_1 from dÂ, dβ (relative
+  // thresholds and A_mask).
+  void finish_generator_gradient() {
+    const int d = s.d();
+    T* g = grad.data();
+    for (int l = t0; l <= stage.last; ++l) {
+      Level& lv = L[l - 1];
+      if (!trained[l] || !o.unit_norm_columns) continue;
+      const int m = lv.m;
+      T* dM = g + lv.M;
+      for (int j = 0; j < m; ++j) {
+        T dot = 0;
+        for (int r = 0; r < d; ++r)
+          dot += dM[std::size_t(r) * m + j] * lv.Meff[std::size_t(r) * m + j];
+        for (int r = 0; r < d; ++r)
+          dM[std::size_t(r) * m + j] =
+              (dM[std::size_t(r) * m + j] - lv.Meff[std::size_t(r) * m + j] * dot) / lv.mnorm[j];
+      }
+    }
+    if (!trained[1]) return;
+    const int N1 = s.n1(), m0 = s.latent_dim;
+    T* db = g + blocks[b_b1].offset;
+    T* dA = g + blocks[b_A].offset;
+    const T* b1 = theta.data() + blocks[b_b1].offset;
+    const T* amask = theta.data() + blocks[b_Amask].offset;
+    std::vector<T>& dthr = ctx[0].dthr;
+    for (std::size_t t = 1; t < ctx.size(); ++t)
+      for (int u = 0; u < N1; ++u) dthr[u] += ctx[t].dthr[u];
+    for (int u = 0; u < N1; ++u) {
+      if (o.relative_threshold) {
+        db[u] = dthr[u] * anorm[u];
+        const T c = dthr[u] * b1[u] / anorm[u];
+        for (int j = 0; j < m0; ++j)
+          dA[std::size_t(u) * m0 + j] += c * Aeff[std::size_t(u) * m0 + j];
+      } else {
+        db[u] = dthr[u];
+      }
+      for (int j = 0; j < m0; ++j) dA[std::size_t(u) * m0 + j] *= amask[std::size_t(u) * m0 + j];
+    }
+  }
+
+  // out (n) = sign * the column sums of x (rows x n, row-major), as a product with ones.
+  void column_sums(std::size_t rows, int n, const T* x, T* out, Ctx& cx, T sign) {
+    if (cx.ones.size() < rows) cx.ones.assign(rows, T(1));
+    gemm_tn<T>(1, n, rows, cx.ones.data(), 1, x, n, out, n, false);
+    if (sign != T(1))
+      for (int j = 0; j < n; ++j) out[j] *= sign;
   }
 
   // ---- discriminator ----------------------------------------------------------------------------
@@ -512,13 +583,12 @@ struct CpuEngine<T>::Impl {
     Level& lv = L[l - 1];
     const int d = s.d(), U = lv.U;
     const std::size_t r0 = std::size_t(s0) * lv.P, rows = std::size_t(s1 - s0) * lv.P;
-    T* u = lv.u.data() + r0 * U;
-    gemm_nt<T>(rows, U, d, lv.X.data() + r0 * d, d, lv.Veff.data(), d, u, U, false);
-    const T* tau = theta.data() + lv.tau;
-    for (std::size_t r = 0; r < rows; ++r) {
-      T* ur = u + r * U;
-      for (int j = 0; j < U; ++j) ur[j] = std::max(ur[j] - tau[j], T(0));
-    }
+    if (rows == 0) return;
+    Epilogue<T> relu;
+    relu.bias = theta.data() + lv.tau;
+    relu.relu = true;
+    gemm_nt<T>(rows, U, d, lv.X.data() + r0 * d, d, lv.Veff.data(), d, lv.u.data() + r0 * U, U,
+               false, &relu);
   }
 
   // t[i, 4q + c, :] = u'[i, q, :] C[4q + c]^T for samples [s0, s1): the cross-scale products of
@@ -537,6 +607,7 @@ struct CpuEngine<T>::Impl {
 
   // f[i] += D_l(sample i) for samples [s0, s1) with the learned read-outs.
   void score(int l, int s0, int s1) {
+    if (s1 <= s0) return;
     Level& lv = L[l - 1];
     const ReadoutLayout& ro = lv.ro;
     const T* R = theta.data() + lv.readout;
@@ -546,43 +617,39 @@ struct CpuEngine<T>::Impl {
     if (o.quadratic == Quadratic::kFull)
       gemm_nn<T>(s1 - s0, PU, PU, lv.u.data() + std::size_t(s0) * PU, PU, R + ro.quad, PU,
                  lv.tq.data() + std::size_t(s0) * PU, PU, false);
-    using Arr = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
-    const Arr lin(R + ro.lin, PU);
-    for (int i = s0; i < s1; ++i) {
-      const Arr u(lv.u.data() + std::size_t(i) * PU, PU);
-      T acc = (u * lin).sum();
-      if (o.quadratic == Quadratic::kDiag) acc += (u * u * Arr(R + ro.quad, PU)).sum();
-      if (o.quadratic == Quadratic::kFull)
-        acc += (u * Arr(lv.tq.data() + std::size_t(i) * PU, PU)).sum();
-      if (o.cubic) acc += (u * u * u * Arr(R + ro.cubic, PU)).sum();
-      if (cross) acc += (u * Arr(lv.t.data() + std::size_t(i) * PU, PU)).sum();
-      f[i] += acc;
-    }
+    ReadoutScore<T> sc;
+    sc.n = s1 - s0;
+    sc.E = PU;
+    sc.u = lv.u.data() + std::size_t(s0) * PU;
+    sc.f = f.data() + s0;
+    sc.lin = R + ro.lin;
+    sc.quad = o.quadratic == Quadratic::kDiag ? R + ro.quad : nullptr;
+    sc.cubic = o.cubic ? R + ro.cubic : nullptr;
+    sc.t = cross ? lv.t.data() + std::size_t(s0) * PU : nullptr;
+    sc.tq = o.quadratic == Quadratic::kFull ? lv.tq.data() + std::size_t(s0) * PU : nullptr;
+    readout_score(sc);
   }
 
   // F += sum over samples [s0, s1) of w_i phi(sample i), phi the read-out features of level l in
   // the read-out layout: u, u^2 (diagonal) or u u^T (full), u^3, u_p u'_parent(p)^T.
-  void features(int l, int s0, int s1, T* F) {
+  void features(int l, int s0, int s1, T* F, Ctx& cx) {
+    if (s1 <= s0) return;
     Level& lv = L[l - 1];
     const ReadoutLayout& ro = lv.ro;
     const std::size_t PU = std::size_t(lv.P) * lv.U;
     const int n = s1 - s0;
-    for (int i = s0; i < s1; ++i) {
-      const T wi = w[i];
-      const T* u = lv.u.data() + std::size_t(i) * PU;
-      T* fl = F + ro.lin;
-      for (std::size_t j = 0; j < PU; ++j) fl[j] += wi * u[j];
-      if (o.quadratic == Quadratic::kDiag) {
-        T* fq = F + ro.quad;
-        for (std::size_t j = 0; j < PU; ++j) fq[j] += wi * u[j] * u[j];
-      }
-      if (o.cubic) {
-        T* fc = F + ro.cubic;
-        for (std::size_t j = 0; j < PU; ++j) fc[j] += wi * u[j] * u[j] * u[j];
-      }
-    }
+    FeatureSums<T> fs;
+    fs.n = n;
+    fs.E = PU;
+    fs.u = lv.u.data() + std::size_t(s0) * PU;
+    fs.w = w.data() + s0;
+    fs.lin = F + ro.lin;
+    fs.quad = o.quadratic == Quadratic::kDiag ? F + ro.quad : nullptr;
+    fs.cubic = o.cubic ? F + ro.cubic : nullptr;
+    feature_sums(fs);
     if (o.quadratic == Quadratic::kFull) {
-      T* wu = lv.wu.data();
+      cx.wu.resize(std::size_t(n) * PU);
+      T* wu = cx.wu.data();
       for (int i = s0; i < s1; ++i)
         for (std::size_t j = 0; j < PU; ++j)
           wu[std::size_t(i - s0) * PU + j] = w[i] * lv.u[std::size_t(i) * PU + j];
@@ -591,7 +658,8 @@ struct CpuEngine<T>::Impl {
     if (lv.b_cross >= 0) {
       const Level& pv = L[l - 2];
       const int U = lv.U, Up = lv.Up, Pp = pv.P;
-      T* wup = tmp.data();
+      cx.tmp.resize(std::max(cx.tmp.size(), std::size_t(n) * Up));
+      T* wup = cx.tmp.data();
       for (int q = 0; q < Pp; ++q) {
         for (int i = s0; i < s1; ++i) {
           const T* src = pv.u.data() + (std::size_t(i) * Pp + q) * Up;
@@ -609,7 +677,8 @@ struct CpuEngine<T>::Impl {
   // parent-only level, no read-out of its own), plus what the child level's cross terms sent
   // (has_child), through the ReLU. Then the level's cross terms send w_i C^T u_children to the
   // parent level's du (assigned).
-  void backward_level(int l, int s0, int s1, const T* R, bool has_child) {
+  void backward_level(int l, int s0, int s1, const T* R, bool has_child, Ctx& cx) {
+    if (s1 <= s0) return;
     Level& lv = L[l - 1];
     const ReadoutLayout& ro = lv.ro;
     const int U = lv.U;
@@ -624,47 +693,33 @@ struct CpuEngine<T>::Impl {
       gemm_nn<T>(n, PU, PU, u, PU, R + ro.quad, PU, tq, PU, false);
       gemm_nt<T>(n, PU, PU, u, PU, R + ro.quad, PU, tq, PU, true);
     }
-    const bool diag = R && o.quadratic == Quadratic::kDiag, cubic = R && o.cubic;
-    for (int i = s0; i < s1; ++i) {
-      const T wi = w[i];
-      for (std::size_t p = 0; p < P; ++p) {
-        const std::size_t r = (std::size_t(i) * P + p) * U;
-        const T* __restrict ur = lv.u.data() + r;
-        T* __restrict dr = lv.du.data() + r;
-        if (!R) {
-          for (int j = 0; j < U; ++j) dr[j] = dr[j] * T(ur[j] > T(0));
-          continue;
-        }
-        const T* __restrict lp = R + ro.lin + p * U;
-        const T* __restrict qp = diag ? R + ro.quad + p * U : nullptr;
-        const T* __restrict cp = cubic ? R + ro.cubic + p * U : nullptr;
-        const T* __restrict tr = cross ? lv.t.data() + r : nullptr;
-        const T* __restrict fr = full ? lv.tq.data() + r : nullptr;
-        for (int j = 0; j < U; ++j) {
-          const T uj = ur[j];
-          T v = lp[j];
-          if (diag) v += T(2) * qp[j] * uj;
-          if (cubic) v += T(3) * cp[j] * uj * uj;
-          if (cross) v += tr[j];
-          if (full) v += fr[j];
-          v *= wi;
-          if (has_child) v += dr[j];
-          dr[j] = v * T(uj > T(0));
-        }
-      }
+    ReadoutBackward<T> rb;
+    rb.n = s1 - s0;
+    rb.E = PU;
+    rb.u = lv.u.data() + std::size_t(s0) * PU;
+    rb.du = lv.du.data() + std::size_t(s0) * PU;
+    rb.w = w.data() + s0;
+    if (R) {
+      rb.lin = R + ro.lin;
+      rb.quad = o.quadratic == Quadratic::kDiag ? R + ro.quad : nullptr;
+      rb.cubic = o.cubic ? R + ro.cubic : nullptr;
+      rb.t = cross ? lv.t.data() + std::size_t(s0) * PU : nullptr;
+      rb.tq = full ? lv.tq.data() + std::size_t(s0) * PU : nullptr;
     }
+    rb.child = has_child;
+    readout_backward(rb);
     if (cross) {
       // Parent q, children 4q..4q+3: du'_q = w o (u_children C_q) (assigned: each parent once).
-      const Level& pv = L[l - 2];
-      Level& pw = L[l - 2];
+      Level& pv = L[l - 2];
       const int Up = lv.Up, Pp = pv.P, n = s1 - s0;
-      T* out = tmp.data();
+      cx.tmp.resize(std::max(cx.tmp.size(), std::size_t(n) * Up));
+      T* out = cx.tmp.data();
       for (int q = 0; q < Pp; ++q) {
         gemm_nn<T>(n, Up, 4 * U, lv.u.data() + (std::size_t(s0) * P + 4 * q) * U,
                    std::ptrdiff_t(P) * U, R + ro.cross + std::size_t(4 * q) * U * Up, Up, out, Up,
                    false);
         for (int i = s0; i < s1; ++i) {
-          T* dst = pw.du.data() + (std::size_t(i) * Pp + q) * Up;
+          T* dst = pv.du.data() + (std::size_t(i) * Pp + q) * Up;
           const T* src = out + std::size_t(i - s0) * Up;
           for (int j = 0; j < Up; ++j) dst[j] = w[i] * src[j];
         }
@@ -673,21 +728,23 @@ struct CpuEngine<T>::Impl {
   }
 
   // dV̂ += du^T X, dτ -= sum du (samples [s0, s1) of level l): the discriminator's own gradients.
-  void decoder_gradient(int l, int s0, int s1) {
+  void decoder_gradient(int l, int s0, int s1, Ctx& cx) {
+    if (s1 <= s0) return;
     Level& lv = L[l - 1];
     const int d = s.d(), U = lv.U;
     const std::size_t r0 = std::size_t(s0) * lv.P, rows = std::size_t(s1 - s0) * lv.P;
-    gemm_tn<T>(U, d, rows, lv.du.data() + r0 * U, U, lv.X.data() + r0 * d, d, grad.data() + lv.V, d,
-               true);
+    gemm_tn<T>(U, d, rows, lv.du.data() + r0 * U, U, lv.X.data() + r0 * d, d, cx.g + lv.V, d, true);
     if (o.learn_threshold) {
-      T* dt = grad.data() + lv.tau;
-      for (std::size_t r = r0; r < r0 + rows; ++r)
-        for (int j = 0; j < U; ++j) dt[j] -= lv.du[r * U + j];
+      cx.colsum.resize(U);
+      column_sums(rows, U, lv.du.data() + r0 * U, cx.colsum.data(), cx, T(1));
+      T* dt = cx.g + lv.tau;
+      for (int j = 0; j < U; ++j) dt[j] -= cx.colsum[j];
     }
   }
 
   // dX = du V̂ for samples [s0, s1) of level l.
   void input_gradient(int l, int s0, int s1) {
+    if (s1 <= s0) return;
     Level& lv = L[l - 1];
     const int d = s.d(), U = lv.U;
     const std::size_t r0 = std::size_t(s0) * lv.P, rows = std::size_t(s1 - s0) * lv.P;
@@ -715,26 +772,39 @@ struct CpuEngine<T>::Impl {
 
   // ---- losses -----------------------------------------------------------------------------------
 
-  void load_real(const RealBatch<T>& real, int last) {
+  void check_real(const RealBatch<T>& real, int last) const {
     if (int(real.size()) < last)
       fail_field("real.levels", real.size(), "must hold levels 1.." + std::to_string(last));
     for (int l = lo; l <= last; ++l) {
-      Level& lv = L[l - 1];
-      const std::size_t n = std::size_t(B) * lv.P * s.d();
+      const std::size_t n = std::size_t(B) * L[l - 1].P * s.d();
       if (real[l - 1].size() != n)
         fail_field("real[" + std::to_string(l - 1) + "].size", real[l - 1].size(),
                    "must be B P_l d = " + std::to_string(n));
-      std::memcpy(lv.X.data(), real[l - 1].data(), n * sizeof(T));
+    }
+  }
+  // Real samples [n0, n1) into the real half of the discriminator rows.
+  void load_real(const RealBatch<T>& real, int last, int n0, int n1) {
+    for (int l = lo; l <= last; ++l) {
+      const std::size_t row = std::size_t(L[l - 1].P) * s.d();
+      std::memcpy(L[l - 1].X.data() + n0 * row, real[l - 1].data() + n0 * row,
+                  std::size_t(n1 - n0) * row * sizeof(T));
     }
   }
 
-  // The half-batch blocks of the optimal read-out: real A, real B, fake A, fake B (samples).
+  // A run of discriminator samples [s0, s1) with its read-out block b (optimal: real A, real B,
+  // fake A, fake B; learned: 0).
   struct Span {
-    int s0, s1;
+    int s0, s1, block;
   };
   std::array<Span, 4> halves() const {
     const int h = B / 2;
-    return {Span{0, h}, Span{h, 2 * h}, Span{B, B + h}, Span{B + h, B + 2 * h}};
+    return {Span{0, h, 0}, Span{h, 2 * h, 1}, Span{B, B + h, 2}, Span{B + h, B + 2 * h, 3}};
+  }
+  // The part of a span (within the real or the fake half) thread t owns: its share of the half.
+  Span own(const Span& sp, int t) const {
+    const auto [a, b] = share(t, pool.size(), B);
+    const int base = sp.s0 >= B ? B : 0;
+    return {std::max(sp.s0, base + a), std::min(sp.s1, base + b), sp.block};
   }
 
   // The optimal read-out's loss L = sum_groups <F_rA - F_fA, F_rB - F_fB> / scale (features of
@@ -788,44 +858,93 @@ struct CpuEngine<T>::Impl {
     return T(o.penalty_weight) * acc;
   }
 
-  // Features (weights 1/h) of the four half-batch blocks for levels [first, last].
-  void optimal_features() {
+  // Thread t's part of the optimal read-out's features (weights 1/h) of the four half-batch
+  // blocks, levels [first, last]: into Level::F with one thread, else into its own sums.
+  void optimal_features(int t) {
     const auto hs = halves();
     const T inv = T(1) / T(B / 2);
+    Ctx& cx = ctx[t];
     for (int l = stage.first; l <= stage.last; ++l)
       for (int b = 0; b < 4; ++b) {
-        std::fill(L[l - 1].F[b].begin(), L[l - 1].F[b].end(), T(0));
-        for (int i = hs[b].s0; i < hs[b].s1; ++i) w[i] = inv;
-        features(l, hs[b].s0, hs[b].s1, L[l - 1].F[b].data());
+        const Span sp = own(hs[b], t);
+        T* F = feature_target(cx, l, b);
+        std::fill_n(F, L[l - 1].ro.size, T(0));
+        for (int i = sp.s0; i < sp.s1; ++i) w[i] = inv;
+        features(l, sp.s0, sp.s1, F, cx);
+      }
+  }
+  T* feature_target(Ctx& cx, int l, int b) {
+    if (pool.size() == 1) return L[l - 1].F[b].data();
+    auto& v = cx.F[std::size_t(l - 1) * 4 + b];
+    v.resize(L[l - 1].ro.size);
+    return v.data();
+  }
+  void reduce_features() {
+    if (pool.size() == 1) return;
+    for (int l = stage.first; l <= stage.last; ++l)
+      for (int b = 0; b < 4; ++b) {
+        std::vector<T>& F = L[l - 1].F[b];
+        std::copy_n(ctx[0].F[std::size_t(l - 1) * 4 + b].begin(), F.size(), F.begin());
+        for (std::size_t t = 1; t < ctx.size(); ++t) {
+          const T* src = ctx[t].F[std::size_t(l - 1) * 4 + b].data();
+          for (std::size_t j = 0; j < F.size(); ++j) F[j] += src[j];
+        }
       }
   }
 
-  // Backward through the discriminator, levels last..lo, over the spans with their read-outs
-  // (learned: theta's; optimal: the block coefficients), weights w already set. Parameter
-  // gradients (D step) and/or input gradients dX of the fake samples (G step, levels >= xfrom).
-  void backward_discriminator(const std::vector<std::pair<Span, int>>& spans, bool param_grads,
+  // Zeroes every thread's accumulators of the blocks that have a gradient on this side, and
+  // after the parallel pass sums them into grad, in thread order.
+  void zero_gradients(bool generator) {
+    for (Ctx& cx : ctx)
+      for (const Block& b : blocks)
+        if (b.has_grad && (b.role == Role::kGenerator) == generator && b.role != Role::kBuffer)
+          std::fill_n(cx.g + b.offset, b.size, T(0));
+    if (generator)
+      for (Ctx& cx : ctx) std::fill(cx.dthr.begin(), cx.dthr.end(), T(0));
+  }
+  void reduce_gradients(bool generator) {
+    if (pool.size() == 1) return;
+    for (const Block& b : blocks) {
+      if (!b.has_grad || (b.role == Role::kGenerator) != generator || b.role == Role::kBuffer)
+        continue;
+      T* dst = grad.data() + b.offset;
+      std::copy_n(ctx[0].g + b.offset, b.size, dst);
+      for (std::size_t t = 1; t < ctx.size(); ++t) {
+        const T* src = ctx[t].g + b.offset;
+        for (std::size_t i = 0; i < b.size; ++i) dst[i] += src[i];
+      }
+    }
+  }
+
+  // Backward through the discriminator for thread t, levels last..lo, over its part of the spans
+  // with their read-outs (learned: theta's; optimal: the block coefficients), weights w already
+  // set. Parameter gradients (D step) and/or input gradients dX of the fake samples (G step,
+  // levels >= xfrom).
+  void backward_discriminator(int t, const std::vector<Span>& spans, bool param_grads,
                               bool input_grads, int xfrom) {
     const int last = stage.last, first = stage.first;
+    Ctx& cx = ctx[t];
     for (int l = last; l >= lo; --l) {
       Level& lv = L[l - 1];
       const bool has_child = o.cross_scale && l < last;
-      for (const auto& [sp, b] : spans) {
+      for (const Span& whole : spans) {
+        const Span sp = own(whole, t);
         const T* R = nullptr;
         if (l >= first)
-          R = o.readout == Readout::kLearned ? theta.data() + lv.readout : lv.C[b].data();
-        backward_level(l, sp.s0, sp.s1, R, has_child);
+          R = o.readout == Readout::kLearned ? theta.data() + lv.readout : lv.C[sp.block].data();
+        backward_level(l, sp.s0, sp.s1, R, has_child, cx);
         if (param_grads) {
-          decoder_gradient(l, sp.s0, sp.s1);
+          decoder_gradient(l, sp.s0, sp.s1, cx);
           if (o.readout == Readout::kLearned && l >= first)
-            features(l, sp.s0, sp.s1, grad.data() + lv.readout);
+            features(l, sp.s0, sp.s1, cx.g + lv.readout, cx);
         }
         if (input_grads && l >= xfrom) input_gradient(l, sp.s0, sp.s1);
       }
     }
   }
 
-  // Marks and zeroes the discriminator gradients this loss defines.
-  void begin_d_gradient() {
+  // Marks the discriminator blocks this loss has a gradient for.
+  void mark_d_gradient() {
     for (Block& b : blocks) {
       if (b.role != Role::kDiscriminator && b.role != Role::kReadout) continue;
       const bool used_decoder = b.level >= lo && b.level <= stage.last;
@@ -835,50 +954,85 @@ struct CpuEngine<T>::Impl {
       else if (o.readout == Readout::kLearned)
         has = (b.level >= stage.first && b.level <= stage.last) || o.penalty_weight > 0;
       b.has_grad = has;
-      std::fill_n(grad.begin() + b.offset, b.size, T(0));
+      if (!has) std::fill_n(grad.begin() + b.offset, b.size, T(0));
     }
+  }
+
+  // Learned read-outs: the loss from the scores f of samples [from, 2B) and the weights
+  // w_i = dloss/df_i (real samples [0, B) only in the discriminator step).
+  T learned_loss(bool discriminator) {
+    T loss = 0;
+    const T invB = T(1) / T(B);
+    for (int i = 0; i < B; ++i) {
+      const T ff = f[B + i];
+      if (discriminator) {
+        const T fr = f[i];
+        if (o.loss == Loss::kIpm) {
+          loss += (ff - fr) * invB;
+          w[i] = -invB;
+          w[B + i] = invB;
+        } else {
+          loss += (softplus(-fr) + softplus(ff)) * invB;
+          w[i] = -softplus_grad(-fr) * invB;
+          w[B + i] = softplus_grad(ff) * invB;
+        }
+      } else if (o.loss == Loss::kIpm) {
+        loss -= ff * invB;
+        w[B + i] = -invB;
+      } else {
+        loss += softplus(-ff) * invB;
+        w[B + i] = -softplus_grad(-ff) * invB;
+      }
+    }
+    return loss;
   }
 
   // One discriminator loss (and, with backward, its gradient) on real batch `real` and latents z.
   T d_pass(const RealBatch<T>& real, const T* z, bool backward) {
     const int last = stage.last, first = stage.first;
-    load_real(real, last);
-    forward_generator(z, last, lo);
-    for (int l = lo; l <= last; ++l) decode(l, 0, 2 * B);
-    T loss = 0;
-    std::vector<std::pair<Span, int>> spans;
-    if (o.readout == Readout::kLearned) {
-      std::fill(f.begin(), f.end(), T(0));
-      for (int l = first; l <= last; ++l) score(l, 0, 2 * B);
-      const T invB = T(1) / T(B);
-      for (int i = 0; i < B; ++i) {
-        if (o.loss == Loss::kIpm) {
-          loss += (f[B + i] - f[i]) * invB;
-          w[i] = -invB;
-          w[B + i] = invB;
-        } else {
-          loss += (softplus(-f[i]) + softplus(f[B + i])) * invB;
-          w[i] = -softplus_grad(-f[i]) * invB;
-          w[B + i] = softplus_grad(f[B + i]) * invB;
-        }
+    const bool learned = o.readout == Readout::kLearned;
+    check_real(real, last);
+    pool.run([&](int t) {
+      const auto [n0, n1] = share(t, pool.size(), B);
+      load_real(real, last, n0, n1);
+      forward_generator(z, last, lo, n0, n1);
+      for (int l = lo; l <= last; ++l) {
+        decode(l, n0, n1);
+        decode(l, B + n0, B + n1);
       }
-      loss += penalty();
-      spans.push_back({Span{0, 2 * B}, 0});
+      if (learned) {
+        std::fill(f.begin() + n0, f.begin() + n1, T(0));
+        std::fill(f.begin() + B + n0, f.begin() + B + n1, T(0));
+        for (int l = first; l <= last; ++l) {
+          score(l, n0, n1);
+          score(l, B + n0, B + n1);
+        }
+      } else {
+        optimal_features(t);
+      }
+    });
+    T loss = 0;
+    std::vector<Span> spans;
+    if (learned) {
+      loss = learned_loss(true) + penalty();
+      spans.push_back({0, B, 0});  // spans never straddle the real/fake boundary (own())
+      spans.push_back({B, 2 * B, 0});
     } else {
-      optimal_features();
+      reduce_features();
       loss = -optimal_loss();
-      const auto hs = halves();
       const T inv = -T(1) / T(B / 2);
-      for (int b = 0; b < 4; ++b) {
-        for (int i = hs[b].s0; i < hs[b].s1; ++i) w[i] = inv;
-        spans.push_back({hs[b], b});
+      for (const Span& sp : halves()) {
+        for (int i = sp.s0; i < sp.s1; ++i) w[i] = inv;
+        spans.push_back(sp);
       }
     }
     if (!backward) return loss;
-    begin_d_gradient();
-    backward_discriminator(spans, true, false, last + 1);
+    mark_d_gradient();
+    zero_gradients(false);
+    pool.run([&](int t) { backward_discriminator(t, spans, true, false, last + 1); });
+    reduce_gradients(false);
     finish_decoder_gradient(lo, last);
-    if (o.readout == Readout::kLearned && o.penalty_weight > 0) {
+    if (learned && o.penalty_weight > 0) {
       const T two = T(2 * o.penalty_weight);
       for (const Block& b : blocks)
         if (b.role == Role::kReadout)
@@ -892,36 +1046,38 @@ struct CpuEngine<T>::Impl {
   T g_pass(const RealBatch<T>* real, const T* z, bool backward) {
     const int last = stage.last, first = stage.first;
     const int xfrom = std::max(lo, t0);
-    forward_generator(z, last, lo);
-    T loss = 0;
-    std::vector<std::pair<Span, int>> spans;
-    if (o.readout == Readout::kLearned) {
-      for (int l = lo; l <= last; ++l) decode(l, B, 2 * B);
-      std::fill(f.begin(), f.end(), T(0));
-      for (int l = first; l <= last; ++l) score(l, B, 2 * B);
-      const T invB = T(1) / T(B);
-      for (int i = B; i < 2 * B; ++i) {
-        if (o.loss == Loss::kIpm) {
-          loss -= f[i] * invB;
-          w[i] = -invB;
-        } else {
-          loss += softplus(-f[i]) * invB;
-          w[i] = -softplus_grad(-f[i]) * invB;
-        }
-      }
-      spans.push_back({Span{B, 2 * B}, 0});
-    } else {
+    const bool learned = o.readout == Readout::kLearned;
+    if (!learned) {
       if (!real)
         fail_field("real", "none", "optimal read-outs need the generator step's real batch");
-      load_real(*real, last);
-      for (int l = lo; l <= last; ++l) decode(l, 0, 2 * B);
-      optimal_features();
+      check_real(*real, last);
+    }
+    pool.run([&](int t) {
+      const auto [n0, n1] = share(t, pool.size(), B);
+      forward_generator(z, last, lo, n0, n1);
+      for (int l = lo; l <= last; ++l) decode(l, B + n0, B + n1);
+      if (learned) {
+        std::fill(f.begin() + B + n0, f.begin() + B + n1, T(0));
+        for (int l = first; l <= last; ++l) score(l, B + n0, B + n1);
+      } else {
+        load_real(*real, last, n0, n1);
+        for (int l = lo; l <= last; ++l) decode(l, n0, n1);
+        optimal_features(t);
+      }
+    });
+    T loss = 0;
+    std::vector<Span> spans;
+    if (learned) {
+      loss = learned_loss(false);
+      spans.push_back({B, 2 * B, 0});
+    } else {
+      reduce_features();
       loss = optimal_loss();
       const auto hs = halves();
       const T inv = T(1) / T(B / 2);
       for (int b = 2; b < 4; ++b) {
         for (int i = hs[b].s0; i < hs[b].s1; ++i) w[i] = inv;
-        spans.push_back({hs[b], b});
+        spans.push_back(hs[b]);
       }
       // An odd batch leaves the last fake sample out of both halves: no gradient from it.
       if (B % 2 == 1)
@@ -932,13 +1088,16 @@ struct CpuEngine<T>::Impl {
         }
     }
     if (!backward) return loss;
-    backward_discriminator(spans, false, true, xfrom);
     for (Block& b : blocks)
-      if (b.role == Role::kGenerator) {
-        b.has_grad = trained[b.level];
-        if (b.has_grad) std::fill_n(grad.begin() + b.offset, b.size, T(0));
-      }
-    backward_generator(z, last, xfrom);
+      if (b.role == Role::kGenerator) b.has_grad = trained[b.level];
+    zero_gradients(true);
+    pool.run([&](int t) {
+      backward_discriminator(t, spans, false, true, xfrom);
+      const auto [n0, n1] = share(t, pool.size(), B);
+      backward_generator(z, last, xfrom, n0, n1, ctx[t]);
+    });
+    reduce_gradients(true);
+    finish_generator_gradient();
     return loss;
   }
 
@@ -1200,7 +1359,13 @@ typename CpuEngine<T>::Generated CpuEngine<T>::generate(const RowMatrix& z, int 
     std::fill(m.zbuf.begin(), m.zbuf.end(), T(0));
     for (int i = 0; i < n; ++i)
       for (int j = 0; j < m0; ++j) m.zbuf[std::size_t(i) * m0 + j] = T(z(n0 + i, j));
-    m.forward_generator(m.zbuf.data(), levels, with_patches ? 1 : levels + 1, with_codes);
+    if (with_codes)
+      for (int l = 2; l <= levels; ++l)
+        m.L[l - 1].pre.resize(std::size_t(B) * m.L[l - 1].P * m.L[l - 1].m);
+    m.pool.run([&](int t) {
+      const auto [a, b] = share(t, m.pool.size(), B);
+      m.forward_generator(m.zbuf.data(), levels, with_patches ? 1 : levels + 1, a, b, with_codes);
+    });
     for (int l = 1; l <= levels; ++l) {
       const auto& lv = m.L[l - 1];
       const int P = lv.P, ch = lv.m;
@@ -1268,21 +1433,11 @@ void CpuEngine<T>::freeze_optimal_scales(bool frozen) {
   impl_->frozen_scales = frozen;
 }
 
-// N(0, 1) latents by Box-Muller in single precision from one 64-bit draw per pair (24-bit
-// uniforms; the tail is cut at sqrt(-2 ln 2^-24) = 5.8 sigma, immaterial for z): about 3x cheaper
-// than fsr::Rng::normal's double-precision sin/cos/log.
 template <typename T>
 void fill_normals(Rng& rng, T* out, std::size_t n) {
-  constexpr float kTwoPi = 6.28318530717958647692f;
-  for (std::size_t i = 0; i < n; i += 2) {
-    const std::uint64_t r = rng.next_u64();
-    const float u1 = (float((r >> 40) & 0xFFFFFFu) + 1.0f) * 0x1p-24f;  // (0, 1]
-    const float u2 = float((r >> 16) & 0xFFFFFFu) * 0x1p-24f;           // [0, 1)
-    const float radius = std::sqrt(-2.0f * std::log(u1));
-    const float angle = kTwoPi * u2;
-    out[i] = T(radius * std::cos(angle));
-    if (i + 1 < n) out[i + 1] = T(radius * std::sin(angle));
-  }
+  std::vector<std::uint64_t> bits((n + 1) / 2);
+  rng.fill_u64(bits.data(), bits.size());
+  normals_from_bits(bits.data(), out, Index(n));
 }
 
 template void fill_normals<float>(Rng&, float*, std::size_t);

@@ -70,6 +70,9 @@ struct ModelOptions {
   Optimizer optimizer = Optimizer::kAdam;
   double beta1 = 0.5, beta2 = 0.99, eps = 1e-8;  // Adam
   double momentum = 0.0;                         // SGD
+  // Threads of one step (the batch split by samples): results are deterministic for a given
+  // count, and differ between counts by the order of the sums over samples.
+  int threads = 1;
 };
 
 // The levels one stage trains: generator parameters of `trained` move; the discriminator reads
