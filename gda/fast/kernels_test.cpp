@@ -207,8 +207,12 @@ TEST(Kernels, ReadoutPassesMatchFloat64) {
           sc3 += w[i] * ue * ue * ue;
         }
         ASSERT_NEAR(fl[e], sl, 1e-5 * (1 + std::abs(sl))) << t->isa;
-        if (q) ASSERT_NEAR(fq[e], sq, 1e-5 * (1 + std::abs(sq))) << t->isa;
-        if (c) ASSERT_NEAR(fc[e], sc3, 1e-5 * (1 + std::abs(sc3))) << t->isa;
+        if (q) {
+          ASSERT_NEAR(fq[e], sq, 1e-5 * (1 + std::abs(sq))) << t->isa;
+        }
+        if (c) {
+          ASSERT_NEAR(fc[e], sc3, 1e-5 * (1 + std::abs(sc3))) << t->isa;
+        }
       }
     }
 }
