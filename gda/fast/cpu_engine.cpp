@@ -96,6 +96,7 @@ struct CpuEngine<T>::Impl {
   std::vector<T> f, w, zbuf;
   StageLevels stage;
   bool frozen_scales = false;
+  int chunk = 1;       // samples per chunk of a pass (for_chunks)
   int lo = 1, t0 = 1;  // lowest discriminator level (parents of `first`), lowest trained level
   std::vector<bool> trained;
 
@@ -285,6 +286,14 @@ struct CpuEngine<T>::Impl {
     f.assign(2 * std::size_t(B), T(0));
     w.assign(2 * std::size_t(B), T(0));
     zbuf.assign(std::size_t(B) * m0, T(0));
+    // Chunks of about 256 kB of activations per half batch (the L2 cache holds both halves and
+    // what a pass writes): per sample, P_l (d + 3 U_l + 2 m_l) floats at every level.
+    std::size_t per_sample = 0;
+    for (const Level& lv : L) per_sample += std::size_t(lv.P) * (d + 3 * lv.U + 2 * lv.m);
+    chunk =
+        o.chunk_samples > 0
+            ? o.chunk_samples
+            : int(std::clamp<std::size_t>((std::size_t(1) << 16) / per_sample, 8, std::size_t(B)));
     ctx.resize(pool.size());
     for (Ctx& cx : ctx) {
       if (pool.size() > 1) cx.own.assign(theta.size(), T(0));
@@ -449,7 +458,7 @@ struct CpuEngine<T>::Impl {
   }
 
   // Gradients of the generator parameters of the trained levels from dX of the fake samples
-  // [n0, n1) at levels [xfrom, last] (xfrom >= t0), down to level t0, into this thread's
+  // [n0, n1) at levels [xfrom, last] (xfrom >= t0), down to level t0, added to this thread's
   // accumulators (before the normalisation and threshold terms: finish_generator_gradient). dS_l
   // collects what level l + 1 sends down and dX_l M̂_l; whichever product writes it last also
   // applies the ReLU gate S_l > 0.
@@ -471,12 +480,8 @@ struct CpuEngine<T>::Impl {
         gate.ldg = m;
         gemm_nn<T>(rows, m, d, dX, d, lv.Meff.data(), m, dS, m, l < last, &gate);
       }
-      if (trained[l]) {
-        if (l >= xfrom)
-          gemm_tn<T>(d, m, rows, dX, d, S, m, g + lv.M, m, false);  // dM̂ = dX^T S
-        else
-          std::fill_n(g + lv.M, std::size_t(d) * m, T(0));
-      }
+      if (trained[l] && l >= xfrom)
+        gemm_tn<T>(d, m, rows, dX, d, S, m, g + lv.M, m, true);  // dM̂ += dX^T S
       if (l >= 2) {
         const Level& pv = L[l - 2];
         const int mi = lv.mi, mo = m, hi = s.h(l - 1), ho = 2 * hi, kmo = kk * mo;
@@ -509,7 +514,7 @@ struct CpuEngine<T>::Impl {
               }
         }
         const T* sprev = pv.S.data() + std::size_t(n0) * Pi * mi;
-        if (trained[l]) gemm_tn<T>(mi, kmo, rin, sprev, mi, dcol, kmo, g + lv.W, kmo, false);
+        if (trained[l]) gemm_tn<T>(mi, kmo, rin, sprev, mi, dcol, kmo, g + lv.W, kmo, true);
         if (down && n > 0) {
           Epilogue<T> gate;  // level l - 1 gets nothing more when the discriminator skips X_{l-1}
           gate.gate = sprev;
@@ -522,7 +527,7 @@ struct CpuEngine<T>::Impl {
         const int N1 = s.n1(), m0 = s.latent_dim;
         column_sums(n, N1, dS, cx.dthr.data(), cx, T(-1));  // dβ, -sum of dpre per unit
         gemm_tn<T>(N1, m0, n, dS, N1, z + std::size_t(n0) * m0, m0, g + blocks[b_A].offset, m0,
-                   false);
+                   true);
       }
     }
   }
@@ -568,12 +573,13 @@ struct CpuEngine<T>::Impl {
     }
   }
 
-  // out (n) = sign * the column sums of x (rows x n, row-major), as a product with ones.
+  // out (n) += sign * the column sums of x (rows x n, row-major), as a product with ones.
   void column_sums(std::size_t rows, int n, const T* x, T* out, Ctx& cx, T sign) {
+    if (rows == 0) return;
     if (cx.ones.size() < rows) cx.ones.assign(rows, T(1));
-    gemm_tn<T>(1, n, rows, cx.ones.data(), 1, x, n, out, n, false);
-    if (sign != T(1))
-      for (int j = 0; j < n; ++j) out[j] *= sign;
+    cx.colsum.resize(std::max<std::size_t>(cx.colsum.size(), n));
+    gemm_tn<T>(1, n, rows, cx.ones.data(), 1, x, n, cx.colsum.data(), n, false);
+    for (int j = 0; j < n; ++j) out[j] += sign * cx.colsum[j];
   }
 
   // ---- discriminator ----------------------------------------------------------------------------
@@ -734,12 +740,7 @@ struct CpuEngine<T>::Impl {
     const int d = s.d(), U = lv.U;
     const std::size_t r0 = std::size_t(s0) * lv.P, rows = std::size_t(s1 - s0) * lv.P;
     gemm_tn<T>(U, d, rows, lv.du.data() + r0 * U, U, lv.X.data() + r0 * d, d, cx.g + lv.V, d, true);
-    if (o.learn_threshold) {
-      cx.colsum.resize(U);
-      column_sums(rows, U, lv.du.data() + r0 * U, cx.colsum.data(), cx, T(1));
-      T* dt = cx.g + lv.tau;
-      for (int j = 0; j < U; ++j) dt[j] -= cx.colsum[j];
-    }
+    if (o.learn_threshold) column_sums(rows, U, lv.du.data() + r0 * U, cx.g + lv.tau, cx, T(-1));
   }
 
   // dX = du V̂ for samples [s0, s1) of level l.
@@ -800,11 +801,17 @@ struct CpuEngine<T>::Impl {
     const int h = B / 2;
     return {Span{0, h, 0}, Span{h, 2 * h, 1}, Span{B, B + h, 2}, Span{B + h, B + 2 * h, 3}};
   }
-  // The part of a span (within the real or the fake half) thread t owns: its share of the half.
-  Span own(const Span& sp, int t) const {
-    const auto [a, b] = share(t, pool.size(), B);
+  // The part of a span (within the real or the fake half) in samples [a, b) of the half.
+  Span part(const Span& sp, int a, int b) const {
     const int base = sp.s0 >= B ? B : 0;
     return {std::max(sp.s0, base + a), std::min(sp.s1, base + b), sp.block};
+  }
+  // Thread t's share of the batch, in chunks of `chunk` samples: every pass of a step runs chunk
+  // by chunk, so a chunk's activations are still in the cache when the next pass reads them.
+  template <typename Fn>
+  void for_chunks(int t, Fn&& fn) const {
+    const auto [a, b] = share(t, pool.size(), B);
+    for (int c0 = a; c0 < b; c0 += chunk) fn(c0, std::min(b, c0 + chunk));
   }
 
   // The optimal read-out's loss L = sum_groups <F_rA - F_fA, F_rB - F_fB> / scale (features of
@@ -858,20 +865,24 @@ struct CpuEngine<T>::Impl {
     return T(o.penalty_weight) * acc;
   }
 
-  // Thread t's part of the optimal read-out's features (weights 1/h) of the four half-batch
-  // blocks, levels [first, last]: into Level::F with one thread, else into its own sums.
-  void optimal_features(int t) {
+  // Samples [a, b) of each half: their part of the optimal read-out's features (weights 1/h) of
+  // the four half-batch blocks, levels [first, last], added to Level::F with one thread, else to
+  // thread t's own sums (zeroed by zero_features).
+  void optimal_features(int t, int a, int b) {
     const auto hs = halves();
     const T inv = T(1) / T(B / 2);
     Ctx& cx = ctx[t];
     for (int l = stage.first; l <= stage.last; ++l)
-      for (int b = 0; b < 4; ++b) {
-        const Span sp = own(hs[b], t);
-        T* F = feature_target(cx, l, b);
-        std::fill_n(F, L[l - 1].ro.size, T(0));
+      for (int k = 0; k < 4; ++k) {
+        const Span sp = part(hs[k], a, b);
         for (int i = sp.s0; i < sp.s1; ++i) w[i] = inv;
-        features(l, sp.s0, sp.s1, F, cx);
+        features(l, sp.s0, sp.s1, feature_target(cx, l, k), cx);
       }
+  }
+  void zero_features() {
+    for (Ctx& cx : ctx)
+      for (int l = stage.first; l <= stage.last; ++l)
+        for (int k = 0; k < 4; ++k) std::fill_n(feature_target(cx, l, k), L[l - 1].ro.size, T(0));
   }
   T* feature_target(Ctx& cx, int l, int b) {
     if (pool.size() == 1) return L[l - 1].F[b].data();
@@ -916,11 +927,11 @@ struct CpuEngine<T>::Impl {
     }
   }
 
-  // Backward through the discriminator for thread t, levels last..lo, over its part of the spans
-  // with their read-outs (learned: theta's; optimal: the block coefficients), weights w already
-  // set. Parameter gradients (D step) and/or input gradients dX of the fake samples (G step,
-  // levels >= xfrom).
-  void backward_discriminator(int t, const std::vector<Span>& spans, bool param_grads,
+  // Backward through the discriminator for samples [a, b) of each half (thread t), levels
+  // last..lo, over the spans with their read-outs (learned: theta's; optimal: the block
+  // coefficients), weights w already set. Parameter gradients (D step) and/or input gradients dX
+  // of the fake samples (G step, levels >= xfrom).
+  void backward_discriminator(int t, int a, int b, const std::vector<Span>& spans, bool param_grads,
                               bool input_grads, int xfrom) {
     const int last = stage.last, first = stage.first;
     Ctx& cx = ctx[t];
@@ -928,7 +939,7 @@ struct CpuEngine<T>::Impl {
       Level& lv = L[l - 1];
       const bool has_child = o.cross_scale && l < last;
       for (const Span& whole : spans) {
-        const Span sp = own(whole, t);
+        const Span sp = part(whole, a, b);
         const T* R = nullptr;
         if (l >= first)
           R = o.readout == Readout::kLearned ? theta.data() + lv.readout : lv.C[sp.block].data();
@@ -992,30 +1003,32 @@ struct CpuEngine<T>::Impl {
     const int last = stage.last, first = stage.first;
     const bool learned = o.readout == Readout::kLearned;
     check_real(real, last);
+    if (!learned) zero_features();
     pool.run([&](int t) {
-      const auto [n0, n1] = share(t, pool.size(), B);
-      load_real(real, last, n0, n1);
-      forward_generator(z, last, lo, n0, n1);
-      for (int l = lo; l <= last; ++l) {
-        decode(l, n0, n1);
-        decode(l, B + n0, B + n1);
-      }
-      if (learned) {
-        std::fill(f.begin() + n0, f.begin() + n1, T(0));
-        std::fill(f.begin() + B + n0, f.begin() + B + n1, T(0));
-        for (int l = first; l <= last; ++l) {
-          score(l, n0, n1);
-          score(l, B + n0, B + n1);
+      for_chunks(t, [&](int n0, int n1) {
+        load_real(real, last, n0, n1);
+        forward_generator(z, last, lo, n0, n1);
+        for (int l = lo; l <= last; ++l) {
+          decode(l, n0, n1);
+          decode(l, B + n0, B + n1);
         }
-      } else {
-        optimal_features(t);
-      }
+        if (learned) {
+          std::fill(f.begin() + n0, f.begin() + n1, T(0));
+          std::fill(f.begin() + B + n0, f.begin() + B + n1, T(0));
+          for (int l = first; l <= last; ++l) {
+            score(l, n0, n1);
+            score(l, B + n0, B + n1);
+          }
+        } else {
+          optimal_features(t, n0, n1);
+        }
+      });
     });
     T loss = 0;
     std::vector<Span> spans;
     if (learned) {
       loss = learned_loss(true) + penalty();
-      spans.push_back({0, B, 0});  // spans never straddle the real/fake boundary (own())
+      spans.push_back({0, B, 0});  // spans never straddle the real/fake boundary (part())
       spans.push_back({B, 2 * B, 0});
     } else {
       reduce_features();
@@ -1029,7 +1042,11 @@ struct CpuEngine<T>::Impl {
     if (!backward) return loss;
     mark_d_gradient();
     zero_gradients(false);
-    pool.run([&](int t) { backward_discriminator(t, spans, true, false, last + 1); });
+    pool.run([&](int t) {
+      for_chunks(t, [&](int n0, int n1) {
+        backward_discriminator(t, n0, n1, spans, true, false, last + 1);
+      });
+    });
     reduce_gradients(false);
     finish_decoder_gradient(lo, last);
     if (learned && o.penalty_weight > 0) {
@@ -1052,18 +1069,20 @@ struct CpuEngine<T>::Impl {
         fail_field("real", "none", "optimal read-outs need the generator step's real batch");
       check_real(*real, last);
     }
+    if (!learned) zero_features();
     pool.run([&](int t) {
-      const auto [n0, n1] = share(t, pool.size(), B);
-      forward_generator(z, last, lo, n0, n1);
-      for (int l = lo; l <= last; ++l) decode(l, B + n0, B + n1);
-      if (learned) {
-        std::fill(f.begin() + B + n0, f.begin() + B + n1, T(0));
-        for (int l = first; l <= last; ++l) score(l, B + n0, B + n1);
-      } else {
-        load_real(*real, last, n0, n1);
-        for (int l = lo; l <= last; ++l) decode(l, n0, n1);
-        optimal_features(t);
-      }
+      for_chunks(t, [&](int n0, int n1) {
+        forward_generator(z, last, lo, n0, n1);
+        for (int l = lo; l <= last; ++l) decode(l, B + n0, B + n1);
+        if (learned) {
+          std::fill(f.begin() + B + n0, f.begin() + B + n1, T(0));
+          for (int l = first; l <= last; ++l) score(l, B + n0, B + n1);
+        } else {
+          load_real(*real, last, n0, n1);
+          for (int l = lo; l <= last; ++l) decode(l, n0, n1);
+          optimal_features(t, n0, n1);
+        }
+      });
     });
     T loss = 0;
     std::vector<Span> spans;
@@ -1092,9 +1111,10 @@ struct CpuEngine<T>::Impl {
       if (b.role == Role::kGenerator) b.has_grad = trained[b.level];
     zero_gradients(true);
     pool.run([&](int t) {
-      backward_discriminator(t, spans, false, true, xfrom);
-      const auto [n0, n1] = share(t, pool.size(), B);
-      backward_generator(z, last, xfrom, n0, n1, ctx[t]);
+      for_chunks(t, [&](int n0, int n1) {
+        backward_discriminator(t, n0, n1, spans, false, true, xfrom);
+        backward_generator(z, last, xfrom, n0, n1, ctx[t]);
+      });
     });
     reduce_gradients(true);
     finish_generator_gradient();

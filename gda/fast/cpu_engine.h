@@ -73,6 +73,9 @@ struct ModelOptions {
   // Threads of one step (the batch split by samples): results are deterministic for a given
   // count, and differ between counts by the order of the sums over samples.
   int threads = 1;
+  // Samples per chunk of a pass (each thread walks its share of the batch chunk by chunk, so a
+  // chunk's activations stay in the cache between passes); 0: about 256 kB of activations.
+  int chunk_samples = 0;
 };
 
 // The levels one stage trains: generator parameters of `trained` move; the discriminator reads

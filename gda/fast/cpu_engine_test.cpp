@@ -597,10 +597,11 @@ INSTANTIATE_TEST_SUITE_P(Optimisers, CpuEngineStepTest, ::testing::Values(0, 1, 
                                                                 : "adam_optimal");
                          });
 
-// Threads split the batch by samples; the sums over samples are then added in thread order, so
-// 1 and 3 threads agree to float64 rounding (1e-12 relative over three steps) and a given thread
-// count repeats itself bit for bit. Covers both read-out kinds, cross-scale terms up and down,
-// a generator level trained below the discriminator's top level.
+// Threads split the batch by samples (and walk their share in chunks); the sums over samples are
+// then added in thread order, so 1 and 3 threads, or chunks of 2 samples, agree to float64
+// rounding (1e-12 relative over three steps) and a given thread count repeats itself bit for bit.
+// Covers both read-out kinds, cross-scale terms up and down, a generator level trained below the
+// discriminator's top level.
 TEST(CpuEngineThreads, ThreadCountsAgreeAndEachIsDeterministic) {
   const ModelShape s = tiny_shape(4);
   for (Readout readout : {Readout::kLearned, Readout::kOptimal}) {
@@ -611,9 +612,10 @@ TEST(CpuEngineThreads, ThreadCountsAgreeAndEachIsDeterministic) {
     o.cubic = true;
     o.readout = readout;
     const StageLevels st{{2, 3}, 2, 3};
-    auto run = [&]<typename T>(int threads, T) {
+    auto run = [&]<typename T>(int threads, T, int chunk = 0) {
       ModelOptions ot = o;
       ot.threads = threads;
+      ot.chunk_samples = chunk;
       CpuEngine<T> e(s, ot);
       CpuEngine<double> init(s, o);
       const Params p = random_params(init, 4, false);
@@ -630,11 +632,14 @@ TEST(CpuEngineThreads, ThreadCountsAgreeAndEachIsDeterministic) {
       for (int step = 0; step < 3; ++step) e.step({&reals[0], &reals[1]}, z.data(), 0.01, 0.02);
       return e.parameters();
     };
-    const auto one = run(1, 0.0), three = run(3, 0.0);
+    const auto one = run(1, 0.0), three = run(3, 0.0), chunked = run(2, 0.0, 2);
     for (std::size_t i = 0; i < one.size(); ++i)
-      for (std::size_t j = 0; j < one[i].data.size(); ++j)
+      for (std::size_t j = 0; j < one[i].data.size(); ++j) {
         ASSERT_NEAR(three[i].data[j], one[i].data[j], 1e-12 * (1 + std::abs(one[i].data[j])))
             << one[i].name << "[" << j << "]";
+        ASSERT_NEAR(chunked[i].data[j], one[i].data[j], 1e-12 * (1 + std::abs(one[i].data[j])))
+            << "chunks of 2: " << one[i].name << "[" << j << "]";
+      }
     const auto a = run(2, 0.0f), b = run(2, 0.0f);
     for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].data, b[i].data) << a[i].name;
   }
