@@ -1357,8 +1357,8 @@ void CpuEngine<T>::reset_optimizer_entries(const std::string& name,
 }
 
 template <typename T>
-typename CpuEngine<T>::Generated CpuEngine<T>::generate(const RowMatrix& z, int levels,
-                                                        bool with_codes, bool with_patches) {
+Generated CpuEngine<T>::generate(const RowMatrix& z, int levels, bool with_codes,
+                                 bool with_patches) {
   Impl& m = *impl_;
   require_int_in_range("levels", levels, 1, shape_.levels);
   if (z.cols() != shape_.latent_dim)
@@ -1407,6 +1407,45 @@ typename CpuEngine<T>::Generated CpuEngine<T>::generate(const RowMatrix& z, int 
     }
   }
   return out;
+}
+
+template <typename T>
+Eigen::MatrixXd CpuEngine<T>::dictionary(int level) const {
+  require_int_in_range("level", level, 1, shape_.levels);
+  const auto& lv = impl_->L[level - 1];
+  Eigen::MatrixXd m(shape_.d(), lv.m);
+  for (int r = 0; r < m.rows(); ++r)
+    for (int j = 0; j < lv.m; ++j) m(r, j) = double(lv.Meff[std::size_t(r) * lv.m + j]);
+  return m;
+}
+
+template <typename T>
+Eigen::MatrixXd CpuEngine<T>::decoder(int level) const {
+  require_int_in_range("level", level, 1, shape_.levels);
+  const auto& lv = impl_->L[level - 1];
+  Eigen::MatrixXd v(lv.U, shape_.d());
+  for (int i = 0; i < lv.U; ++i)
+    for (int c = 0; c < v.cols(); ++c) v(i, c) = double(lv.Veff[std::size_t(i) * v.cols() + c]);
+  return v;
+}
+
+template <typename T>
+Eigen::MatrixXd CpuEngine<T>::code_matrix() const {
+  const Impl& m = *impl_;
+  const auto& b = m.blocks[m.b_A];
+  const int m0 = shape_.latent_dim;
+  Eigen::MatrixXd a(shape_.n1(), m0);
+  for (std::size_t i = 0; i < b.size; ++i) a(i / m0, i % m0) = double(m.Aeff[b.at(i)]);
+  return a;
+}
+
+template <typename T>
+Eigen::VectorXd CpuEngine<T>::thresholds() const {
+  const Impl& m = *impl_;
+  const auto& b = m.blocks[m.b_b1];
+  Eigen::VectorXd beta(shape_.n1());
+  for (std::size_t i = 0; i < b.size; ++i) beta(i) = double(m.thr[b.at(i)]);
+  return beta;
 }
 
 template <typename T>

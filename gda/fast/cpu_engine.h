@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "core/rng.h"
+#include "gda/engine.h"
 #include "gda/fast/layout.h"
 
 namespace fsr::fast {
@@ -78,20 +79,10 @@ struct ModelOptions {
   int chunk_samples = 0;
 };
 
-// The levels one stage trains: generator parameters of `trained` move; the discriminator reads
-// levels first..last.
-struct StageLevels {
-  std::vector<int> trained = {1};
-  int first = 1, last = 1;
-};
-
-struct StepStats {
-  double loss_d = 0;       // L_D of the last discriminator step, before its update
-  double loss_g = 0;       // L_G before the generator update
-  double grad_norm_d = 0;  // ||∇ L_D|| of the last discriminator step
-  double grad_norm_g = 0;
-  bool finite = true;  // losses, gradient norms and the trained generator parameters
-};
+// The stage's levels and a step's statistics are the learner's (gda/engine.h).
+using StageLevels = fsr::EngineStage;
+using StepStats = fsr::StepStats;
+using Generated = fsr::Generated;
 
 // A tensor in the canonical layout: name, shape, C-order values.
 template <typename T>
@@ -154,11 +145,16 @@ class CpuEngine {
   // ((N P_l) x d, rows (sample, raster patch)), the codes S_l (N x (m_l h_l^2), (channel, y, x))
   // and, for l >= 2, the pre-activations ConvT_l(S_{l-1}) before bias, ReLU and mask (same
   // layout). Parameters unchanged.
-  struct Generated {
-    std::vector<RowMatrix> patches, codes, pre;
-  };
   Generated generate(const RowMatrix& z, int levels, bool with_codes = true,
                      bool with_patches = true);
+
+  // The effective parameters as the step uses them (computed in T), canonical layout: M̂_l
+  // (d x m_l), V̂_l (U_l x d), Â = A o A_mask (n_1 x m0) with rows in canonical unit order, and
+  // the thresholds β (n_1).
+  Eigen::MatrixXd dictionary(int level) const;
+  Eigen::MatrixXd decoder(int level) const;
+  Eigen::MatrixXd code_matrix() const;
+  Eigen::VectorXd thresholds() const;
 
   // For checks: the stage's losses at the current parameters, and their gradients in the
   // canonical layout (every parameter, zero where the loss does not depend on it): L_D on

@@ -1,0 +1,37 @@
+// Choosing and starting the learner's engine (gda/engine.h) for a config: the fast engine's view
+// of the learner options (and the refusal, naming the field, of what it does not compute), and
+// the seeded initial tensors both engines start from.
+//
+//   std::unique_ptr<fsr::Engine> e = fsr::make_engine("fast", shape, config, "cpu");
+//   fsr::NamedArrays init = fsr::initial_tensors(shape, config);   // what e starts from
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "gda/engine.h"
+#include "gda/fast/cpu_engine.h"
+#include "gda/learner_config.h"
+#include "gda/networks.h"
+
+namespace fsr {
+
+// The fast engine's sizes and options for a learner config. Throws InputError naming the first
+// field the fast engine does not support (the convolutional discriminator, the gradient
+// penalty), with the engine that does.
+fast::ModelShape fast_shape(const NetworkShape& shape);
+fast::ModelOptions fast_options(const LearnerConfig& config);
+
+// The seeded initial values of every canonical tensor of the theory model (gda/engine.h),
+// exactly those gda/networks.h's modules are built with: rows of A orthogonal (or Gaussian,
+// or the identity for independent units) of norm init_code_scale, b_1 from init_active, unit
+// random columns M_l, W_l scaled to the parents' fan-in, unit random decoder rows V_l, read-outs
+// zero, masks one.
+NamedArrays initial_tensors(const NetworkShape& shape, const LearnerConfig& config);
+
+// engine: "fast" or "torch"; device: "auto" | "cpu" | "cuda" (the fast engine runs on the CPU:
+// "cuda" is refused, "auto" is the CPU). The engine starts at initial_tensors.
+std::unique_ptr<Engine> make_engine(const std::string& engine, const NetworkShape& shape,
+                                    const LearnerConfig& config, const std::string& device);
+
+}  // namespace fsr
