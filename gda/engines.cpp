@@ -7,6 +7,7 @@
 #include "core/validate.h"
 #include "gda/fast/fast_engine.h"
 #include "gda/torch_engine.h"
+#include "synth/recovery.h"
 #include "theory/relu_moments.h"
 
 namespace fsr {
@@ -147,6 +148,80 @@ NamedArrays initial_tensors(const NetworkShape& s, const LearnerConfig& config) 
       out.emplace_back("cross" + n, filled({P, units, s.decoder_units[l - 2]}, 0.0));
   }
   return out;
+}
+
+std::vector<double> row_major(const Eigen::MatrixXd& m) {
+  std::vector<double> v(std::size_t(m.size()));
+  for (Eigen::Index i = 0; i < m.rows(); ++i)
+    for (Eigen::Index j = 0; j < m.cols(); ++j) v[std::size_t(i * m.cols() + j)] = m(i, j);
+  return v;
+}
+
+std::vector<int> kept_channels(const Engine& engine, int level) {
+  const NpyArray m = engine.tensor("mask" + std::to_string(level));
+  std::vector<int> kept;
+  for (std::size_t j = 0; j < m.data.size(); ++j)
+    if (m.data[j] > 0.5) kept.push_back(int(j));
+  return kept;
+}
+
+Target learned_target(const Engine& engine, const NetworkShape& shape, std::uint64_t sample_seed) {
+  Target t;
+  t.levels = shape.levels;
+  t.grid = shape.grid;
+  t.patch = shape.patch;
+  t.colors = shape.colors;
+  t.kernel = shape.kernel;
+  t.sample_seed = sample_seed;
+  const int h2 = shape.grid * shape.grid;
+  std::vector<std::vector<int>> kept;
+  for (int l = 1; l <= shape.levels; ++l) {
+    kept.push_back(kept_channels(engine, l));
+    t.channels.push_back(static_cast<int>(kept.back().size()));
+  }
+  const Eigen::MatrixXd a = engine.code_matrix();
+  const Eigen::VectorXd b = engine.thresholds();
+  const int n1 = h2 * t.channels[0];
+  t.A.resize(n1, a.cols());
+  t.alpha.resize(n1);
+  t.beta.resize(n1);
+  for (int jj = 0; jj < t.channels[0]; ++jj)
+    for (int p = 0; p < h2; ++p) {
+      const int u = kept[0][jj] * h2 + p, v = jj * h2 + p;
+      const double norm = a.row(u).norm();
+      t.A.row(v) = a.row(u) / norm;
+      t.alpha(v) = norm;
+      t.beta(v) = b(u);
+    }
+  for (int l = 1; l <= shape.levels; ++l) {
+    const Eigen::MatrixXd m = engine.dictionary(l);
+    Eigen::MatrixXd mk(m.rows(), t.channels[l - 1]);
+    for (int jj = 0; jj < t.channels[l - 1]; ++jj) mk.col(jj) = m.col(kept[l - 1][jj]);
+    t.M.push_back(mk);
+    if (l >= 2) {
+      const std::string n = std::to_string(l);
+      SuperResolutionLayer layer;
+      layer.in_channels = t.channels[l - 2];
+      layer.out_channels = t.channels[l - 1];
+      layer.kernel = shape.kernel;
+      layer.weight.resize(std::size_t(layer.in_channels) * layer.out_channels * shape.kernel *
+                          shape.kernel);
+      const NpyArray w = engine.tensor("W" + n), bias = engine.tensor("bW" + n);
+      const int k = shape.kernel, out = shape.channels[l - 1];
+      for (int i = 0; i < layer.in_channels; ++i)
+        for (int j = 0; j < layer.out_channels; ++j)
+          for (int ky = 0; ky < k; ++ky)
+            for (int kx = 0; kx < k; ++kx)
+              layer.w(i, j, ky, kx) =
+                  w.data[((std::size_t(kept[l - 2][i]) * out + kept[l - 1][j]) * k + ky) * k + kx];
+      layer.bias.resize(layer.out_channels);
+      for (int j = 0; j < layer.out_channels; ++j) layer.bias(j) = bias.data[kept[l - 1][j]];
+      t.up.push_back(std::move(layer));
+    }
+  }
+  t.config = Json();
+  t.achieved = Json::object();
+  return canonical_form(t);
 }
 
 std::unique_ptr<Engine> make_engine(const std::string& engine, const NetworkShape& shape,

@@ -13,6 +13,7 @@
 #include "gda/fast/cpu_engine.h"
 #include "gda/learner_config.h"
 #include "gda/networks.h"
+#include "synth/target.h"
 
 namespace fsr {
 
@@ -28,6 +29,16 @@ fast::ModelOptions fast_options(const LearnerConfig& config);
 // random columns M_l, W_l scaled to the parents' fan-in, unit random decoder rows V_l, read-outs
 // zero, masks one.
 NamedArrays initial_tensors(const NetworkShape& shape, const LearnerConfig& config);
+
+// The channels of a level the generator keeps (mask<l> = 1), in order.
+std::vector<int> kept_channels(const Engine& engine, int level);
+
+// The learned generator's unmasked channels in the target layout (synth/target.h), canonical form
+// (unit columns; scales in alpha, beta, W, b): what training writes as model/.
+Target learned_target(const Engine& engine, const NetworkShape& shape, std::uint64_t sample_seed);
+
+// A matrix as C-order values (set_tensor's layout).
+std::vector<double> row_major(const Eigen::MatrixXd& m);
 
 // engine: "fast" or "torch"; device: "auto" | "cpu" | "cuda" (the fast engine runs on the CPU:
 // "cuda" is refused, "auto" is the CPU). The engine starts at initial_tensors.

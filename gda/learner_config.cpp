@@ -103,6 +103,7 @@ Json to_json(const LearnerConfig& c) {
   return Json{
       {"comment", c.comment},
       {"seed", c.seed},
+      {"engine", c.engine},
       {"threads", c.threads},
       {"dtype", c.dtype},
       {"generator",
@@ -179,7 +180,8 @@ LearnerConfig parse_learner_config(const Json& json) {
                                             : static_cast<std::uint64_t>(seed);
   }
   c.threads = integer(j["threads"], "threads", 1, 256);
-  c.dtype = one_of(j["dtype"], "dtype", {"float64", "float32"});
+  c.engine = one_of(j["engine"], "engine", {"fast", "torch"});
+  c.dtype = one_of(j["dtype"], "dtype", {"auto", "float64", "float32"});
 
   const Json& g = j["generator"];
   c.generator.width = number(g["width"], "generator.width");

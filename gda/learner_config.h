@@ -22,8 +22,14 @@ namespace fsr {
 struct LearnerConfig {
   std::string comment;  // free text: the target settings this config is meant for
   std::uint64_t seed = 1;
-  int threads = 1;                // torch intra-op threads (CPU); results depend on it
-  std::string dtype = "float64";  // "float64" | "float32"
+  // What computes the model and the step (gda/engine.h): "fast" (the hand-written float32 theory
+  // model, gda/fast) or "torch" (LibTorch; every option, the conv discriminator and the gradient
+  // penalty only there). A config one engine does not support is refused naming the field.
+  std::string engine = "fast";
+  int threads =
+      1;  // threads of one run (torch: intra-op; fast: the batch split); results depend on it
+  // "auto": the engine's own, float32 for fast and float64 for torch; or "float32" | "float64".
+  std::string dtype = "auto";
 
   struct Generator {
     double width = 1.0;               // m_hat_l = ceil(width * m_l) channels per level
