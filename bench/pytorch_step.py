@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""The SGDA step of gda/fast/fast_step.h in PyTorch eager — the baseline of issue 7.
+"""The SGDA step of bench/step_model.h (the fast engine) in PyTorch eager — the baseline of issue 7.
 
-Same model, loss and step (definition in gda/fast/fast_step.h and docs/performance.md), written
+Same model, loss and step (definition in bench/step_model.h (the fast engine) and docs/performance.md), written
 the way gda/networks.cpp writes it: images -> patches by reshape/permute, matmul, relu,
 conv_transpose2d, einsum for the cross-scale terms, autograd for the gradients, plain SGD.
 

@@ -1,9 +1,10 @@
-// One SGDA step of the theory model (gda/fast/fast_step.h: one D step on a real + a fake batch,
-// then one G step, plain SGD, float32, one thread) at the two sizes of issue 7, next to the
-// single-core Eigen SGEMM rate measured in the same binary (same compiler flags, so the fraction
-// compares like with like). FLOP/s counts 2 x the multiply-adds of the step's matrix products
-// (fsr::fast::flops_per_step; formula in docs/performance.md). The real batch is drawn once from
-// synth's sampler before the timed loop; z_d and z_g are drawn inside it (fsr::Rng normals).
+// One SGDA step of the theory model (bench/step_model.h on the fast engine: one D step on a real
+// + a fake batch, then one G step, plain SGD, float32, one thread) at the two sizes of issue 7,
+// next to the single-core Eigen SGEMM rate measured in the same binary (same compiler flags, so the
+// fraction compares like with like). FLOP/s counts 2 x the multiply-adds of the step's matrix
+// products (fsr::bench::flops_per_step; formula in docs/performance.md). The real batch is drawn
+// once from synth's sampler before the timed loop; z_d and z_g are drawn inside it (fsr::Rng
+// normals).
 //
 //   build-perf/bench/step_bench --benchmark_counters_tabular=true
 // Compare with PyTorch eager: bench/compare_step.sh.
@@ -13,8 +14,8 @@
 #include <memory>
 #include <string>
 
+#include "bench/step_model.h"
 #include "core/json_io.h"
-#include "gda/fast/fast_step.h"
 #include "synth/config.h"
 #include "synth/sample.h"
 
@@ -43,16 +44,20 @@ const Target& case_target(int i) {
 void BM_Step(benchmark::State& state) {
   const int i = static_cast<int>(state.range(0));
   const Target& t = case_target(i);
-  const StepShape s = step_shape(t, kCases[i].batch);
-  FastSgda<float> sgda(s, StepOptions{});
-  sgda.init(1);
-  const RealBatch<float> real = real_patches<float>(s, sample(t, 0, s.batch));
+  const int B = kCases[i].batch;
+  const ModelShape s = bench::step_shape(t);
+  CpuEngine<float> engine(s, bench::step_options(B));
+  bench::init_step_model(engine, 1);
+  engine.begin_stage(bench::step_stage(s));
+  const RealBatch<float> real = real_patches<float>(s, sample(t, 0, B).x);
+  std::vector<float> z(2 * std::size_t(B) * s.latent_dim);
   Rng rng(1, 99);
   for (auto _ : state) {
-    StepLosses loss = sgda.step(real, rng);
-    benchmark::DoNotOptimize(loss);
+    fill_normals(rng, z.data(), z.size());
+    StepStats stats = engine.step({&real}, z.data(), 1e-2, 1e-2);
+    benchmark::DoNotOptimize(stats);
   }
-  const double flops = flops_per_step(s);
+  const double flops = bench::flops_per_step(s, B);
   state.SetLabel(kCases[i].name);
   state.counters["steps/s"] =
       benchmark::Counter(double(state.iterations()), benchmark::Counter::kIsRate);

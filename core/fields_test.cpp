@@ -79,7 +79,7 @@ TEST(FieldTable, ErrorsNameFieldValueAndRule) {
   EXPECT_EQ(error_of(Json::parse(R"({"inner": {"steps": 0}})")),
             "inner.steps = 0: must be an integer in [1, 100]");
   EXPECT_EQ(error_of(Json::parse(R"({"inner": {"steps": 2.5}})")),
-            "inner.steps = 2.5: must be an integer");
+            "inner.steps = 2.5: must be an integer in [1, 100]");
   EXPECT_EQ(error_of(Json::parse(R"({"inner": {"rate": 0}})")),
             "inner.rate = 0: must be in (0, 1]");
   EXPECT_EQ(error_of(Json::parse(R"({"inner": {"mode": "slow"}})")),

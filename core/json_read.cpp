@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "core/json_io.h"
 #include "core/validate.h"
 
 namespace fsr {
@@ -114,25 +115,9 @@ void fail_unknown_key(const std::string& field, const std::string& key, const Js
              "unknown key (allowed: " + join_names(known) + ")");
 }
 
+// The checked conversions of core/json_io.h (range compared before any conversion).
 std::int64_t as_int(const Json& value, const std::string& field, std::int64_t lo, std::int64_t hi) {
-  if (value.is_number_unsigned() && value.get<std::uint64_t>() > static_cast<std::uint64_t>(hi)) {
-    fail_field(field, compact_json(value),
-               "must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-  }
-  if (value.is_number_integer()) {
-    const auto v = value.get<std::int64_t>();
-    require_int_in_range(field, v, lo, hi);
-    return v;
-  }
-  if (value.is_number_float()) {
-    const double d = value.get<double>();
-    if (std::isfinite(d) && d == std::floor(d) && std::abs(d) < 9e15) {
-      const auto v = static_cast<std::int64_t>(d);
-      require_int_in_range(field, v, lo, hi);
-      return v;
-    }
-  }
-  fail_field(field, compact_json(value), "must be an integer");
+  return json_integer(value, field, lo, hi);
 }
 
 std::uint64_t as_uint(const Json& value, const std::string& field) {
@@ -144,10 +129,7 @@ std::uint64_t as_uint(const Json& value, const std::string& field) {
 }
 
 double as_number(const Json& value, const std::string& field) {
-  if (!value.is_number()) fail_field(field, compact_json(value), "must be a number");
-  const double v = value.get<double>();
-  require_finite(field, v);
-  return v;
+  return json_number(value, field);
 }
 
 std::string as_choice(const Json& value, const std::string& field,

@@ -8,6 +8,7 @@
 //   double u = rng.uniform();     // [0, 1), 53 random bits
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace fsr {
@@ -17,10 +18,11 @@ class Rng {
   explicit Rng(std::uint64_t seed, std::uint64_t stream = 0);
 
   std::uint64_t next_u64();
-  double uniform();                                // [0, 1)
-  double uniform_open();                           // (0, 1), for logarithms
-  double normal();                                 // N(0, 1) by Box–Muller (both values used)
-  std::uint64_t uniform_int(std::uint64_t bound);  // [0, bound), unbiased
+  void fill_u64(std::uint64_t* out, std::size_t n);  // the next n values of next_u64(), in a loop
+  double uniform();                                  // [0, 1)
+  double uniform_open();                             // (0, 1), for logarithms
+  double normal();                                   // N(0, 1) by Box–Muller (both values used)
+  std::uint64_t uniform_int(std::uint64_t bound);    // [0, bound), unbiased
 
  private:
   std::uint64_t s_[4];

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <vector>
 
 namespace fsr {
 namespace {
@@ -53,6 +54,14 @@ TEST(Rng, UniformIntIsInRangeAndCoversIt) {
     ASSERT_GT(u, 0.0);
     ASSERT_LT(u, 1.0);
   }
+}
+
+TEST(Rng, FillU64IsTheSameSequenceAsNextU64) {
+  Rng a(5, 9), b(5, 9);
+  std::vector<std::uint64_t> bulk(1001);
+  b.fill_u64(bulk.data(), bulk.size());
+  for (std::uint64_t v : bulk) ASSERT_EQ(v, a.next_u64());
+  EXPECT_EQ(a.next_u64(), b.next_u64());  // and leaves the generator where the loop would
 }
 
 }  // namespace

@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kArchive = "state.pt";
+
 constexpr const char* kState = "state.json";
 
 fs::path with_suffix(const fs::path& dir, const char* suffix) {
@@ -65,9 +65,9 @@ struct ArchiveFacts {
 
 ArchiveFacts parse_files_block(const Json& state, const std::string& where) {
   const Json& files = state.at("files");
-  require_keys(files, where, "files", {kArchive});
-  const Json& archive = files.at(kArchive);
-  const std::string path = std::string("files.") + kArchive;
+  require_keys(files, where, "files", {kCheckpointArchive});
+  const Json& archive = files.at(kCheckpointArchive);
+  const std::string path = std::string("files.") + kCheckpointArchive;
   require_keys(archive, where, path, {"bytes", "crc32"});
   return {
       json_integer(archive.at("bytes"), field_of(where, path + ".bytes"), 0, std::int64_t{1} << 50),
@@ -80,9 +80,9 @@ std::optional<LoadedCheckpoint> read_one(const fs::path& dir,
   std::error_code ec;
   if (!fs::exists(dir, ec)) return std::nullopt;
   if (!fs::is_directory(dir, ec)) fail_field("checkpoint", dir.string(), "is not a directory");
-  const fs::path state_file = dir / kState, archive_file = dir / kArchive;
+  const fs::path state_file = dir / kState, archive_file = dir / kCheckpointArchive;
   if (!fs::exists(state_file, ec) || !fs::exists(archive_file, ec)) {
-    fail_field("checkpoint", dir.string(), "is incomplete (needs state.json and state.pt)");
+    fail_field("checkpoint", dir.string(), "is incomplete (needs state.json and state.npz)");
   }
   const std::string where = state_file.string();
   const Json state = read_json(state_file);
@@ -152,8 +152,8 @@ void write_checkpoint(const fs::path& dir, std::string_view archive, const Json&
   fs::remove_all(fresh, ec);  // what a killed writer left: never the only complete checkpoint
   fs::create_directories(fresh);
   Json full = state;
-  full["files"] = {{kArchive, {{"bytes", archive.size()}, {"crc32", crc32(archive)}}}};
-  write_file_atomic(fresh / kArchive, archive);  // flushed before the state that vouches for it
+  full["files"] = {{kCheckpointArchive, {{"bytes", archive.size()}, {"crc32", crc32(archive)}}}};
+  write_file_atomic(fresh / kCheckpointArchive, archive);  // flushed before the state that vouches for it
   write_json_atomic(fresh / kState, full);
   sync_directory(fresh);
   if (fs::exists(dir)) {

@@ -1,5 +1,5 @@
 // The files of a training run that must survive a kill at any moment, without LibTorch: the
-// checkpoint directory (tensor archive state.pt + state.json) written as a unit and verified by a
+// checkpoint directory (tensor archive state.npz + state.json) written as a unit and verified by a
 // checksum when read, state.json validated field by field, metrics.jsonl appended a whole line at
 // a time and cut back to the checkpoint on resume. The trainer (gda/trainer.cpp) only serialises
 // tensors and calls these.
@@ -9,8 +9,8 @@
 //   fsr::ResumePoint r = fsr::open_run_for_resume(out, config, fingerprint, stage_steps);
 //   if (r.state) load_tensors(r.archive);   // else: no checkpoint yet, the run restarts at 0
 //
-// On disk: DIR/state.pt (any bytes) and DIR/state.json = {schema_version, global_step, stage,
-// config, target_fingerprint, files: {"state.pt": {bytes, crc32}}}. A new checkpoint is built in
+// On disk: DIR/state.npz (any bytes) and DIR/state.json = {schema_version, global_step, stage,
+// config, target_fingerprint, files: {"state.npz": {bytes, crc32}}}. A new checkpoint is built in
 // DIR.new (each file flushed), then DIR is renamed to DIR.old, DIR.new to DIR, DIR.old removed:
 // at every moment DIR, or else DIR.new or DIR.old, is complete, and the reader takes DIR, else the
 // first of DIR.new, DIR.old that verifies. A DIR that fails its checksum is an InputError, never a
@@ -27,6 +27,9 @@
 #include "core/json_io.h"
 
 namespace fsr {
+
+// The tensor archive's file name in the checkpoint directory (gda/checkpoint.h writes an .npz).
+inline constexpr const char* kCheckpointArchive = "state.npz";
 
 struct CheckpointState {
   std::int64_t global_step = 0;  // generator steps done, all stages
@@ -46,14 +49,14 @@ CheckpointState parse_checkpoint_state(const Json& state,
                                        const std::vector<std::int64_t>& stage_steps,
                                        std::string_view where);
 
-// Writes `archive` as state.pt and `state` (+ its files block) as state.json into `dir`, as
+// Writes `archive` as state.npz and `state` (+ its files block) as state.json into `dir`, as
 // described above. Throws std::runtime_error on an I/O failure; the previous checkpoint stays.
 void write_checkpoint(const std::filesystem::path& dir, std::string_view archive,
                       const Json& state);
 
 struct LoadedCheckpoint {
   CheckpointState state;
-  std::string archive;  // state.pt, checksum verified
+  std::string archive;  // state.npz, checksum verified
   std::filesystem::path dir;
 };
 
@@ -75,7 +78,7 @@ std::string metrics_up_to(std::string_view text, std::int64_t global_step, std::
 // What `fsr train --resume` continues from.
 struct ResumePoint {
   std::optional<CheckpointState> state;  // nullopt: no checkpoint yet, the run restarts at 0
-  std::string archive;                   // state.pt of that checkpoint, verified
+  std::string archive;                   // state.npz of that checkpoint, verified
 };
 
 // Opens run directory `out` for --resume: temporaries of killed writers removed; the checkpoint

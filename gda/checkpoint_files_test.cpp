@@ -27,7 +27,7 @@ Json config() { return to_json(LearnerConfig{}); }
 // A complete state.json as write_checkpoint writes it, for `archive`.
 Json full_state(std::int64_t step, int stage, const std::string& archive) {
   Json s = checkpoint_state(step, stage, config(), 42);
-  s["files"] = {{"state.pt", {{"bytes", archive.size()}, {"crc32", crc32(archive)}}}};
+  s["files"] = {{"state.npz", {{"bytes", archive.size()}, {"crc32", crc32(archive)}}}};
   return s;
 }
 
@@ -75,8 +75,8 @@ TEST(CheckpointState, EveryFieldIsCheckedAndNamed) {
       {"/schema_version", 2, "s.json: schema_version = 2: must be an integer in [1, 1]"},
       {"/config", "level1.json", "s.json: config = \"level1.json\": must be the learner config"},
       {"/target_fingerprint", -3, "s.json: target_fingerprint = -3: must be an integer in [0"},
-      {"/files/state.pt/crc32", 1e10, "s.json: files.state.pt.crc32 = 1e+10: must be an integer"},
-      {"/files/state.pt/bytes", -1, "s.json: files.state.pt.bytes = -1: must be an integer"},
+      {"/files/state.npz/crc32", 1e10, "s.json: files.state.npz.crc32 = 1e+10: must be an integer"},
+      {"/files/state.npz/bytes", -1, "s.json: files.state.npz.bytes = -1: must be an integer"},
       {"/extra", 1, "s.json: extra = (present): unknown key"},
   };
   for (const Case& c : cases) {
@@ -111,16 +111,16 @@ TEST(Checkpoint, RoundTripAndDamageIsDetected) {
   // One flipped bit: before, the resume went on silently to a different model.
   std::string flipped = archive;
   flipped[3000] ^= 0x04;
-  write_file_atomic(dir / "state.pt", flipped);
+  write_file_atomic(dir / "state.npz", flipped);
   EXPECT_NE(error_of([&] { read_checkpoint(dir, kStages); }).find("the checkpoint is damaged"),
             std::string::npos);
   // Truncated, empty: before, a 20-line c10 backtrace.
-  write_file_atomic(dir / "state.pt", archive.substr(0, 1000));
+  write_file_atomic(dir / "state.npz", archive.substr(0, 1000));
   EXPECT_NE(error_of([&] {
               read_checkpoint(dir, kStages);
-            }).find("state.pt = 1000 bytes: state.json says 5000"),
+            }).find("state.npz = 1000 bytes: state.json says 5000"),
             std::string::npos);
-  write_file_atomic(dir / "state.pt", "");
+  write_file_atomic(dir / "state.npz", "");
   EXPECT_NE(error_of([&] { read_checkpoint(dir, kStages); }).find("= 0 bytes"), std::string::npos);
   fs::remove(dir / "state.json");
   EXPECT_NE(error_of([&] { read_checkpoint(dir, kStages); }).find("is incomplete"),
@@ -137,18 +137,18 @@ TEST(Checkpoint, EveryStateOfTheSwapReadsBackACompleteCheckpoint) {
   write_checkpoint(dir, "first", checkpoint_state(10, 0, config(), 42));
   // Killed while building the new one: a partial DIR.new beside a good DIR.
   fs::create_directories(fresh);
-  write_file_atomic(fresh / "state.pt", "second, half written");
+  write_file_atomic(fresh / "state.npz", "second, half written");
   EXPECT_EQ(read_checkpoint(dir, kStages)->archive, "first");
   // Killed between the renames: DIR.old and a complete DIR.new, no DIR.
   write_file_atomic(fresh / "state.json", full_state(20, 0, "second").dump());
-  write_file_atomic(fresh / "state.pt", "second");
+  write_file_atomic(fresh / "state.npz", "second");
   fs::rename(dir, old);
   auto got = read_checkpoint(dir, kStages);
   ASSERT_TRUE(got);
   EXPECT_EQ(got->archive, "second");
   EXPECT_EQ(got->dir, fresh);
   // Only DIR.old complete (DIR.new torn): the old one.
-  write_file_atomic(fresh / "state.pt", "seco");
+  write_file_atomic(fresh / "state.npz", "seco");
   got = read_checkpoint(dir, kStages);
   ASSERT_TRUE(got);
   EXPECT_EQ(got->archive, "first");

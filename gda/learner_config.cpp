@@ -12,9 +12,17 @@ const FieldTable<LearnerConfig>& learner_fields() {
     FieldTable<C> t;
     t.text(FSR_FIELD(C, comment), "free text: the target settings this config is meant for")
         .count(FSR_FIELD(C, seed), "every random draw of the run derives from it")
+        .choice(FSR_FIELD(C, engine),
+                "what computes the model and the step (gda/engine.h): fast, the hand-written "
+                "theory model (gda/fast), or torch (LibTorch: every option; the conv "
+                "discriminator and the gradient penalty only there); a config an engine does not "
+                "support is refused naming the field")
         .integer(FSR_FIELD(C, threads), 1, 256,
-                 "torch intra-op (and OpenBLAS) threads on the CPU; results depend on it")
-        .choice(FSR_FIELD(C, dtype), "precision of the networks");
+                 "threads of one run (torch: intra-op and OpenBLAS; fast: the batch split); "
+                 "results depend on it")
+        .choice(FSR_FIELD(C, dtype),
+                "precision of the model: auto is the engine's own (float32 for fast, float64 for "
+                "torch)");
 
     t.number(FSR_FIELD(C, generator.width), R::in(1.0, 64.0, true, true),
              "generator channels per level: m_hat_l = ceil(width m_l)")

@@ -26,7 +26,8 @@
 namespace fsr {
 
 // The options with a fixed set of values, each with its JSON spelling (core/fields.h EnumName).
-enum class Precision { kFloat64, kFloat32 };
+enum class EngineKind { kFast, kTorch };
+enum class Precision { kAuto, kFloat64, kFloat32 };
 enum class GeneratorInit { kOrthogonal, kGaussian };
 enum class ColumnsInit { kRandom, kPatchKmeans };
 enum class UnitCorrelation { kLearned, kIndependent };
@@ -44,8 +45,13 @@ enum class LrSchedule { kCosine, kConstant };
 enum class DataSource { kStream, kFixed };
 enum class ScheduleKind { kLayerwise, kRandomLower, kJoint, kLayerwiseFinetune };
 
-constexpr std::array<EnumName<Precision>, 2> enum_names(Precision) {
-  return {{{Precision::kFloat64, "float64"}, {Precision::kFloat32, "float32"}}};
+constexpr std::array<EnumName<EngineKind>, 2> enum_names(EngineKind) {
+  return {{{EngineKind::kFast, "fast"}, {EngineKind::kTorch, "torch"}}};
+}
+constexpr std::array<EnumName<Precision>, 3> enum_names(Precision) {
+  return {{{Precision::kAuto, "auto"},
+           {Precision::kFloat64, "float64"},
+           {Precision::kFloat32, "float32"}}};
 }
 constexpr std::array<EnumName<GeneratorInit>, 2> enum_names(GeneratorInit) {
   return {{{GeneratorInit::kOrthogonal, "orthogonal"}, {GeneratorInit::kGaussian, "gaussian"}}};
@@ -106,8 +112,9 @@ constexpr std::array<EnumName<ScheduleKind>, 4> enum_names(ScheduleKind) {
 struct LearnerConfig {
   std::string comment;
   std::uint64_t seed = 1;
+  EngineKind engine = EngineKind::kFast;
   int threads = 1;
-  Precision dtype = Precision::kFloat64;
+  Precision dtype = Precision::kAuto;
 
   struct Generator {
     double width = 1.0;

@@ -54,9 +54,6 @@ class GeneratorImpl : public torch::nn::Module {
                                      std::vector<torch::Tensor>* hidden = nullptr);
   torch::Tensor dictionary(int level) const;  // effective M_l (d, m_hat_l)
   std::vector<torch::Tensor> level_parameters(int level);
-  // The unmasked channels in the target layout (synth/target.h), canonical form (unit columns).
-  Target to_target(std::uint64_t sample_seed) const;
-  std::vector<int> kept_channels(int level) const;
 
   NetworkShape shape;
   bool unit_norm_columns = true;

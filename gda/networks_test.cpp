@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "gda/engines.h"
+#include "gda/torch_engine.h"
 #include "synth/config.h"
 #include "synth/sample.h"
 #include "theory/moment_tools.h"
@@ -78,8 +80,15 @@ TEST(Generator, WithTargetParametersMatchesTargetSamples) {
       // mean_gap pools all r^2 c h^2 pixel means: its noise is ~sqrt(dim / N) ~ 0.05-0.1 here.
       EXPECT_LT(mm.mean_gap, 0.2) << "level " << l;
     }
-    // The exported model is the target (canonical form; same channel order here).
-    const Target back = g->to_target(0);
+    // The exported model is the target (canonical form; same channel order here): the engine
+    // holding the generator's tensors exports it.
+    TorchEngine engine(shape, c, "cpu");
+    for (const auto& p : g->named_parameters()) {
+      const torch::Tensor v = p.value().detach().contiguous();
+      engine.set_tensor(
+          p.key(), std::vector<double>(v.data_ptr<double>(), v.data_ptr<double>() + v.numel()));
+    }
+    const Target back = learned_target(engine, shape, 0);
     EXPECT_LT((back.M[0] - t.M[0]).norm(), 1e-12);
     EXPECT_LT((back.alpha - t.alpha).norm(), 1e-12);
     EXPECT_LT((back.beta - t.beta).norm(), 1e-12);

@@ -12,7 +12,7 @@
 // run is bit-identical to an uninterrupted one (same thread count).
 //
 // Run directory (`out`): config.json (normalised learner config), metrics.jsonl, checkpoint/
-// (state.pt + state.json), and when the run ends: model/ (the learned generator in the target
+// (state.npz + state.json), and when the run ends: model/ (the learned generator in the target
 // layout, canonical form, read by load_target), V_<l>.npy (d x units: columns are the decoders, as
 // in M_l) and result.json. This header does not include LibTorch.
 #pragma once

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -27,19 +28,35 @@ Target tiny_target(std::uint64_t seed) {
 }
 
 fs::path fresh_dir(const std::string& name) {
-  const fs::path p =
-      fs::temp_directory_path() / ("fsr_trainer_test_" + name + "_" + std::to_string(::getpid()));
+  std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  std::replace(test.begin(), test.end(), '/', '_');  // "Test/engine"
+  const fs::path p = fs::temp_directory_path() /
+                     ("fsr_trainer_test_" + test + "_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(p);
   return p;
 }
 
+// Every test runs with both engines (gda/engine.h): the trainer's loop, warm starts, unit
+// maintenance and checkpoints are the same code around either.
+class Trainer : public ::testing::TestWithParam<const char*> {
+ protected:
+  LearnerConfig config(Json j) const {
+    j["engine"] = GetParam();
+    return parse_learner_config(j);
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Engine, Trainer, ::testing::Values("torch", "fast"),
+                         [](const auto& info) { return std::string(info.param); });
+
 // CI recovery test: the level-1 recipe of experiments/learners/level1.json at a quarter of its
-// batch and 3/4 of its steps, so that it runs in ~10 s on one core. Seed fixed; deterministic on
-// CPU for this thread count, so the bounds below are not a flake budget but margins around the
-// reached values (cos 0.998/0.996, alpha 0.03, beta 0.03 when written) for library changes.
-TEST(Trainer, RecoversTinyLevel1Target) {
+// batch and 3/4 of its steps, so that it runs in ~10 s on one core with LibTorch (~1 s fast).
+// Seed fixed; deterministic on CPU for this thread count, so the bounds below are not a flake
+// budget but margins around the reached values (torch: cos 0.998/0.996, alpha 0.03, beta 0.03
+// when written; fast: printed) for library changes.
+TEST_P(Trainer, RecoversTinyLevel1Target) {
   const Target truth = tiny_target(1);
-  const LearnerConfig c = parse_learner_config(Json::parse(R"({
+  const LearnerConfig c = config(Json::parse(R"({
     "seed": 1,
     "generator": {"width": 1, "columns_init": "patch_kmeans", "correlation": "independent",
                   "threshold": "relative"},
@@ -67,7 +84,7 @@ TEST(Trainer, RecoversTinyLevel1Target) {
 // over the 32 units 0.033-0.047 alpha, 0.046-0.056 beta on seeds 1-3 of this family, the
 // recovery map in docs/learner.md). Bound 0.08. The fixed start, same config otherwise, stays
 // ~0.3 off after its one step, so the bound is not met by the initial values.
-TEST(Trainer, MomentStartReadsAlphaBetaOffTheData) {
+TEST_P(Trainer, MomentStartReadsAlphaBetaOffTheData) {
   const Target truth = tiny_target(2);
   Json j = Json::parse(R"({
     "seed": 2,
@@ -77,7 +94,7 @@ TEST(Trainer, MomentStartReadsAlphaBetaOffTheData) {
     "discriminator": {"width": 2, "readout": "optimal", "learn_threshold": true,
                       "quadratic": "diag", "cubic": true},
     "sgda": {"batch": 512}, "schedule": {"steps": 1}, "log": {"every": 1}})");
-  const TrainResult r = train(truth, parse_learner_config(j), {.progress = false});
+  const TrainResult r = train(truth, config(j), {.progress = false});
   ASSERT_EQ(r.status, "completed");
   const ColumnMatch& c1 = r.recovery.levels.at(0).columns.match;
   const FirstLayerRecovery& l1 = r.recovery.levels.at(0).first_layer.value();
@@ -87,7 +104,7 @@ TEST(Trainer, MomentStartReadsAlphaBetaOffTheData) {
   EXPECT_LE(l1.alpha_max_relative, 0.08);
   EXPECT_LE(l1.beta_max_relative, 0.08);
   j["generator"]["first_layer_init"] = "fixed";
-  const TrainResult f = train(truth, parse_learner_config(j), {.progress = false});
+  const TrainResult f = train(truth, config(j), {.progress = false});
   ASSERT_EQ(f.status, "completed");
   const double fixed_alpha = f.recovery.levels.at(0).first_layer.value().alpha_max_relative;
   std::printf("fixed start: alpha %.4f\n", fixed_alpha);
@@ -107,9 +124,9 @@ Json resume_config() {
     "schedule": {"steps": 100}, "log": {"every": 25, "checkpoint_every": 40}})");
 }
 
-TEST(Trainer, ResumedRunIsBitIdentical) {
+TEST_P(Trainer, ResumedRunIsBitIdentical) {
   const Target truth = tiny_target(2);
-  const LearnerConfig c = parse_learner_config(resume_config());
+  const LearnerConfig c = config(resume_config());
   const fs::path a = fresh_dir("a"), b = fresh_dir("b");
   const TrainResult full = train(truth, c, {.out = a, .device = "cpu", .progress = false});
   ASSERT_EQ(full.status, "completed");
@@ -143,32 +160,30 @@ TEST(Trainer, ResumedRunIsBitIdentical) {
   fs::remove_all(b);
 }
 
-TEST(Trainer, ResumeWithChangedConfigIsRefusedNamingTheChange) {
+TEST_P(Trainer, ResumeWithChangedConfigIsRefusedNamingTheChange) {
   const Target truth = tiny_target(2);
   const fs::path dir = fresh_dir("refuse");
   Json j = resume_config();
-  ASSERT_EQ(train(truth, parse_learner_config(j), {.out = dir, .stop_after = 10, .progress = false})
-                .status,
+  ASSERT_EQ(train(truth, config(j), {.out = dir, .stop_after = 10, .progress = false}).status,
             "interrupted");
   j["sgda"]["lr_g"] = 1e-3;
   try {
-    train(truth, parse_learner_config(j), {.out = dir, .resume = true, .progress = false});
+    train(truth, config(j), {.out = dir, .resume = true, .progress = false});
     FAIL() << "resume with a changed config was accepted";
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("sgda.lr_g: 0.002 -> 0.001"), std::string::npos)
         << e.what();
   }
   // Nor may a fresh run overwrite it.
-  EXPECT_THROW(train(truth, parse_learner_config(resume_config()), {.out = dir, .progress = false}),
-               InputError);
+  EXPECT_THROW(train(truth, config(resume_config()), {.out = dir, .progress = false}), InputError);
   fs::remove_all(dir);
 }
 
-TEST(Trainer, NonFiniteRunEndsAsDiverged) {
+TEST_P(Trainer, NonFiniteRunEndsAsDiverged) {
   const Target truth = tiny_target(3);
   const fs::path dir = fresh_dir("diverge");
   // SGD with an absurd step: the read-outs overflow to inf within a few steps.
-  const LearnerConfig c = parse_learner_config(Json::parse(R"({
+  const LearnerConfig c = config(Json::parse(R"({
     "sgda": {"optimizer": "sgd", "lr_g": 1e300, "lr_d": 1e300, "batch": 64, "lr_schedule": "constant"},
     "schedule": {"steps": 50}, "log": {"every": 10}})"));
   const TrainResult r = train(truth, c, {.out = dir, .progress = false});

@@ -307,7 +307,7 @@ class Hostile(unittest.TestCase):
     def test_damaged_tensor_archive_is_detected(self):
         if not has_train():
             self.skipTest("no fsr train in this build")
-        with open(os.path.join(self.trained_run(), "run", "checkpoint", "state.pt"), "rb") as f:
+        with open(os.path.join(self.trained_run(), "run", "checkpoint", "state.npz"), "rb") as f:
             good = f.read()
         flipped = bytearray(good)
         flipped[len(good) // 2] ^= 0x04
@@ -316,15 +316,15 @@ class Hostile(unittest.TestCase):
                                 (b"garbage" * 100, "= 700 bytes"),
                                 (bytes(flipped), "the checkpoint is damaged")):
             args, run_dir = self.copy_run()
-            with open(os.path.join(run_dir, "checkpoint", "state.pt"), "wb") as f:
+            with open(os.path.join(run_dir, "checkpoint", "state.npz"), "wb") as f:
                 f.write(content)
-            self.assert_bad_input(args, "state.pt", needle, writes_nothing=False)
+            self.assert_bad_input(args, "state.npz", needle, writes_nothing=False)
             shutil.rmtree(run_dir)
         # The checksum is zlib's CRC-32, checkable outside fsrlab.
         with open(os.path.join(self.trained_run(), "run", "checkpoint", "state.json")) as f:
             state = json.load(f)
-        self.assertEqual(state["files"]["state.pt"]["crc32"], zlib.crc32(good))
-        self.assertEqual(state["files"]["state.pt"]["bytes"], len(good))
+        self.assertEqual(state["files"]["state.npz"]["crc32"], zlib.crc32(good))
+        self.assertEqual(state["files"]["state.npz"]["bytes"], len(good))
 
     def test_torn_metrics_line_is_dropped_on_resume(self):
         if not has_train():

@@ -1,0 +1,110 @@
+#include "gda/fast/fast_engine.h"
+
+#include "core/validate.h"
+
+namespace fsr::fast {
+namespace {
+
+template <typename T>
+NpyArray to_npy(const NamedTensor<double>& t) {
+  return NpyArray{t.shape, sizeof(T) == 4 ? DType::kFloat32 : DType::kFloat64, t.data};
+}
+
+}  // namespace
+
+template <typename T>
+FastEngine<T>::FastEngine(const ModelShape& shape, const ModelOptions& options)
+    : engine_(shape, options) {
+  for (const auto& t : engine_.parameters()) names_.push_back(t.name);
+  z_.resize(std::size_t(options.d_steps + 1) * options.batch * shape.latent_dim);
+  real_.resize(options.d_steps);
+}
+
+template <typename T>
+std::vector<std::string> FastEngine<T>::tensor_names() const {
+  return names_;
+}
+
+template <typename T>
+NpyArray FastEngine<T>::tensor(const std::string& name) const {
+  return to_npy<T>(engine_.parameter(name));
+}
+
+template <typename T>
+void FastEngine<T>::set_tensor(const std::string& name, const std::vector<double>& values) {
+  engine_.set_parameter(name, values);
+}
+
+template <typename T>
+void FastEngine<T>::begin_stage(const EngineStage& stage) {
+  engine_.begin_stage(stage);
+}
+
+template <typename T>
+StepStats FastEngine<T>::step(const StepInputs& in) {
+  const ModelOptions& o = engine_.options();
+  const ModelShape& s = engine_.shape();
+  const int nd = o.d_steps, B = o.batch, m0 = s.latent_dim;
+  if (int(in.real.size()) != nd)
+    fail_field("step.real", in.real.size(), "must hold sgda.d_steps = " + std::to_string(nd));
+  std::vector<const RealBatch<T>*> real(nd);
+  for (int k = 0; k < nd; ++k) {
+    // The same images for several steps (d_steps 1 with optimal read-outs reuses the D batch)
+    // are converted once.
+    if (k > 0 && in.real[k] == in.real[k - 1]) {
+      real[k] = real[k - 1];
+      continue;
+    }
+    real_[k] = real_patches<T>(s, *in.real[k]);
+    real[k] = &real_[k];
+  }
+  const std::size_t zs = std::size_t(B) * m0;
+  if (in.latents) {
+    if (in.latents->rows() != std::int64_t(nd + 1) * B || in.latents->cols() != m0)
+      fail_field("step.latents", matrix_shape(*in.latents),
+                 "must be ((d_steps + 1) B, m0) = (" + std::to_string((nd + 1) * B) + ", " +
+                     std::to_string(m0) + ")");
+    for (std::size_t i = 0; i < z_.size(); ++i) z_[i] = T(in.latents->data()[i]);
+  } else {
+    if (int(in.latent_seeds.size()) != nd + 1)
+      fail_field("step.latent_seeds", in.latent_seeds.size(),
+                 "must hold d_steps + 1 = " + std::to_string(nd + 1) + " seeds");
+    for (int k = 0; k <= nd; ++k) {
+      Rng rng(in.latent_seeds[k]);
+      fill_normals(rng, z_.data() + k * zs, zs);
+    }
+  }
+  return engine_.step(real, z_.data(), in.lr_g, in.lr_d);
+}
+
+template <typename T>
+NamedArrays FastEngine<T>::optimizer_state() const {
+  NamedArrays out;
+  for (const auto& t : engine_.optimizer_state()) out.emplace_back(t.name, to_npy<T>(t));
+  return out;
+}
+
+template <typename T>
+void FastEngine<T>::set_optimizer_state(const NamedArrays& state) {
+  std::vector<NamedTensor<double>> in;
+  for (const auto& [name, a] : state) in.push_back({name, a.shape, a.data});
+  engine_.set_optimizer_state(in);
+}
+
+template <typename T>
+Generated FastEngine<T>::generate(const RowMatrix& z, int levels, bool with_codes) {
+  return engine_.generate(z, levels, with_codes, true);
+}
+
+template <typename T>
+RowMatrix FastEngine<T>::latents(std::uint64_t seed, std::int64_t rows) const {
+  RowMatrix z(rows, engine_.shape().latent_dim);
+  Rng rng(seed);
+  fill_normals(rng, z.data(), std::size_t(z.size()));
+  return z;
+}
+
+template class FastEngine<float>;
+template class FastEngine<double>;
+
+}  // namespace fsr::fast

@@ -1,0 +1,97 @@
+#include "gda/training_data.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "core/rng.h"
+#include "gda/fast/layout.h"
+
+namespace fsr {
+namespace {
+
+constexpr std::int64_t kEvalFirstIndex = std::int64_t{1} << 40;  // held-out samples for metrics
+constexpr std::int64_t kWarmStartFirstIndex = std::int64_t{1} << 41;  // warm starts (stream data)
+constexpr std::uint64_t kStreamData = 401;
+
+}  // namespace
+
+Eigen::MatrixXd image_patches(const RowMatrix& images, const Target& t, int level) {
+  const std::vector<double> p =
+      fast::images_to_patches<double>(images, t.grid_at(level), t.patch, t.colors);
+  const int d = t.patch_dim();
+  return Eigen::Map<const RowMatrix>(p.data(), Eigen::Index(p.size() / d), d);
+}
+
+TrainingData::TrainingData(const Target& truth, const LearnerConfig& config, int levels,
+                           bool float32)
+    : truth_(truth), c_(config), levels_(levels) {
+  if (c_.data.source == DataSource::kFixed) {
+    const SampleBatch b = sample(truth_, 0, c_.data.train_samples, SampleOptions{.threads = 1});
+    for (int l = 1; l <= levels_; ++l) {
+      RowMatrix x = b.x[l - 1];
+      if (float32) x = x.cast<float>().cast<double>();
+      fixed_.push_back(std::move(x));
+    }
+  }
+  const SampleBatch ev = sample(truth_, kEvalFirstIndex, c_.log.eval_samples);
+  for (int l = 1; l <= levels_; ++l) eval_.push_back(image_patches(ev.x[l - 1], truth_, l));
+}
+
+const std::vector<RowMatrix>& TrainingData::batch(std::int64_t index) {
+  if (index == cached_batch_) return batch_;
+  const std::int64_t B = c_.sgda.batch;
+  batch_.resize(levels_);
+  if (c_.data.source == DataSource::kStream) {
+    SampleBatch b = sample(truth_, index * B, B, SampleOptions{.threads = c_.threads});
+    for (int l = 1; l <= levels_; ++l) batch_[l - 1] = std::move(b.x[l - 1]);
+  } else {
+    const std::int64_t N = c_.data.train_samples;
+    std::vector<std::int64_t> idx(B);
+    for (std::int64_t n = 0; n < B; ++n) {
+      const std::int64_t pos = index * B + n, epoch = pos / N;
+      if (epoch != cached_epoch_) {  // seeded Fisher–Yates permutation of the epoch
+        epoch_order_.resize(N);
+        std::iota(epoch_order_.begin(), epoch_order_.end(), 0);
+        Rng rng(c_.seed ^ kStreamData, std::uint64_t(epoch));
+        for (std::int64_t i = N - 1; i > 0; --i)
+          std::swap(epoch_order_[i], epoch_order_[rng.uniform_int(i + 1)]);
+        cached_epoch_ = epoch;
+      }
+      idx[n] = epoch_order_[pos % N];
+    }
+    for (int l = 1; l <= levels_; ++l) {
+      RowMatrix& x = batch_[l - 1];
+      x.resize(B, fixed_[l - 1].cols());
+      for (std::int64_t n = 0; n < B; ++n) x.row(n) = fixed_[l - 1].row(idx[n]);
+    }
+  }
+  cached_batch_ = index;
+  return batch_;
+}
+
+// With a fixed training set, its first samples — a sample-complexity run must not see more than
+// its N — else stream samples of their own index range.
+const Eigen::MatrixXd& TrainingData::warm_start_patches(int level) {
+  if (warm_.empty()) {
+    const std::int64_t want = c_.generator.warm_start_samples;
+    if (c_.data.source == DataSource::kFixed) {
+      for (int l = 1; l <= levels_; ++l) {
+        const RowMatrix& x = fixed_[l - 1];
+        warm_.push_back(
+            image_patches(x.topRows(std::min<std::int64_t>(x.rows(), want)), truth_, l));
+      }
+    } else {
+      const SampleBatch b =
+          sample(truth_, kWarmStartFirstIndex, want, SampleOptions{.threads = c_.threads});
+      for (int l = 1; l <= levels_; ++l) warm_.push_back(image_patches(b.x[l - 1], truth_, l));
+    }
+  }
+  return warm_[level - 1];
+}
+
+Eigen::MatrixXd TrainingData::first_patches(int level, std::int64_t n) const {
+  const SampleBatch b = sample(truth_, 0, n);
+  return image_patches(b.x[level - 1], truth_, level);
+}
+
+}  // namespace fsr

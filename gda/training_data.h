@@ -1,0 +1,53 @@
+// The real data a training run reads (gda/trainer.h), by index, so that every draw is a function
+// of (seed, step) and a resumed run reads what an uninterrupted one would: the step's real
+// batches (the target's stream, sample i once; or a fixed training set in seeded per-epoch
+// permutations), the warm starts' patches (stream samples of their own, or the fixed set's
+// first), held-out patches for the metrics.
+//
+//   fsr::TrainingData data(truth, config, /*levels=*/2, /*float32=*/false);
+//   const std::vector<fsr::RowMatrix>& x = data.batch(7);   // batch 7: images of levels 1..2
+//   const Eigen::MatrixXd& p = data.warm_start_patches(2);   // (samples P_2) x d
+#pragma once
+
+#include <Eigen/Dense>
+#include <cstdint>
+#include <vector>
+
+#include "gda/learner_config.h"
+#include "synth/sample.h"
+#include "synth/target.h"
+
+namespace fsr {
+
+// Patches of images (count x (c, side, side)) of a level: rows (sample, raster patch) x d, the
+// patch vector in (colour, dy, dx) order.
+Eigen::MatrixXd image_patches(const RowMatrix& images, const Target& arch, int level);
+
+class TrainingData {
+ public:
+  // float32: the fixed training set is held as float32 values (what a float32 engine reads).
+  TrainingData(const Target& truth, const LearnerConfig& config, int levels, bool float32);
+
+  // Real batch `index` (sgda.batch samples): images of levels 1..levels. The last batch is kept,
+  // so asking for it again (the generator step of optimal read-outs) costs nothing.
+  const std::vector<RowMatrix>& batch(std::int64_t index);
+  // generator.warm_start_samples real samples' patches of a level (built once, every level).
+  const Eigen::MatrixXd& warm_start_patches(int level);
+  // log.eval_samples held-out samples' patches of a level (moment mismatch).
+  const Eigen::MatrixXd& eval_patches(int level) const { return eval_[level - 1]; }
+  // The first n samples of the stream's (or the fixed set's first) patches of a level: the
+  // k-means column start.
+  Eigen::MatrixXd first_patches(int level, std::int64_t n) const;
+
+ private:
+  const Target& truth_;
+  const LearnerConfig& c_;
+  int levels_;
+  std::vector<RowMatrix> fixed_;  // data.source = fixed: the first N samples per level
+  std::int64_t cached_epoch_ = -1, cached_batch_ = -1;
+  std::vector<std::int64_t> epoch_order_;
+  std::vector<RowMatrix> batch_;
+  std::vector<Eigen::MatrixXd> eval_, warm_;
+};
+
+}  // namespace fsr
