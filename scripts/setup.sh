@@ -3,6 +3,8 @@
 # missing (only those), configures once, then builds incrementally. Called by quickstart.sh and
 # test.sh; safe to run again.
 #
+# Usage: setup.sh [--with-test-packages]   (test.sh passes it: also the packages only tests use)
+#
 # Environment: FSR_BUILD_DIR (default: build/ in the repository), FSR_CMAKE_ARGS (extra -D flags
 # for the first configure), FSR_JOBS (build parallelism, default: all cores).
 set -euo pipefail
@@ -18,6 +20,11 @@ packages=(
   libgtest-dev libbenchmark-dev
   python3 python3-numpy python3-matplotlib  # figures, and the numpy interoperability test
 )
+# Only the tests need these: a private one-node Slurm cluster for scripts/slurm/ (docs/cluster.md).
+test_packages=(munge slurmctld slurmd slurm-client)
+if [[ ${1:-} == --with-test-packages ]]; then
+  packages+=("${test_packages[@]}")
+fi
 
 missing=()
 for p in "${packages[@]}"; do
