@@ -75,7 +75,8 @@ def sparsity_figure(doc, doc_path, outdir, name):
         if hl:
             hists.append((np.asarray(hl, float), "learned", style.ROLE["learned"]))
         histogram_panel(ax, hists, act.get("k"), get_path(lv, "distribution.patches", 1e4))
-        style.tag(ax, f"level {lv['level']}")
+        if len(levels) > 1:
+            style.tag(ax, f"level {lv['level']}")
     style.legend(axes[0], loc="upper right")
     axes[-1].set_xlabel("active channels in a patch")
     return style.save(fig, outdir, name)

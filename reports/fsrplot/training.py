@@ -120,7 +120,8 @@ def moments_figure(path, records, result, config, outdir, name):
         _stage_marks(ax, records)
         ax.set_yscale("log")
         ax.set_ylabel("moment mismatch")
-        style.tag(ax, f"level {l}")
+        if len(levels) > 1:
+            style.tag(ax, f"level {l}")
     if floors:
         axes[0].plot([], [], color="0.3", ls=(0, (3, 2)), lw=0.8, label="noise floor")
     style.figure_legend(fig, axes[0], ncol=5 if floors else 4)
@@ -154,7 +155,8 @@ def alignment_figure(path, records, result, config, outdir, name):
         ax.axhline(0.99, color=style.ROLE["reference"], lw=0.6, ls=":")
         ax.set_ylim(top=1.02)
         ax.set_ylabel("matched |cos|")
-        style.tag(ax, f"level {l}")
+        if len(levels) > 1:
+            style.tag(ax, f"level {l}")
     style.figure_legend(fig, axes[0], ncol=3)
     axes[-1].set_xlabel("generator step")
     return style.save(fig, outdir, name)
