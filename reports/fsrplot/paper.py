@@ -203,7 +203,7 @@ def fig7(doc, root, outdir, name):
                 ax.plot(xs, ys, color=col, marker="o", label=lab)
         ax.set_ylim(0, 1.04)
         ax.set_ylabel("matched |cos|")
-        style.tag(ax, job.replace("_", " "))
+        style.tag(ax, job.replace("_", " "), loc="lower left")
         if len(steps) > 1:
             ax.set_xscale("log")
             style.ticks_at(ax, steps)

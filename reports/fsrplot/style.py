@@ -117,12 +117,14 @@ def figure_legend(fig, ax, ncol=None, **kw):
     h, lab = ax.get_legend_handles_labels()
     if h:
         ax.legend(h, lab, loc="lower center", bbox_to_anchor=(0.5, 1.0),
-                  ncol=ncol or min(len(h), 4), borderaxespad=0.2, **kw)
+                  ncol=ncol or min(len(h), 3), borderaxespad=0.2, **kw)
 
 
-def tag(ax, text):
-    """A short panel label inside the top-left corner ("level 1", "(a)")."""
-    ax.text(0.02, 0.97, text, transform=ax.transAxes, ha="left", va="top", fontsize=7,
+def tag(ax, text, loc="upper left"):
+    """A short panel label inside a corner of the axes ("level 1", "(a)"); loc is "upper left"
+    or "lower left" (pick the one the data leave empty)."""
+    y, va = (0.97, "top") if loc == "upper left" else (0.03, "bottom")
+    ax.text(0.02, y, text, transform=ax.transAxes, ha="left", va=va, fontsize=7,
             bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8))
 
 

@@ -91,7 +91,9 @@ def noise_floor(path, config):
         return {}, None
     note = (f"noise floor: two independent target batches of {n_a} samples (analysis.json beside "
             f"the run)" + (f", rescaled to the trainer's {n_e} evaluation samples by "
-                           f"sqrt({n_a}/{n_e}) = {scale:.3f}" if scale != 1.0 else ""))
+                           f"sqrt({n_a}/{n_e}) = {scale:.3f}" if scale != 1.0 else "")
+            + "; it is one draw, as is the trainer's fixed evaluation batch, and either may sit "
+              "tens of percent from its expectation")
     return floors, note
 
 
@@ -124,7 +126,7 @@ def moments_figure(path, records, result, config, outdir, name):
             style.tag(ax, f"level {l}")
     if floors:
         axes[0].plot([], [], color="0.3", ls=(0, (3, 2)), lw=0.8, label="noise floor")
-    style.figure_legend(fig, axes[0], ncol=5 if floors else 4)
+    style.figure_legend(fig, axes[0], ncol=3)
     axes[-1].set_xlabel("generator step")
     return style.save(fig, outdir, name)
 
