@@ -288,16 +288,20 @@ def fig10(doc, root, outdir, name):
     if len(scheds) < 2:
         return []
     panels = []
-    for met, floor_met, label in (("distribution.sliced_w1", "distribution.sliced_w1_floor",
-                                   "sliced W$_1$"),
-                                  ("distribution.moment_mismatch.1", None,
-                                   "moment mismatch, order 2")):
-        if met in metrics:
+
+    def key(suffix):  # the recorded metric ending in suffix ("analysis.distribution.sliced_w1")
+        return next((m for m in metrics if m == suffix or m.endswith("." + suffix)), None)
+    for suffix, floor_suffix, label in (("distribution.sliced_w1", "distribution.sliced_w1_floor",
+                                         "sliced W$_1$"),
+                                        ("distribution.moment_mismatch.1", None,
+                                         "moment mismatch, order 2")):
+        met, floor_met = key(suffix), key(floor_suffix) if floor_suffix else None
+        if met:
             floors = None
-            if floor_met and floor_met in metrics:
+            if floor_met:
                 floors = {l: float(np.mean([v for vs in d.values() for v in vs]))
                           for l, d in metrics[floor_met].items()}
-            elif met.startswith("distribution.moment_mismatch."):
+            elif "moment_mismatch." in met:
                 floors = _moment_floors(doc, int(met.rsplit(".", 1)[1]))
             panels.append((met, label, floors))
     if not panels:
@@ -308,6 +312,7 @@ def fig10(doc, root, outdir, name):
         levels = schedule_bars(ax, scheds, metrics[met], floors)
         ax.set_yscale("log")
         ax.set_ylabel(label)
+        style.label_log_minor(ax)
         for s in scheds:
             notes.append(f"{label.replace('$', '').replace('_', '')}, {s}: "
                          + ", ".join(f"level {l} {np.mean(metrics[met][l].get(s, [np.nan])):.4g}"

@@ -161,3 +161,20 @@ def plain_log_ticks(ax, axis="x"):
         f.set_scientific(False)
         a.set_major_formatter(f)
         a.set_minor_formatter(NullFormatter())
+
+
+def label_log_minor(ax, axis="y"):
+    """Plain labels (0.02, 0.05, 0.1) at the decades and their 2x and 5x ticks of a log axis that
+    spans under two decades, where the decades alone would leave one or two labels."""
+    import math
+    from matplotlib.ticker import FuncFormatter
+    a = ax.yaxis if axis == "y" else ax.xaxis
+    lo, hi = ax.get_ylim() if axis == "y" else ax.get_xlim()
+    if not (lo > 0 and hi / lo < 100):
+        return
+
+    def fmt(v, _):
+        m = v / 10 ** math.floor(math.log10(v) + 1e-9)
+        return f"{v:g}" if any(abs(m - k) < 1e-6 for k in (1, 2, 5)) else ""
+    a.set_major_formatter(FuncFormatter(fmt))
+    a.set_minor_formatter(FuncFormatter(fmt))
