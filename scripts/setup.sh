@@ -19,6 +19,7 @@ packages=(
   libeigen3-dev libboost-math-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libbenchmark-dev
   python3 python3-numpy python3-matplotlib  # figures, and the numpy interoperability test
+  python3-dev pybind11-dev                  # the fsrlab Python module (docs/python.md)
 )
 # Only the tests need these: a private one-node Slurm cluster for scripts/slurm/ (docs/cluster.md).
 test_packages=(munge slurmctld slurmd slurm-client)
@@ -45,3 +46,20 @@ if [ ! -f "$build/build.ninja" ]; then
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release ${FSR_CMAKE_ARGS:-}
 fi
 cmake --build "$build" -j "$jobs"
+
+# `import fsrlab` for Debian's python3 without PYTHONPATH: a .pth file in its site directory names
+# the build's python/ folder (docs/python.md). System-wide as root, else the user's site.
+if [ -d "$build/python/fsrlab" ]; then
+  pydir=$(cd "$build/python" && pwd)
+  if [ "$(id -u)" -eq 0 ]; then
+    site=$(/usr/bin/python3 -c 'import site; print(site.getsitepackages()[0])')
+  else
+    site=$(/usr/bin/python3 -m site --user-site)
+  fi
+  mkdir -p "$site"
+  if [ "$(cat "$site/fsrlab.pth" 2>/dev/null)" != "$pydir" ]; then
+    printf '%s\n' "$pydir" >"$site/fsrlab.pth.tmp"
+    mv "$site/fsrlab.pth.tmp" "$site/fsrlab.pth"
+    echo "fsrlab setup: /usr/bin/python3 imports fsrlab from $pydir ($site/fsrlab.pth)"
+  fi
+fi

@@ -287,16 +287,6 @@ PartitionName=test Nodes={self.host} Default=YES MaxTime=INFINITE State=UP
 
 
 # --- comparing results ---------------------------------------------------------------------
-def without_timings(v):
-    """experiments/runner.cpp without_timings: drop "manifest", "seconds" and "*_seconds"."""
-    if isinstance(v, dict):
-        return {k: without_timings(x) for k, x in v.items()
-                if not (k in ("manifest", "seconds") or (len(k) > 8 and k.endswith("_seconds")))}
-    if isinstance(v, list):
-        return [without_timings(x) for x in v]
-    return v
-
-
 def load(path):
     with open(path) as f:
         return json.load(f)
@@ -400,8 +390,24 @@ def main(fsr, suite):
                                       f"local {sorted(set(b) - set(a))}")
         for i in sorted(a):
             check(a[i]["status"] == b[i]["status"] == "ok", f"{i}: {a[i]['status']} vs {b[i]['status']}")
-            check(without_timings(a[i]["result"]) == without_timings(b[i]["result"]),
-                  f"{i}: the Slurm result differs from the local run")
+        # Result for result, wall-clock fields aside: `fsr merge` lists as conflicts the jobs whose
+        # finished results differ between its directories.
+        r = run([fsr, "merge", os.path.join(out, "merged"), local, "--json"])
+        check(r.returncode == 0, f"fsr merge of the Slurm and the local run: {r.stderr}")
+        both = json.loads(r.stdout)
+        check(both["complete"] and not both["conflicts"],
+              f"the Slurm results differ from the local run's: conflicts {both['conflicts']}")
+        # ... and that comparison sees a difference: one result changed in a copy is a conflict.
+        tampered = os.path.join(tmp, "tampered")
+        shutil.copytree(local, tampered)
+        victim = os.path.join(tampered, "jobs", sorted(b)[0], "result.json")
+        doc = load(victim)
+        doc["result"]["errors"]["alpha_max_relative"] += 1e-12
+        with open(victim, "w") as f:
+            json.dump(doc, f)
+        r = run([fsr, "merge", os.path.join(out, "merged"), tampered, "--json"])
+        check(json.loads(r.stdout)["conflicts"] == [sorted(b)[0]],
+              f"fsr merge did not see a changed result: {r.stdout[:300]}")
         sa, sb = (load(os.path.join(d, "summary.json")) for d in (os.path.join(out, "merged"), local))
         rows = lambda s: {j["id"]: j.get("values") for j in s["jobs"]}  # noqa: E731
         check(rows(sa) == rows(sb), "summary rows differ between the Slurm and the local run")
