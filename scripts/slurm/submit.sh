@@ -44,7 +44,7 @@ while (($#)); do
     --only) only=${2:-}; shift 2 || die "--only needs a value" ;;
     --fsr) fsr=${2:-}; shift 2 || die "--fsr needs a value" ;;
     --) shift; sbatch_opts=("$@"); break ;;
-    -h | --help) sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "$1: unknown option (see --help)" ;;
     *) positional+=("$1"); shift ;;
   esac
@@ -77,7 +77,7 @@ fsr=$(realpath "$fsr")
 # validates both sizes and writes nothing.
 if ! err=$("$fsr" run "$suite" --out "$out/shards/1" --size "$size" --shard "1/$tasks" \
   --dry-run 2>&1 >/dev/null); then
-  die "$(printf '%s' "$err" | tail -n 1)"
+  die "$(printf '%s' "$err" | tail -n 1 | sed 's/^fsr: //')"
 fi
 
 mkdir -p "$out/slurm"
