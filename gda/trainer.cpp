@@ -883,7 +883,8 @@ TrainResult Trainer::run() {
     if (!(o_.resume && si == stage0 && !o_.out.empty())) start_stage(st);
     const std::int64_t first = si == stage0 ? start_in_stage : 0;
     for (std::int64_t step = first; step < st.steps; ++step, ++global) {
-      if (o_.stop_after >= 0 && global >= o_.stop_after) {
+      if ((o_.stop_after >= 0 && global >= o_.stop_after) ||
+          (o_.stop_requested && o_.stop_requested())) {
         save_checkpoint(global, si);
         result.status = "interrupted";
         result.steps = global;
