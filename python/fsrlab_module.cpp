@@ -183,20 +183,6 @@ Eigen::MatrixXd matrix_of(const py::handle& h, const std::string& field) {
   return m;
 }
 
-py::array numpy_copy(const Eigen::VectorXd& v) {
-  py::array_t<double> a(v.size());
-  std::copy(v.data(), v.data() + v.size(), a.mutable_data());
-  return a;
-}
-
-py::array numpy_copy(const Eigen::MatrixXd& m) {
-  py::array_t<double> a({m.rows(), m.cols()});
-  auto r = a.mutable_unchecked<2>();
-  for (Eigen::Index i = 0; i < m.rows(); ++i)
-    for (Eigen::Index j = 0; j < m.cols(); ++j) r(i, j) = m(i, j);
-  return a;
-}
-
 // ---- targets
 // --------------------------------------------------------------------------------------
 
@@ -278,51 +264,26 @@ py::dict fit_first_layer_py(py::handle samples, const std::string& method,
     py::gil_scoped_release release;
     f = fit_first_layer(s, o);
   }
-  py::dict out;
-  out["n_samples"] = f.n_samples;
-  out["alpha"] = numpy_copy(f.alpha);
-  out["beta"] = numpy_copy(f.beta);
-  out["stderr_alpha"] = numpy_copy(f.stderr_alpha);
-  out["stderr_beta"] = numpy_copy(f.stderr_beta);
-  out["n_active"] = py::array(py::cast(f.n_active));
-  out["method"] = f.method;
-  out["status"] = f.status;
-  out["rho_method"] = f.rho_method;
-  out["rho"] = numpy_copy(f.rho);
-  out["rho_raw"] = numpy_copy(f.rho_raw);
-  out["rho_flag"] = numpy_copy(Eigen::MatrixXd(f.rho_flag.cast<double>()));
-  py::dict repair;
-  repair["repaired"] = f.psd_repair.repaired;
-  repair["method"] = f.psd_repair.method;
-  repair["min_eigenvalue_before"] = f.psd_repair.min_eigenvalue_before;
-  repair["min_eigenvalue_after"] = f.psd_repair.min_eigenvalue_after;
-  repair["frobenius_change"] = f.psd_repair.frobenius_change;
-  repair["iterations"] = f.psd_repair.iterations;
-  out["psd_repair"] = repair;
+  // The command's document, with its arrays as NumPy arrays (null, a unit that could not be
+  // fitted, becomes NaN).
+  py::dict out = to_py(to_json(f)).cast<py::dict>();
+  const py::object asarray = py::module_::import("numpy").attr("asarray");
+  for (const char* k :
+       {"alpha", "beta", "stderr_alpha", "stderr_beta", "rho", "rho_raw", "rho_flag"}) {
+    out[k] = asarray(out[k], py::arg("dtype") = "float64");
+  }
+  out["n_active"] = asarray(out["n_active"], py::arg("dtype") = "int64");
   return out;
 }
 
-py::dict match_columns_py(py::handle truth, py::handle estimate, double threshold) {
+py::object match_columns_py(py::handle truth, py::handle estimate, double threshold) {
   const Eigen::MatrixXd t = matrix_of(truth, "truth"), e = matrix_of(estimate, "estimate");
   ColumnMatch r;
   {
     py::gil_scoped_release release;
     r = match_columns(t, e, threshold);
   }
-  py::dict out;
-  out["permutation"] = r.permutation;
-  out["cosines"] = r.cosines;
-  out["signed_cosines"] = r.signed_cosines;
-  out["mean_cosine"] = r.mean_cosine;
-  out["min_cosine"] = r.min_cosine;
-  out["threshold"] = r.threshold;
-  out["fraction_above"] = r.fraction_above;
-  out["unmatched"] = r.unmatched;
-  out["best_cosines"] = r.best_cosines;
-  out["best_index"] = r.best_index;
-  out["duplicate_columns"] = r.duplicate_columns;
-  out["dead_columns"] = r.dead_columns;
-  return out;
+  return to_py(to_json(r));
 }
 
 // ---- experiments
