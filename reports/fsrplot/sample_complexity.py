@@ -383,6 +383,7 @@ def error_vs_n_figures(doc, outdir, name):
                 ax.set_xlim(left=lo)
         ax.set_xlabel("samples N")
         ax.set_ylabel(err_name)
+        style.label_log_minor(ax)
         style.legend(ax, loc="lower left", ncol=2, fontsize=6.5)
         out.append((job, style.save(fig, outdir, f"{name}_{job}")))
     # Fitted slope per point with its interval (verdict.<job>.error_slope, or curves[]).

@@ -148,7 +148,7 @@ def ticks_at(ax, values, axis="x"):
     a = ax.xaxis if axis == "x" else ax.yaxis
     a.set_major_locator(FixedLocator(vals))
     a.set_minor_locator(NullLocator())
-    a.set_ticklabels([f"{v:g}" for v in vals])
+    a.set_ticklabels([f"{v:.3g}" for v in vals])
 
 
 def plain_log_ticks(ax, axis="x"):

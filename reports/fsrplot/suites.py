@@ -133,6 +133,7 @@ def error_vs_n_figures(doc, outdir, name):
         ax.set_yscale("log")
         ax.set_xlabel("samples N")
         ax.set_ylabel(_pretty(ek))
+        style.label_log_minor(ax)
         style.legend(ax, loc="lower left")
         slug = re.sub(r"[^A-Za-z0-9]+", "_", ek).strip("_")
         figures.append((ek, style.save(fig, outdir, f"{name}_{slug}")))
