@@ -46,6 +46,7 @@ ax.loglog(ns, np.median(err, axis=1), "o-", color=style.series(0), label="moment
 ax.loglog(ns, np.median(err, axis=1)[0] * (np.array(ns) / ns[0]) ** -0.5, ":",
           color=style.ROLE["reference"], label="$N^{-1/2}$")
 ax.set(xlabel="samples N", ylabel=r"worst-unit $\alpha$ error")
+style.label_log_minor(ax)
 style.legend(ax)
 os.makedirs(args.out, exist_ok=True)
 print("wrote", ", ".join(os.path.join(args.out, f) for f in style.save(fig, args.out, "error_vs_n")))

@@ -23,7 +23,10 @@ import unittest
 
 import numpy as np
 
-import fsrlab
+# This file sits beside the package's sources (python/fsrlab/, without the compiled _core): import
+# the built package from PYTHONPATH, not the sources next to the script.
+sys.path = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+import fsrlab  # noqa: E402
 
 FSR = os.environ.get("FSR_BIN", "")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -61,7 +64,7 @@ def as_json_numbers(a):
 def small_learner(steps, every=20):
     with open(LEVEL1) as f:
         c = json.load(f)
-    c["schedule"]["steps"] = steps
+    c["schedule"].update({"steps": steps, "levels": 1})  # level 1 of the 2-level target
     c["sgda"]["batch"] = 256
     c["log"].update({"every": every, "checkpoint_every": 0, "eval_samples": 256})
     c["threads"] = 1
@@ -252,7 +255,9 @@ class Train(Base):
             if f.endswith(".npy"):
                 np.testing.assert_array_equal(np.load(os.path.join(a, "model", f)),
                                               np.load(os.path.join(b, "model", f)), f)
-        read = lambda d: [without_timings(json.loads(x)) for x in open(os.path.join(d, "metrics.jsonl"))]  # noqa: E731
+        def read(d):
+            with open(os.path.join(d, "metrics.jsonl")) as f:
+                return [without_timings(json.loads(x)) for x in f]
         self.assertEqual(read(a), read(b))
 
     def test_train_equals_fsr_train_and_reports_progress(self):

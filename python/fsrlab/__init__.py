@@ -36,6 +36,11 @@ from ._core import (  # noqa: F401
     version,
 )
 
+InputError.__doc__ = """Bad input: a config field, an argument or a file that breaks a rule.
+
+Its message is the command line's one line "field = value: rule" (e.g. "levels = 9: must be in
+[1, 8]"); the command line exits with code 2 where the module raises it. A ValueError."""
+
 if has_learner:
     from ._core import train  # noqa: F401
 
