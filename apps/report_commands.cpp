@@ -79,9 +79,11 @@ std::string python_interpreter() {
   return py;
 }
 
-// Runs argv with stdout inherited and stderr captured in a file; returns the exit status
-// (128 + signal when killed) and the captured stderr.
-int run_capturing_stderr(const std::vector<std::string>& argv, std::string& err) {
+// Runs argv with stderr captured in a file and stdout inherited (or sent to /dev/null, so that
+// `fsr report --json` prints nothing but its one document); returns the exit status (128 + signal
+// when killed) and the captured stderr.
+int run_capturing_stderr(const std::vector<std::string>& argv, std::string& err,
+                         bool discard_stdout = false) {
   char tmpl[] = "/tmp/fsr-report-XXXXXX";
   const int fd = ::mkstemp(tmpl);
   if (fd < 0) throw std::runtime_error(std::string("mkstemp: ") + std::strerror(errno));
@@ -94,6 +96,10 @@ int run_capturing_stderr(const std::vector<std::string>& argv, std::string& err)
   }
   if (pid == 0) {
     ::dup2(fd, STDERR_FILENO);
+    if (discard_stdout) {
+      const int null = ::open("/dev/null", O_WRONLY);
+      if (null >= 0) ::dup2(null, STDOUT_FILENO);
+    }
     std::vector<char*> args;
     for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -123,7 +129,8 @@ std::string last_line(std::string s) {
   return line;
 }
 
-void run_report(const std::string& dir, const std::string& out, bool quiet) {
+// Runs reports/report.py; returns the path of the FIGDIR/report.json it wrote.
+fs::path run_report(const std::string& dir, const std::string& out, bool quiet, bool json) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) fail_field("DIR", dir, "not a directory");
   ensure_output_directory(out, "--out");  // a read-only place is exit 2, not a traceback
@@ -138,14 +145,15 @@ void run_report(const std::string& dir, const std::string& out, bool quiet) {
   }
   err.clear();
   std::vector<std::string> argv = {py, (reports / "report.py").string(), dir, "--out", out};
-  if (quiet) argv.push_back("--quiet");
-  const int code = run_capturing_stderr(argv, err);
+  if (quiet || json) argv.push_back("--quiet");
+  const int code = run_capturing_stderr(argv, err, json);
   if (code == 2) throw InputError(last_line(err));
   std::cerr << err;  // progress lines and per-figure problems
   if (code != 0) {
     throw std::runtime_error("reports/report.py exited with status " + std::to_string(code) +
                              (err.empty() ? "" : ": " + last_line(err)));
   }
+  return fs::path(out) / "report.json";
 }
 
 }  // namespace
@@ -153,7 +161,7 @@ void run_report(const std::string& dir, const std::string& out, bool quiet) {
 void register_report_commands(CLI::App& app) {
   struct Args {
     std::string dir, out;
-    bool quiet = false;
+    bool quiet = false, json = false;
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
@@ -165,7 +173,19 @@ void register_report_commands(CLI::App& app) {
   cmd->add_option("--out", args->out, "folder for the figures, report.md, report_table.tex")
       ->required();
   cmd->add_flag("--quiet", args->quiet, "no progress lines");
-  cmd->callback([args] { run_report(args->dir, args->out, args->quiet); });
+  cmd->add_flag("--json", args->json,
+                "print one JSON object: the figures and tables written, fitted slopes, problems");
+  cmd->callback([args] {
+    const fs::path index = run_report(args->dir, args->out, args->quiet, args->json);
+    if (!args->json) return;
+    // report.py's own index (FIGDIR/report.json), wrapped like every command's document.
+    Json payload = read_json(index);
+    payload.erase("schema_version");
+    payload.erase("kind");
+    payload["out"] = fs::absolute(args->out).string();
+    const Json config{{"dir", args->dir}, {"out", args->out}};
+    print_result("report", payload, true, config, [](std::ostream&) {});
+  });
 }
 
 }  // namespace fsr::cli

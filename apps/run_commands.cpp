@@ -62,11 +62,32 @@ void print_summary(std::ostream& os, const SuiteSummary& s, const std::string& w
   if (!written.empty()) os << "summary: " << written << "\n";
 }
 
+// `fsr run --dry-run`: what the shard would run, for a scheduler's submit script to check a suite
+// before it queues anything (scripts/slurm/submit.sh).
+void print_plan(const Suite& suite, const std::string& size, const Shard& shard, bool as_json,
+                const Json& config) {
+  const std::vector<JobSpec> specs = expand_suite(suite, size);
+  Json ids = Json::array();
+  for (const JobSpec& s : specs) {
+    if (shard.contains(s.index)) ids.push_back(s.id);
+  }
+  const Json payload{{"suite", suite.name},
+                     {"size", size},
+                     {"shard", shard.to_string()},
+                     {"jobs_total", specs.size()},
+                     {"jobs", ids}};
+  print_result("run-plan", payload, as_json, config, [&](std::ostream& os) {
+    os << "suite " << suite.name << " (size " << size << ", shard " << shard.to_string()
+       << "): " << ids.size() << " of " << specs.size() << " jobs\n";
+    for (const Json& id : ids) os << "  " << id.get<std::string>() << "\n";
+  });
+}
+
 void add_run(CLI::App& app) {
   struct Args {
     std::string suite, out, size = "ci", shard = "1/1";
     int jobs = 1, threads = 0;
-    bool json = false, in_process = false;
+    bool json = false, in_process = false, dry_run = false;
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
@@ -88,7 +109,15 @@ void add_run(CLI::App& app) {
   cmd->add_flag("--in-process", args->in_process,
                 "run jobs on threads of this process (only for kinds without global state)");
   cmd->add_flag("--json", args->json, "print the summary as one JSON object");
+  cmd->add_flag(
+      "--dry-run", args->dry_run,
+      "validate the suite (both sizes) and list this shard's jobs; run and write nothing");
   cmd->callback([args] {
+    if (args->dry_run) {
+      print_plan(load_suite(args->suite), args->size, parse_shard(args->shard), args->json,
+                 Json{{"suite", args->suite}, {"size", args->size}, {"shard", args->shard}});
+      return;
+    }
     RunOptions o;
     o.out = args->out;
     o.size = args->size;

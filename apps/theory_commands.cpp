@@ -90,25 +90,7 @@ void add_fit_first_layer(CLI::App& app) {
     options.rho_method = args->rho_method;
     const Eigen::MatrixXd samples = read_samples(args->samples);
     const FirstLayerFit fit = fit_first_layer(samples, options);
-    const Json payload{{"n_samples", fit.n_samples},
-                       {"alpha", to_json(fit.alpha)},
-                       {"beta", to_json(fit.beta)},
-                       {"stderr_alpha", to_json(fit.stderr_alpha)},
-                       {"stderr_beta", to_json(fit.stderr_beta)},
-                       {"n_active", fit.n_active},
-                       {"method", fit.method},
-                       {"status", fit.status},
-                       {"rho_method", fit.rho_method},
-                       {"rho", to_json(fit.rho)},
-                       {"rho_raw", to_json(fit.rho_raw)},
-                       {"rho_flag", to_json(Eigen::MatrixXd(fit.rho_flag.cast<double>()))},
-                       {"psd_repair",
-                        {{"repaired", fit.psd_repair.repaired},
-                         {"method", fit.psd_repair.method},
-                         {"min_eigenvalue_before", fit.psd_repair.min_eigenvalue_before},
-                         {"min_eigenvalue_after", fit.psd_repair.min_eigenvalue_after},
-                         {"frobenius_change", fit.psd_repair.frobenius_change},
-                         {"iterations", fit.psd_repair.iterations}}}};
+    const Json payload = to_json(fit);
     const Json config{
         {"samples", args->samples}, {"method", args->method}, {"rho_method", args->rho_method}};
     print_result("fit-first-layer", payload, args->json, config, [&](std::ostream& out) {
@@ -147,18 +129,7 @@ void add_match(CLI::App& app) {
     const Eigen::MatrixXd truth = read_npy_matrix(args->truth, "--truth");
     const Eigen::MatrixXd estimate = read_npy_matrix(args->estimate, "--estimate");
     const ColumnMatch r = match_columns(truth, estimate, args->threshold);
-    const Json payload{{"permutation", r.permutation},
-                       {"cosines", r.cosines},
-                       {"signed_cosines", r.signed_cosines},
-                       {"mean_cosine", r.mean_cosine},
-                       {"min_cosine", r.min_cosine},
-                       {"threshold", r.threshold},
-                       {"fraction_above", r.fraction_above},
-                       {"unmatched", r.unmatched},
-                       {"best_cosines", r.best_cosines},
-                       {"best_index", r.best_index},
-                       {"duplicate_columns", r.duplicate_columns},
-                       {"dead_columns", r.dead_columns}};
+    const Json payload = to_json(r);
     const Json config{
         {"truth", args->truth}, {"estimate", args->estimate}, {"threshold", args->threshold}};
     print_result("match", payload, args->json, config, [&](std::ostream& out) {

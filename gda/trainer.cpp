@@ -315,7 +315,8 @@ TrainResult Trainer::run() {
     if (!(resumed_at_ >= 0 && si == stage0)) start_stage(st, /*warm_start=*/true);
     const std::int64_t first = si == stage0 ? start_in_stage : 0;
     for (std::int64_t step = first; step < st.steps; ++step, ++global) {
-      if (o_.stop_after >= 0 && global >= o_.stop_after) {
+      if ((o_.stop_after >= 0 && global >= o_.stop_after) ||
+          (o_.stop_requested && o_.stop_requested())) {
         save(global, si);
         result.status = "interrupted";
         result.steps = global;

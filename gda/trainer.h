@@ -37,6 +37,9 @@ struct TrainOptions {
   bool progress = true;          // progress lines on stderr
   bool oracle_init = false;      // diagnostic: start the generator at the target (width 1 only)
   std::function<void(const Json&)> on_metrics;  // called with every metrics record
+  // Polled once per generator step; true stops the run as stop_after does (a checkpoint, status
+  // "interrupted"), so a caller can stop it cleanly (Ctrl-C in the Python module).
+  std::function<bool()> stop_requested;
 };
 
 struct TrainResult {

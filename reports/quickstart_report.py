@@ -1,9 +1,15 @@
 #!/usr/bin/env python3
-"""Draws the quick-start figures from its JSON documents and prints a one-screen summary.
+"""Draws the quick-start figure from its JSON documents and prints a one-screen summary.
 
 Usage: quickstart_report.py OUT_DIR   (OUT_DIR as written by scripts/quickstart.sh)
-Reads only JSON and .npy files; writes OUT_DIR/quickstart.png and OUT_DIR/summary.json. The full
-set of figures is drawn by `fsr report` into OUT_DIR/report/.
+Reads only JSON and .npy files; writes OUT_DIR/quickstart.pdf and .png (one column wide, the
+style of every fsrlab figure: reports/fsrplot/style.py) and OUT_DIR/summary.json. The full set of
+figures is drawn by `fsr report` into OUT_DIR/report/.
+
+The figure: (top) the first layer of a target whose alpha is spread over [0.5, 2] (the planted
+alpha, beta of every unit against the learner-free estimates from its true codes, with +-2
+standard errors); (bottom) the moment mismatch of the GDA run's level-1 patches over training,
+orders 1..4, with the noise floor of each order dashed.
 """
 import json
 import os
@@ -11,10 +17,8 @@ import sys
 
 import numpy as np
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fsrplot import documents, style, training  # noqa: E402
 
 SCHEMA_VERSION = 1
 
@@ -32,6 +36,44 @@ def atomic_json(path, doc):
     os.replace(tmp, path)
 
 
+def figure(out, alpha, beta, fit, run_dir):
+    """Writes OUT/quickstart.pdf and .png; returns the PNG path."""
+    style.apply()
+    fig, (ax, ax2) = style.figure(rows=2, sharex=False, height=4.4)
+    a_hat, b_hat = (np.array(fit[k], dtype=float) for k in ("alpha", "beta"))
+    se_a, se_b = (np.array(fit[k], dtype=float) for k in ("stderr_alpha", "stderr_beta"))
+    ok = np.isfinite(a_hat) & np.isfinite(b_hat)
+    ax.errorbar(alpha[ok], a_hat[ok], yerr=2 * se_a[ok], fmt="o", ms=2.5, lw=0.6,
+                color=style.series(0), label=r"$\alpha$")
+    ax.errorbar(beta[ok], b_hat[ok], yerr=2 * se_b[ok], fmt="s", ms=2.5, lw=0.6,
+                color=style.series(1), label=r"$\beta$")
+    hi = 1.08 * max(alpha.max(), beta.max())
+    ax.plot([0, hi], [0, hi], color=style.ROLE["reference"], ls="--", lw=0.7)
+    ax.set(xlim=(0, hi), ylim=(0, hi), xlabel="planted", ylabel="estimated")
+    ax.set_aspect("auto")
+    style.legend(ax, loc="upper left")
+    metrics = os.path.join(run_dir, "metrics.jsonl")
+    config = load(os.path.join(run_dir, "config.json"))
+    records = documents.load_jsonl(metrics)
+    floors, _ = training.noise_floor(metrics, config)
+    steps = [r["step"] for r in records if r.get("moment_mismatch")]
+    per = [next(e["per_order"] for e in r["moment_mismatch"] if e["level"] == 1)
+           for r in records if r.get("moment_mismatch")]
+    per = np.array(per, dtype=float)
+    for k in range(per.shape[1]):
+        ax2.plot(steps, per[:, k], color=style.series(k), label=f"order {k + 1}")
+        if 1 in floors and k < len(floors[1]):
+            ax2.axhline(floors[1][k], color=style.series(k), ls=(0, (3, 2)), lw=0.8)
+    if 1 in floors:
+        ax2.plot([], [], color="0.3", ls=(0, (3, 2)), lw=0.8, label="noise floor")
+    ax2.set_yscale("log")
+    ax2.set(xlabel="generator step", ylabel="moment mismatch")
+    style.figure_legend(fig, ax2, ncol=3)
+    png = os.path.join(out, "quickstart.png")
+    style.save(fig, out, "quickstart")
+    return png
+
+
 def main(out):
     moments = load(os.path.join(out, "moments.json"))
     fit = load(os.path.join(out, "first_layer_fit.json"))
@@ -41,8 +83,8 @@ def main(out):
     job = load(os.path.join(job_dir, "result.json"))["result"]
     analysis = load(os.path.join(job_dir, "run", "analysis.json"))
     level1 = analysis["levels"][0]
-    alpha = np.load(os.path.join(out, "target", "alpha.npy"))
-    beta = np.load(os.path.join(out, "target", "beta.npy"))
+    alpha = np.load(os.path.join(out, "target_alpha_spread", "alpha.npy"))
+    beta = np.load(os.path.join(out, "target_alpha_spread", "beta.npy"))
     a_hat = np.array(fit["alpha"], dtype=float)
     b_hat = np.array(fit["beta"], dtype=float)
     se_a = np.array(fit["stderr_alpha"], dtype=float)
@@ -51,30 +93,7 @@ def main(out):
     rel_a = np.abs(a_hat[ok] - alpha[ok]) / alpha[ok]
     z_a = np.abs(a_hat[ok] - alpha[ok]) / se_a[ok]
     z_b = np.abs(b_hat[ok] - beta[ok]) / se_b[ok]
-
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-    ax = axes[0]
-    ax.errorbar(alpha[ok], a_hat[ok], yerr=2 * se_a[ok], fmt=".", label="alpha")
-    ax.errorbar(beta[ok], b_hat[ok], yerr=2 * se_b[ok], fmt=".", label="beta")
-    lim = [0, max(alpha.max(), beta.max()) * 1.1]
-    ax.plot(lim, lim, "k--", lw=0.8)
-    ax.set(xlabel="planted", ylabel="estimated (±2 s.e.)", title="first layer from true codes")
-    ax.legend()
-    ax = axes[1]
-    cos = np.array(match["cosines"])
-    ax.bar(np.arange(len(cos)), cos)
-    ax.axhline(match["threshold"], color="k", ls="--", lw=0.8)
-    ax.set(xlabel="true column", ylabel="matched |cos|", ylim=(0, 1.05),
-           title="GDA: learned $\\hat M_1$ vs $M_1$")
-    ax = axes[2]
-    ks = np.arange(1, len(moments["moments"]) + 1)
-    ax.semilogy(ks, moments["moments"], "o-")
-    ax.set(xlabel="order j", ylabel="E[s^j]",
-           title="ReLU moments, alpha=%g beta=%g" % (moments["alpha"], moments["beta"]))
-    fig.tight_layout()
-    png = os.path.join(out, "quickstart.png")
-    fig.savefig(png + ".tmp.png", dpi=110)
-    os.replace(png + ".tmp.png", png)
+    png = figure(out, alpha, beta, fit, os.path.join(job_dir, "run"))
 
     summary = {
         "schema_version": SCHEMA_VERSION,
@@ -108,7 +127,7 @@ def main(out):
     learner = summary["learner"]
     print()
     print("fsrlab quick-start summary (%s)" % out)
-    arch = load(os.path.join(out, "target", "target.json"))["architecture"]
+    arch = load(os.path.join(job_dir, "target", "target.json"))["architecture"]
     print("  target         %d levels, grid %d, channels %s, patch %d, %d colours (d = %d)"
           % (arch["levels"], arch["grid"], arch["channels"], arch["patch"], arch["colors"],
              arch["patch"] ** 2 * arch["colors"]))
@@ -126,8 +145,9 @@ def main(out):
     print("  ReLU moments   alpha=%g beta=%g: P(active)=%.5f  E[s]=%.5f  E[s^2]=%.5f"
           % (moments["alpha"], moments["beta"], moments["p_active"], moments["moments"][0],
              moments["moments"][1]))
-    print("  baseline       %d of %d units fitted from %d samples of the true codes"
+    print("  baseline       %d of %d units fitted from %d samples of the true codes of the"
           % (ok.sum(), len(alpha), n))
+    print("                 same target with alpha spread over [0.5, 2]")
     print("                 alpha: worst relative error %.3f, worst |error|/s.e. %.2f"
           % (rel_a.max(), z_a.max()))
     print("                 beta : worst |error|/s.e. %.2f" % z_b.max())

@@ -30,7 +30,8 @@ except ImportError as e:  # pragma: no cover - depends on the machine
           file=sys.stderr)
     sys.exit(2)
 
-from fsrplot import analysis, documents, sample_complexity, style, suites, tables, training  # noqa: E402
+from fsrplot import (analysis, documents, paper, sample_complexity, style, suites,  # noqa: E402
+                     tables, training)
 
 SCHEMA_VERSION = 1
 
@@ -38,7 +39,7 @@ SCHEMA_VERSION = 1
 class Report:
     def __init__(self, root, outdir, quiet):
         self.root, self.outdir, self.quiet = root, outdir, quiet
-        self.sections = []   # (heading, [(caption, png)], [notes])
+        self.sections = []   # (heading, config line, [(caption, files)], [notes])
         self.table_rows = []
         self.figures = []    # every file written
         self.problems = []
@@ -47,15 +48,17 @@ class Report:
         if not self.quiet:
             print(msg, file=sys.stderr)
 
-    def add(self, heading, items, notes=()):
+    def add(self, heading, config, items, notes=()):
+        """A section of report.md: what was drawn from one document. The configuration line and
+        the notes carry the metadata that the column-wide figures leave out."""
         items = [(cap, files) for cap, files in items if files]
         if items or notes:
-            self.sections.append((heading, [(c, f[1]) for c, f in items], list(notes)))
+            self.sections.append((heading, config, items, list(notes)))
             for _, f in items:
                 self.figures.extend(f)
                 self.log(f"  wrote {', '.join(f)}")
 
-    def guarded(self, what, fn, *args):
+    def guarded(self, what, fn, *args, default=None):
         """A figure that fails is reported and the report goes on (one bad document must not
         hide the others)."""
         try:
@@ -65,7 +68,7 @@ class Report:
             self.log(f"  FAILED {what}: {e}")
             if os.environ.get("FSR_REPORT_DEBUG"):
                 traceback.print_exc()
-            return None
+            return default
 
 
 def run(root, outdir, quiet=False):
@@ -75,83 +78,111 @@ def run(root, outdir, quiet=False):
     os.makedirs(outdir, exist_ok=True)
     style.apply()
     rep = Report(root, outdir, quiet)
+    rel = lambda p: os.path.relpath(p, root)  # noqa: E731
+
+    # The paper's figures first: they are what a suite directory is for.
+    for path, doc in docs.suites:
+        if not paper.handles(doc):
+            continue
+        rep.log(f"paper figures {path}")
+        drawn = rep.guarded(path, paper.draw, doc, path, outdir, default=[])
+        for cap, files, notes in drawn:
+            rep.add(f"{doc.get('suite')}: {cap.split(' (')[0]}", suites.describe(doc),
+                    [(cap, files)], notes)
 
     for path, doc in docs.analyses:
         s = "analysis_" + documents.slug(path, root)
         rep.log(f"analysis {path}")
-        items = [("Per-patch sparsity of the hidden layers, target vs learned",
+        items = [("Per-patch sparsity of the hidden layers: fraction of patches with j active "
+                  "channels, target (blue) vs learned (orange); dashed: k",
                   rep.guarded(path, analysis.sparsity_figure, doc, path, outdir, f"{s}_sparsity"))]
-        notes = []
+        notes = analysis.sparsity_notes(doc)
         for lv in doc.get("levels") or []:
             res = rep.guarded(path, analysis.feature_grid_figure, doc, path, lv, outdir,
                               f"{s}_features_level{lv.get('level')}")
             if res:
                 files, why = res
                 if files:
-                    items.append((f"Features of level {lv.get('level')}: M, M\u0302 and V in matched order",
-                                  files))
+                    items.append((f"Output features of level {lv.get('level')} in matched order: "
+                                  "target M, learned M\u0302 and discriminator decoder V, one "
+                                  "normalised r\u00d7r colour tile per feature (grey = 0); "
+                                  "number: matched |cos| with the target column (red below the "
+                                  "bar)", files))
+                    notes.append(analysis.feature_notes(doc, lv))
                 elif why:
                     notes.append(f"feature grid not drawn: {why}")
-        items.append(("Distribution of generated images per level (moments of patches, sliced "
-                      "Wasserstein) against the noise floor",
+        items.append(("Distribution of generated images per level: patch moment mismatch of "
+                      "orders 1..4 (top) and sliced Wasserstein distance relative to the RMS "
+                      "projection (bottom); black: the noise floor of two target batches",
                       rep.guarded(path, analysis.distribution_figure, doc, path, outdir,
                                   f"{s}_distribution")))
         rep.table_rows.extend(analysis.table_rows(doc, path, documents.slug(path, root)))
-        rep.add(f"Analysis: {os.path.relpath(path, root)} \u2014 {analysis.describe(doc, path)}",
-                items, notes)
+        rep.add(f"Analysis: {rel(path)}", analysis.describe(doc, path), items, notes)
 
     for path, records, result, config in docs.trainings:
         s = "training_" + documents.slug(path, root)
         rep.log(f"training {path}")
-        items = [("Moment mismatch over training, orders 1..4, per level",
+        _, floor_note = training.noise_floor(path, config)
+        items = [("Moment mismatch of patches over training, orders 1..4, per level"
+                  + ("; dashed: the noise floor of each order" if floor_note else "")
+                  + "; dotted verticals: stage changes",
                   rep.guarded(path, training.moments_figure, path, records, result, config, outdir,
                               f"{s}_moments")),
-                 ("Feature alignment of D (V_l) and G (M\u0302_l) with the target over training",
+                 ("Feature alignment over training: matched |cos| with the target's columns of "
+                  "the generator's M\u0302 (G) and the discriminator's decoder V (D); mean solid, "
+                  "worst dashed; dotted: 0.99",
                   rep.guarded(path, training.alignment_figure, path, records, result, config, outdir,
                               f"{s}_alignment"))]
-        rep.add(f"Training: {os.path.relpath(path, root)} \u2014 "
-                f"{training.describe(path, result, config)}", items)
+        rep.add(f"Training: {rel(path)}", training.describe(path, result, config), items,
+                [floor_note] if floor_note else [])
 
     fit_notes = []
     for path, doc in docs.suites:
         s = "suite_" + documents.slug(path, root)
         rep.log(f"suite {path}")
-        res = rep.guarded(path, suites.error_vs_n_figure, doc, outdir, f"{s}_error_vs_n")
-        files, fits = res if res else (None, [])
-        items = [("Recovery error against N with fitted log-log slopes", files),
-                 ("Layer-wise vs random-lower vs joint, per level",
-                  rep.guarded(path, suites.schedules_figure, doc, outdir, f"{s}_schedules"))]
+        figs, fits = rep.guarded(path, suites.error_vs_n_figures, doc, outdir, f"{s}_error_vs_n",
+                                 default=([], []))
+        items = [(f"{suites._pretty(metric)} against the number of samples N: seeds as dots, "
+                  "median per job (line), log-log fit (dashed), N^-1/2 (dotted)", files)
+                 for metric, files in figs]
+        if not paper.handles(doc):
+            items.append(("Schedules compared per level (mean over seeds, sd as error bar)",
+                          rep.guarded(path, suites.schedules_figure, doc, outdir, f"{s}_schedules")))
         notes = [f"fit {f['metric']} / {f['series']}: slope {f['slope']:.3f} "
                  f"(95% bootstrap [{f['lo']:.3f}, {f['hi']:.3f}])" for f in fits]
         fit_notes.extend(fits)
-        rep.add(f"Suite: {os.path.relpath(path, root)} \u2014 {suites.describe(doc)}", items, notes)
+        rep.add(f"Suite: {rel(path)}", suites.describe(doc), items, notes)
 
     for path, doc in docs.sample_complexity:
         s = "sc_" + documents.slug(path, root)
         rep.log(f"sample complexity {path}")
-        items = [("N* against d and against 1/\u03b5: fits, intervals, reference bounds",
-                  rep.guarded(path, sample_complexity.nstar_figure, doc, outdir, f"{s}_nstar")),
-                 ("Error against N with the fitted slope",
-                  rep.guarded(path, sample_complexity.error_vs_n_figure, doc, outdir,
-                              f"{s}_error_vs_n"))]
-        if (doc.get(sample_complexity.SC_STEPS) or {}).get("measured"):
-            items.append(("Steps to ε (time complexity) against d",
-                          rep.guarded(path, sample_complexity.steps_figure, doc, outdir,
-                                      f"{s}_steps")))
-        verdict = doc.get("verdict")
-        notes = []
-        for job, v in (verdict or {}).items():
-            summary = v.get("summary") if isinstance(v, dict) else None
-            notes.append(f"verdict ({job}): {summary}" if summary else
-                         f"verdict ({job}): `{json.dumps(v)}`")
-        steps_fits = (doc.get(sample_complexity.SC_STEPS) or {}).get(sample_complexity.SC_STEPS_FITS)
-        for job, f in (steps_fits if isinstance(steps_fits, dict) else {}).items():
-            for kind in ("first", "stay"):
-                summary = (f.get(kind) or {}).get("summary") if isinstance(f, dict) else None
-                if summary:
-                    notes.append(f"steps to ε ({job}, {kind}): {summary}")
-        rep.add(f"Sample complexity: {os.path.relpath(path, root)} \u2014 "
-                f"{sample_complexity.describe(doc)}", items, notes)
+        items = []
+        for job, files in rep.guarded(path, sample_complexity.nstar_figures, doc, outdir,
+                                      f"{s}_nstar", default=[]):
+            items.append((f"N* of {job} against d (top, one series per \u03b5) and against 1/\u03b5 "
+                          "(bottom, one per d): filled markers measured, open censored; solid the "
+                          "polynomial fit with its exponent interval (band), dashed the exponential "
+                          "fit, grey the reference bounds scaled by their median N*/bound", files))
+        for job, files in rep.guarded(path, sample_complexity.error_vs_n_figures, doc, outdir,
+                                      f"{s}_error_vs_n", default=[]):
+            items.append(("Fitted error-vs-N slope per d with its interval; dotted: expected"
+                          if job == "slopes" else
+                          f"Error of {job} against N at fixed d: trials as dots, median over seeds, "
+                          "fitted slope dashed (grey band: below the fit range), \u03b5 levels "
+                          "dash-dotted", files))
+        for job, files in rep.guarded(path, sample_complexity.steps_figures, doc, outdir,
+                                      f"{s}_steps", default=[]):
+            items.append((f"Steps to \u03b5 of {job} at N* against d: first passage (top) and to "
+                          "stay (bottom); dashed: fitted power; dotted: the logging interval",
+                          files))
+        data = sample_complexity.read(doc)
+        notes = [f"verdict ({job}): " + sample_complexity.verdict_text(data, job).replace("\n", "; ")
+                 for job in data["jobs"]]
+        for job, v in (doc.get("verdict") or {}).items():
+            if isinstance(v, dict) and v.get("summary"):
+                notes.append(f"summary ({job}): {v['summary']}")
+        notes += sample_complexity.slope_notes(doc) + sample_complexity.steps_notes(doc)
+        rep.add(f"Sample complexity: {rel(path)}", sample_complexity.describe(doc), items, notes)
 
     write_outputs(rep, docs, fit_notes)
     return rep, docs
@@ -173,10 +204,12 @@ def write_outputs(rep, docs, fits):
                "(also as LaTeX: [report_table.tex](report_table.tex))", ""]
         _atomic_write(os.path.join(rep.outdir, "report_table.tex"), tables.latex(rep.table_rows))
         rep.figures.append("report_table.tex")
-    for heading, items, notes in rep.sections:
+    for heading, config, items, notes in rep.sections:
         md += [f"## {heading}", ""]
-        for cap, png in items:
-            pdf = png[:-4] + ".pdf"
+        if config:
+            md += [f"Configuration: {config}", ""]
+        for cap, files in items:
+            pdf, png = files[0], files[1]
             md += [f"![{cap}]({png})", "", f"*{cap}* ([PDF]({pdf}))", ""]
         for n in notes:
             md += [f"- {n}"]

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Test of reports/report.py (fsr report) on the stored fixture reports/fixtures/: every expected
-figure exists as a valid PDF and PNG, report.md references each PNG, the LaTeX table is written,
-and bad input exits with 2. Run with Debian's python: /usr/bin/python3 reports/report_test.py
+figure exists as a valid PDF and PNG one column wide, report.md references each and carries the
+configuration, the LaTeX table is written, and bad input exits with 2. Run with Debian's python: /usr/bin/python3 reports/report_test.py
 Optional argument: the fsr binary, to check `fsr report` end to end as well."""
 import copy
 import os
@@ -19,7 +19,7 @@ FIXTURES = os.path.join(HERE, "fixtures")
 if __name__ == "__main__" and len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
     os.environ["FSR_BIN"] = os.path.abspath(sys.argv.pop(1))
 
-# Figure names for the fixture: one per kind of figure the issue asks for.
+# Figure names for the fixture: one per kind of figure the report draws.
 EXPECTED = [
     "analysis_analysis_analysis_sparsity",           # per-patch sparsity, target vs learned
     "analysis_analysis_analysis_features_level1",    # feature grids M, M_hat, V
@@ -27,11 +27,16 @@ EXPECTED = [
     "analysis_analysis_analysis_distribution",
     "training_training_metrics_moments",             # moment mismatch over training
     "training_training_metrics_alignment",           # D/G feature alignment over training
-    "suite_suite_summary_error_vs_n",                # error vs N with fitted slope (suite)
+    "suite_suite_summary_error_vs_n_errors_alpha_max_relative",  # error vs N, one per metric
+    "suite_suite_summary_error_vs_n_errors_rho_max_abs_error",
     "suite_schedules_summary_schedules",             # layer-wise vs random-lower vs joint
-    "sc_sample_complexity_sample_complexity_nstar",  # N* vs d and 1/eps
-    "sc_sample_complexity_sample_complexity_error_vs_n",
+    "sc_sample_complexity_sample_complexity_nstar_moments",  # N* vs d and 1/eps, per job
+    "sc_sample_complexity_sample_complexity_nstar_mle",
+    "sc_sample_complexity_sample_complexity_error_vs_n_moments",
+    "sc_sample_complexity_sample_complexity_error_vs_n_slopes",
 ]
+COLUMN_PT = 3.3 * 72  # every figure is one column of a two-column paper (reports/fsrplot/style.py)
+PNG_DPI = 300
 
 
 def png_size(path):
@@ -40,6 +45,14 @@ def png_size(path):
     if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
         return None
     return struct.unpack(">II", head[16:24])
+
+
+def pdf_width_pt(path):
+    """Width of the first page's MediaBox in points."""
+    import re
+    with open(path, "rb") as f:
+        m = re.search(rb"/MediaBox\s*\[\s*([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)", f.read())
+    return float(m.group(3)) - float(m.group(1)) if m else None
 
 
 def is_pdf(path):
@@ -73,6 +86,16 @@ class ReportTest(unittest.TestCase):
             self.assertGreater(min(size), 200, f"{png}: {size}")
             self.assertTrue(is_pdf(pdf), f"{pdf} is not a complete PDF")
 
+    def test_every_figure_is_one_column_wide(self):
+        # The one style: 3.3 in wide, so that it pastes into one column unscaled (fonts stay at
+        # their 7-8 pt); the PNG at 300 dpi. Rounding of the PNG size: one pixel.
+        for name in sorted(f[:-4] for f in os.listdir(self.out) if f.endswith(".png")):
+            w = pdf_width_pt(os.path.join(self.out, name + ".pdf"))
+            self.assertIsNotNone(w, name)
+            self.assertAlmostEqual(w, COLUMN_PT, delta=0.01, msg=name)
+            self.assertAlmostEqual(png_size(os.path.join(self.out, name + ".png"))[0],
+                                   3.3 * PNG_DPI, delta=1, msg=name)
+
     def test_report_md_references_every_figure(self):
         with open(os.path.join(self.out, "report.md")) as f:
             md = f.read()
@@ -80,6 +103,9 @@ class ReportTest(unittest.TestCase):
             self.assertIn(f"]({name}.png)", md)
             self.assertIn(f"]({name}.pdf)", md)
         self.assertIn("## Recovery table", md)
+        # The metadata the figures leave out is in report.md: each document's configuration.
+        self.assertIn("Configuration: run 'run' vs target 'target'", md)
+        self.assertIn("verdict (moments): N* \u221d d^0.34 [0.25, 0.48]", md)
         self.assertNotIn("## Not drawn", md, md)  # no figure of the fixture failed
 
     def test_recovery_table(self):
@@ -112,6 +138,24 @@ class ReportTest(unittest.TestCase):
             p = subprocess.run([os.environ["FSR_BIN"], "report", os.path.join(d, "nope"), "--out", d],
                                capture_output=True, text=True, timeout=60)
             self.assertEqual(p.returncode, 2, p.stderr)
+
+    @unittest.skipUnless(os.environ.get("FSR_BIN"), "FSR_BIN (the fsr binary) not given")
+    def test_fsr_report_json_is_one_document(self):
+        import json
+        with tempfile.TemporaryDirectory() as d:
+            p = subprocess.run([os.environ["FSR_BIN"], "report", FIXTURES, "--out", d, "--json"],
+                               capture_output=True, text=True, timeout=300)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            doc = json.loads(p.stdout)  # the whole of stdout is one JSON value
+            self.assertIsInstance(doc, dict)
+            self.assertEqual(doc["kind"], "report")
+            self.assertEqual(doc["schema_version"], 1)
+            self.assertIn("manifest", doc)
+            self.assertEqual(doc["problems"], [])
+            self.assertEqual(doc["documents"]["analyze"], 1)
+            for f in doc["figures"]:
+                self.assertTrue(os.path.isfile(os.path.join(d, f)), f)
+            self.assertIn("analysis_analysis_analysis_sparsity.pdf", doc["figures"])
 
 
 class SampleComplexityTest(unittest.TestCase):
@@ -168,9 +212,9 @@ class SampleComplexityTest(unittest.TestCase):
         self.assertEqual(marks["not_reached"], [("d48_m32", 48.0, 0.05, 1048576.0)])
         self.assertEqual(len(marks["reached"]), 10)
         with tempfile.TemporaryDirectory() as d:
-            files = self.sc.nstar_figure(doc, d, "censored")
-            self.assertEqual(files, ["censored.pdf", "censored.png"])
-            self.assertIsNotNone(png_size(os.path.join(d, "censored.png")))
+            files = dict(self.sc.nstar_figures(doc, d, "censored"))
+            self.assertEqual(files["moments"], ["censored_moments.pdf", "censored_moments.png"])
+            self.assertIsNotNone(png_size(os.path.join(d, "censored_moments.png")))
 
 
 if __name__ == "__main__":

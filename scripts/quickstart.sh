@@ -28,10 +28,13 @@ save "$out/moments.json" "$fsr" moments --alpha 1 --beta 1.2815515655446004 --or
 # Train and analyse (a re-run skips the finished job; an interrupted one resumes).
 "$fsr" run "$root/experiments/quickstart.json" --out "$out/suite"
 job="$out/suite/jobs/quickstart.gda_level1.seed1"
-# The same target again, with 20000 samples of its hidden codes for the learner-free baseline.
-save "$out/target.json" "$fsr" synth --config "$root/experiments/targets/quickstart.json" \
-  --out "$out/target" --samples 20000 --hidden --json
-save "$out/first_layer_fit.json" "$fsr" fit-first-layer --samples "$out/target/S_1.npy" --json
+# The same target with alpha spread over [0.5, 2], with 20000 samples of its hidden codes, for the
+# learner-free baseline (per-unit alpha/beta estimates; a spread alpha makes the scatter readable).
+save "$out/target_alpha_spread.json" "$fsr" synth \
+  --config "$root/experiments/targets/quickstart_alpha_spread.json" \
+  --out "$out/target_alpha_spread" --samples 20000 --hidden --json
+save "$out/first_layer_fit.json" "$fsr" fit-first-layer \
+  --samples "$out/target_alpha_spread/S_1.npy" --json
 save "$out/match.json" "$fsr" match --truth "$job/target/M_1.npy" \
   --estimate "$job/run/model/M_1.npy" --json
 "$fsr" report "$out" --out "$out/report" >"$out/report.log" 2>&1

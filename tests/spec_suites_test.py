@@ -16,6 +16,7 @@ import glob
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -302,40 +303,54 @@ class Schedules(SuiteBase):
 
 class Report(unittest.TestCase):
     def test_report_draws_each_suites_figures(self):
-        # Each suite's summary plus the file of one job that carries the suite's own figure, so
-        # that the report stays short: analysis.json -> analysis_*_sparsity (and the feature and
-        # distribution figures), metrics.jsonl -> training_*_moments / _alignment, the schedules
-        # summary -> suite_*_schedules.
+        # Each suite's summary plus the files its figures read from one job, so that the report
+        # stays short: the summaries give the paper's Figs. 5, 7 and 10 (reports/fsrplot/paper.py);
+        # one job's run files give Fig. 6 (metrics.jsonl with the noise floor of analysis.json)
+        # and the per-run figures (analysis_*_sparsity, training_*_moments / _alignment); V_1 and
+        # M_1 of one feature-alignment job give Fig. 7's chance level.
         trim = tempfile.mkdtemp(prefix="report_input_", dir=OUT)
-        picks = {"hidden_layer_sparsity": ("level2.layerwise.seed1", ("analysis.json",)),
-                 "moment_trajectories": ("level2.layerwise.seed1", ("metrics.jsonl", "config.json")),
+        picks = {"hidden_layer_sparsity": ("level2.layerwise.seed1", ("run/analysis.json",)),
+                 "moment_trajectories": ("level2.layerwise.seed1",
+                                         ("run/metrics.jsonl", "run/config.json",
+                                          "run/analysis.json")),
                  "feature_alignment": ("level1_alpha1.pure_gda.schedule.steps=400.seed1",
-                                       ("metrics.jsonl", "config.json")),
+                                       ("run/metrics.jsonl", "run/config.json", "run/V_1.npy",
+                                        "target/M_1.npy")),
                  "schedules": (None, ())}
         for suite, (job, files) in picks.items():
             if RUNS[suite][0] != 0:
                 self.skipTest("suite %s did not run" % suite)
             dst = os.path.join(trim, suite)
-            os.makedirs(os.path.join(dst, "run"), exist_ok=True)
+            os.makedirs(dst, exist_ok=True)
             shutil.copy(os.path.join(OUT, suite, "summary.json"), dst)
             for f in files:
-                shutil.copy(os.path.join(OUT, suite, "jobs", job, "run", f),
-                            os.path.join(dst, "run", f))
+                os.makedirs(os.path.dirname(os.path.join(dst, "jobs", job, f)), exist_ok=True)
+                shutil.copy(os.path.join(OUT, suite, "jobs", job, f), os.path.join(dst, "jobs", job, f))
         fig = os.path.join(trim, "figures")
-        r = subprocess.run([FSR, "report", trim, "--out", fig], capture_output=True, text=True,
-                           timeout=600)
+        r = subprocess.run([FSR, "report", trim, "--out", fig, "--json"], capture_output=True,
+                           text=True, timeout=600)
         self.assertEqual(r.returncode, 0, r.stderr[-2000:])
-        with open(os.path.join(fig, "report.json")) as f:
-            report = json.load(f)
+        report = json.loads(r.stdout)
         self.assertEqual(report["problems"], [])
-        for suite, pattern in (("hidden_layer_sparsity", "analysis_*sparsity*_sparsity.png"),
+        for suite, pattern in (("hidden_layer_sparsity", "fig5_sparsity.png"),
+                               ("hidden_layer_sparsity", "analysis_*sparsity*_sparsity.png"),
+                               ("moment_trajectories", "fig6_moments_layerwise.png"),
                                ("moment_trajectories", "training_*trajectories*_moments.png"),
+                               ("feature_alignment", "fig7_alignment.png"),
                                ("feature_alignment", "training_*alignment*_alignment.png"),
-                               ("schedules", "suite_*schedules*_schedules.png")):
+                               ("schedules", "fig10_schedules.png")):
             found = glob.glob(os.path.join(fig, pattern))
             self.assertTrue(found, "%s: no %s in %s" % (suite, pattern, sorted(os.listdir(fig))))
             with open(found[0], "rb") as f:
                 self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+        with open(os.path.join(fig, "report.md")) as f:
+            md = f.read()
+        # Fig. 6 draws the noise floor; Fig. 7 its chance level, which the feature-alignment test
+        # above computes independently (a DP over subsets, 0.564): within 0.02 (draw noise).
+        self.assertIn("noise floor: two independent target batches", md)
+        m = re.search(r"chance level of V vs M: .*?mean ([0-9.]+)", md)
+        self.assertIsNotNone(m, "no chance level in report.md")
+        self.assertAlmostEqual(float(m.group(1)), 0.564, delta=0.02)
 
 
 if __name__ == "__main__":

@@ -579,4 +579,26 @@ FirstLayerFit fit_first_layer(const Eigen::MatrixXd& samples, const FirstLayerOp
   return fit;
 }
 
+Json to_json(const FirstLayerFit& fit) {
+  return Json{{"n_samples", fit.n_samples},
+              {"alpha", to_json(fit.alpha)},
+              {"beta", to_json(fit.beta)},
+              {"stderr_alpha", to_json(fit.stderr_alpha)},
+              {"stderr_beta", to_json(fit.stderr_beta)},
+              {"n_active", fit.n_active},
+              {"method", fit.method},
+              {"status", fit.status},
+              {"rho_method", fit.rho_method},
+              {"rho", to_json(fit.rho)},
+              {"rho_raw", to_json(fit.rho_raw)},
+              {"rho_flag", to_json(Eigen::MatrixXd(fit.rho_flag.cast<double>()))},
+              {"psd_repair",
+               {{"repaired", fit.psd_repair.repaired},
+                {"method", fit.psd_repair.method},
+                {"min_eigenvalue_before", fit.psd_repair.min_eigenvalue_before},
+                {"min_eigenvalue_after", fit.psd_repair.min_eigenvalue_after},
+                {"frobenius_change", fit.psd_repair.frobenius_change},
+                {"iterations", fit.psd_repair.iterations}}}};
+}
+
 }  // namespace fsr

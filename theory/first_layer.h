@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "core/json_io.h"
+
 namespace fsr {
 
 // ---- Per unit ---------------------------------------------------------------------------------
@@ -128,5 +130,10 @@ struct FirstLayerFit {
 // defined; the other rows keep NaN off the diagonal.
 FirstLayerFit fit_first_layer(const Eigen::MatrixXd& samples,
                               const FirstLayerOptions& options = {});
+
+// The fit as the document `fsr fit-first-layer` prints and `fsrlab.fit_first_layer` returns:
+// n_samples, alpha, beta, stderr_alpha, stderr_beta (NaN -> null), n_active, method, status,
+// rho_method, rho, rho_raw (lists of rows), rho_flag, psd_repair.
+Json to_json(const FirstLayerFit& fit);
 
 }  // namespace fsr

@@ -201,4 +201,19 @@ ColumnMatch match_columns(const Eigen::MatrixXd& truth, const Eigen::MatrixXd& e
   return r;
 }
 
+Json to_json(const ColumnMatch& r) {
+  return Json{{"permutation", r.permutation},
+              {"cosines", r.cosines},
+              {"signed_cosines", r.signed_cosines},
+              {"mean_cosine", r.mean_cosine},
+              {"min_cosine", r.min_cosine},
+              {"threshold", r.threshold},
+              {"fraction_above", r.fraction_above},
+              {"unmatched", r.unmatched},
+              {"best_cosines", r.best_cosines},
+              {"best_index", r.best_index},
+              {"duplicate_columns", r.duplicate_columns},
+              {"dead_columns", r.dead_columns}};
+}
+
 }  // namespace fsr

@@ -25,6 +25,8 @@
 #include <Eigen/Core>
 #include <vector>
 
+#include "core/json_io.h"
+
 namespace fsr {
 
 // Rectangular linear assignment: cost is n x m with n <= m; find an injective column choice per
@@ -80,6 +82,11 @@ struct ColumnMatch {
 // zero-norm column; and on a threshold outside [0, 1].
 ColumnMatch match_columns(const Eigen::MatrixXd& truth, const Eigen::MatrixXd& estimate,
                           double threshold = 0.99);
+
+// The match as the document `fsr match` prints and `fsrlab.match_columns` returns: permutation,
+// cosines, signed_cosines, mean_cosine, min_cosine, threshold, fraction_above, unmatched,
+// best_cosines, best_index, duplicate_columns, dead_columns.
+Json to_json(const ColumnMatch& match);
 
 // |cos| matrix (m x m_hat) after normalising columns; validates as match_columns does.
 Eigen::MatrixXd abs_cosine_matrix(const Eigen::MatrixXd& truth, const Eigen::MatrixXd& estimate);

@@ -10,7 +10,7 @@ import numpy as np
 from . import style
 from .documents import get_path, resolve
 
-MAX_TILES = 64  # channels drawn per feature grid; more are listed as left out
+MAX_TILES = 32  # channels drawn per feature grid (4 rows of 8); more are listed as left out
 
 
 def _target_architecture(doc, doc_path):
@@ -40,43 +40,73 @@ def describe(doc, doc_path):
 
 
 # ---------------------------------------------------------------------------------------------
+def sparsity_levels(doc):
+    return [lv for lv in doc.get("levels") or []
+            if get_path(lv, "activity.target.active_count_histogram")]
+
+
+def sparsity_notes(doc):
+    """The numbers behind the sparsity figure, one line per level, for report.md."""
+    out = []
+    for lv in sparsity_levels(doc):
+        act = lv["activity"]
+        t, l = act.get("target") or {}, act.get("learned") or {}
+        out.append(f"level {lv['level']}: mean active channels per patch "
+                   f"{t.get('mean_active_per_patch', float('nan')):.3f} (target) / "
+                   f"{l.get('mean_active_per_patch', float('nan')):.3f} (learned); "
+                   f"P(count \u2264 k = {act.get('k')}) "
+                   f"{t.get('fraction_patches_at_most_k', float('nan')):.3f} / "
+                   f"{l.get('fraction_patches_at_most_k', float('nan')):.3f}")
+    return out
+
+
 def sparsity_figure(doc, doc_path, outdir, name):
-    levels = doc.get("levels") or []
-    levels = [lv for lv in levels if get_path(lv, "activity.target.active_count_histogram")]
+    """Per-patch histogram of the number of active channels, target vs learned, one row per level
+    (the counterpart of the paper's Fig. 5)."""
+    levels = sparsity_levels(doc)
     if not levels:
         return None
-    fig, axes = style.panels(len(levels), ncols=min(len(levels), 4), h=3.0)
+    fig, axes = style.figure(rows=len(levels), sharex=False)
     for ax, lv in zip(axes, levels):
         act = lv["activity"]
-        ht = np.asarray(act["target"]["active_count_histogram"], float)
-        hl = np.asarray(get_path(act, "learned.active_count_histogram") or [], float)
-        n = max(len(ht), len(hl))
-        # Show up to the last count that either histogram reaches (plus one), not all m_l.
-        nz = [j for j in range(n) if (j < len(ht) and ht[j] > 0) or (j < len(hl) and hl[j] > 0)]
-        jmax = min(n, (max(nz) + 2) if nz else n)
-        j = np.arange(jmax)
-        w = 0.4
-        ax.bar(j - w / 2, ht[:jmax], w, color=style.ROLE["target"],
-               label=f"target G* (mean {act['target'].get('mean_active_per_patch', float('nan')):.2f})")
-        if len(hl):
-            ax.bar(j + w / 2, hl[:jmax], w, color=style.ROLE["learned"],
-                   label=f"learned (mean {act['learned'].get('mean_active_per_patch', float('nan')):.2f})")
-        k = act.get("k")
-        if k is not None:
-            ax.axvline(k + 0.5, color=style.ROLE["reference"], ls="--", lw=1,
-                       label=f"k = {k} (P(count <= k): {act['target'].get('fraction_patches_at_most_k', float('nan')):.2f} / "
-                             f"{get_path(act, 'learned.fraction_patches_at_most_k', float('nan')):.2f})")
-        ax.set_yscale("log")
-        # Headroom above the bars (log axis) for the legend.
-        ax.set_ylim(max(1e-4, 0.5 / max(1, get_path(lv, "distribution.patches", 1e4))), 30)
-        ax.set_xticks(j)
-        ax.set_xlabel("active channels in a patch (count)")
-        ax.set_ylabel("fraction of patches")
-        ax.set_title(f"level {lv['level']}: m = {act['target'].get('channels', lv.get('channels'))} channels")
-        ax.legend(loc="upper right")
-    style.title(fig, "Per-patch sparsity of the hidden layer S_l: target vs learned",
-                describe(doc, doc_path))
+        hists = [(np.asarray(act["target"]["active_count_histogram"], float), "target",
+                  style.ROLE["target"])]
+        hl = get_path(act, "learned.active_count_histogram")
+        if hl:
+            hists.append((np.asarray(hl, float), "learned", style.ROLE["learned"]))
+        histogram_panel(ax, hists, act.get("k"), get_path(lv, "distribution.patches", 1e4))
+        if len(levels) > 1:
+            style.tag(ax, f"level {lv['level']}")
+    style.legend(axes[0], loc="upper right")
+    axes[-1].set_xlabel("active channels in a patch")
     return style.save(fig, outdir, name)
+
+
+def histogram_panel(ax, hists, k, patches=1e4, spread=None):
+    """Bars of fractions of patches with j active channels, side by side per histogram, on a log
+    axis, from j = 0 to one past the last non-empty count; k (the sparsity bound) dashed.
+    hists: [(fractions, label, colour)]; spread: optional [(lo, hi)] per histogram (error bars)."""
+    n = max(len(h) for h, _, _ in hists)
+    nz = [j for j in range(n) if any(j < len(h) and h[j] > 0 for h, _, _ in hists)]
+    jmax = min(n, (max(nz) + 2) if nz else n)
+    j = np.arange(jmax)
+    w = 0.8 / len(hists)
+    for i, (h, label, col) in enumerate(hists):
+        x = j + (i - (len(hists) - 1) / 2) * w
+        y = np.pad(h, (0, max(0, jmax - len(h))))[:jmax]
+        err = None
+        if spread and spread[i] is not None:
+            lo, hi = (np.pad(np.asarray(a, float), (0, max(0, jmax - len(a))))[:jmax]
+                      for a in spread[i])
+            err = [np.maximum(y - lo, 0), np.maximum(hi - y, 0)]
+        ax.bar(x, y, w, color=col, label=label, yerr=err, ecolor="0.25", error_kw={"lw": 0.6})
+    if k is not None:
+        ax.axvline(k + 0.5, color=style.ROLE["reference"], ls="--", lw=0.8, label=f"k = {k}")
+    ax.set_yscale("log")
+    ax.set_ylim(max(1e-4, 0.5 / max(1.0, float(patches or 1e4))), 3)
+    ax.set_xticks(j)
+    ax.set_xlim(-0.6, jmax - 0.4)
+    ax.set_ylabel("fraction of patches")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,10 +172,24 @@ def _match_order(match, n_truth):
     return out
 
 
+def feature_notes(doc, level):
+    """The caption's numbers of a feature grid: sizes and matched cosines."""
+    cols = level.get("columns") or {}
+    m = level.get("channels")
+    s = (f"level {level.get('level')}: {m} true channels"
+         + (f" (first {MAX_TILES} drawn)" if isinstance(m, int) and m > MAX_TILES else "")
+         + f"; M\u0302 vs M matched |cos| mean {cols.get('mean_cosine', float('nan')):.4f}, "
+           f"worst {cols.get('min_cosine', float('nan')):.4f}")
+    dv = get_path(level, "decoder.vs_target")
+    if dv:
+        s += f"; V vs M mean {dv.get('mean_cosine', float('nan')):.3f}"
+    return s
+
+
 def feature_grid_figure(doc, doc_path, level, outdir, name):
     """M_l, M_hat_l (matched) and V_l (matched to M_l) as r x r colour tiles, one column per true
-    channel, with the matched |cos| under each estimate. Needs the .npy arrays; returns None (and
-    why) when they are not there."""
+    channel, with the matched |cos| under each estimate (red below the bar). Needs the .npy
+    arrays; returns (None, why) when they are not there."""
     arch = _target_architecture(doc, doc_path)
     l = level["level"]
     tdir = resolve(doc.get("target_dir"), doc_path)
@@ -164,18 +208,22 @@ def feature_grid_figure(doc, doc_path, level, outdir, name):
     if vfile:
         V = _load_npy(resolve(vfile, doc_path))
         V = _as_columns(V, d) if V is not None else None
-    rows = [(r"$M_{%d}$ (target)" % l, M, None)]
+    rows = [("M", M, None)]
     if Mh is not None:
-        rows.append((r"$\hat{M}_{%d}$ (learned)" % l, Mh, _match_order(level.get("columns"), m)))
+        rows.append((r"$\hat{M}$", Mh, _match_order(level.get("columns"), m)))
     if V is not None:
-        rows.append((r"$V_{%d}$ (discriminator)" % l, V, _match_order(get_path(level, "decoder.vs_target"), m)))
+        rows.append(("V", V, _match_order(get_path(level, "decoder.vs_target"), m)))
+    bar = (level.get("columns") or {}).get("threshold", 0.99)
     shown = min(m, MAX_TILES)
-    per_row = min(shown, 16)
+    per_row = min(shown, 8)
     blocks = (shown + per_row - 1) // per_row
     nrows = blocks * len(rows)
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(nrows, per_row, figsize=(max(style.MIN_WIDTH, 0.75 * per_row + 1.6), 0.95 * nrows + 1.3),
-                             squeeze=False)
+    tile = (style.COLUMN - 0.3) / per_row
+    fig, axes = plt.subplots(nrows, per_row, figsize=(style.COLUMN, nrows * (tile + 0.14) + 0.05),
+                             squeeze=False, gridspec_kw=dict(left=0.3 / style.COLUMN, right=0.995,
+                                                             top=0.99, bottom=0.02, wspace=0.12,
+                                                             hspace=0.45))
     for b in range(blocks):
         for ri, (label, arr, order) in enumerate(rows):
             for k in range(per_row):
@@ -183,96 +231,73 @@ def feature_grid_figure(doc, doc_path, level, outdir, name):
                 ax.set_xticks([])
                 ax.set_yticks([])
                 ax.grid(False)
-                for s in ax.spines.values():
-                    s.set_visible(True)
-                    s.set_linewidth(0.4)
+                for sp in ax.spines.values():
+                    sp.set_visible(True)
+                    sp.set_linewidth(0.4)
                 i = b * per_row + k
+                if k == 0:
+                    ax.set_ylabel(label, rotation=0, ha="right", va="center", labelpad=3)
                 if i >= shown:
                     ax.set_visible(False)
                     continue
                 if order is None:
-                    col, txt = arr[:, i], f"#{i}"
+                    col, txt, bad = arr[:, i], f"{i}", False
                 elif order[i] is None:
-                    ax.text(0.5, 0.5, "none", ha="center", va="center", fontsize=7,
+                    ax.text(0.5, 0.5, "none", ha="center", va="center", fontsize=6,
                             transform=ax.transAxes)
                     continue
                 else:
                     j, cos, sgn = order[i]
                     col = arr[:, j] * (1.0 if (sgn is None or sgn >= 0) else -1.0)
                     txt = f"{cos:.3f}" if cos is not None else f"#{j}"
+                    bad = cos is not None and cos < bar
                 img = _tile(col, r, c)
                 ax.imshow(img, interpolation="nearest", cmap="RdBu_r" if img.ndim == 2 else None,
                           vmin=0, vmax=1)
-                bad = order is not None and cos is not None and cos < level.get("columns", {}).get("threshold", 0.99)
-                ax.set_xlabel(txt, fontsize=6.5, labelpad=1.5, color="#B00000" if bad else "black")
-                if k == 0:
-                    ax.set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center", labelpad=4)
-    cols = level.get("columns") or {}
-    sub = (f"level {l}: d = {d} = {c} colours x {r}x{r} pixels, {m} true channels"
-           + (f" (first {shown} shown)" if shown < m else "")
-           + r"; $\hat{M}$ vs $M$" + f" matched |cos| mean {cols.get('mean_cosine', float('nan')):.3f}, "
-             f"worst {cols.get('min_cosine', float('nan')):.3f}")
-    dv = get_path(level, "decoder.vs_target")
-    if dv:
-        sub += f"; V vs M mean {dv.get('mean_cosine', float('nan')):.3f}"
-    head = ("Output features in matched order (each tile one feature, normalised, grey = 0; "
-            "number: matched |cos| with the target column, red below the bar)")
-    fig.suptitle(style.wrap(head, fig, 9) + "\n" + style.wrap(describe(doc, doc_path), fig, 9)
-                 + "\n" + style.wrap(sub, fig, 9), fontsize=8.5)
-    fig.subplots_adjust(left=0.14, right=0.99, bottom=0.04, top=1 - 1.05 / (0.95 * nrows + 1.3),
-                        wspace=0.15, hspace=0.55)
-    written = []
-    for ext in ("pdf", "png"):
-        path = os.path.join(outdir, f"{name}.{ext}")
-        fig.savefig(path + ".tmp." + ext, format=ext)
-        os.replace(path + ".tmp." + ext, path)
-        written.append(f"{name}.{ext}")
-    plt.close(fig)
-    return written, None
+                ax.set_xlabel(txt, fontsize=6, labelpad=1, color="#B00000" if bad else "black")
+    return style.save(fig, outdir, name), None
 
 
 # ---------------------------------------------------------------------------------------------
 def distribution_figure(doc, doc_path, outdir, name):
-    """Moment mismatch of patches, orders 1..4, and sliced Wasserstein per level, against the
-    sampling-noise floor (two independent batches of the target)."""
+    """Moment mismatch of patches, orders 1..4 (top), and sliced Wasserstein distances of whole
+    images relative to the RMS projection (bottom), per level, each against the sampling-noise
+    floor of two independent target batches (black ticks)."""
     levels = [lv for lv in doc.get("levels") or [] if get_path(lv, "distribution.moment_mismatch")]
     if not levels:
         return None
-    fig, axes = style.panels(2, ncols=2, h=3.0)
-    ax = axes[0]
+    fig, (ax, ax2) = style.figure(rows=2, sharex=False, height=3.6)
     orders = max(len(lv["distribution"]["moment_mismatch"]) for lv in levels)
     w = 0.8 / len(levels)
     for li, lv in enumerate(levels):
         mm = np.asarray(lv["distribution"]["moment_mismatch"], float)
         fl = np.asarray(lv["distribution"].get("moment_mismatch_floor") or [], float)
         x = np.arange(1, len(mm) + 1) + (li - (len(levels) - 1) / 2) * w
-        ax.bar(x, mm, w, color=style.COLORS[li % len(style.COLORS)], label=f"level {lv['level']}")
+        ax.bar(x, mm, w, color=style.series(li), label=f"level {lv['level']}")
         if len(fl):
-            ax.scatter(x, fl, marker="_", s=120, color="black", zorder=3,
-                       label="noise floor (target vs target)" if li == 0 else None)
+            ax.scatter(x, fl, marker="_", s=60, lw=1.2, color="black", zorder=3,
+                       label="noise floor" if li == 0 else None)
     ax.set_yscale("log")
     ax.set_xticks(range(1, orders + 1))
-    ax.set_xlabel("moment order k")
-    ax.set_ylabel("mismatch of patch moments (relative)")
-    ax.set_title("moments of patches, generated vs real")
-    ax.legend()
-    ax = axes[1]
+    ax.set_xlabel("moment order")
+    ax.set_ylabel("patch moment mismatch")
+    style.legend(ax, loc="upper left", ncol=2)
     x = np.arange(len(levels))
-    for off, key, lab, col in ((-0.2, "sliced_w1", "SW1", style.ROLE["learned"]),
-                               (0.2, "sliced_w2", "SW2", style.ROLE["decoder"])):
+    for off, key, lab, col in ((-0.2, "sliced_w1", "SW$_1$", style.ROLE["learned"]),
+                               (0.2, "sliced_w2", "SW$_2$", style.ROLE["decoder"])):
         vals = [get_path(lv, f"distribution.{key}", np.nan) for lv in levels]
         floors = [get_path(lv, f"distribution.{key}_floor", np.nan) for lv in levels]
         scale = [get_path(lv, "distribution.projection_scale", 1.0) or 1.0 for lv in levels]
-        ax.bar(x + off, np.divide(vals, scale), 0.4, color=col, label=f"{lab}, generated vs real")
-        ax.scatter(x + off, np.divide(floors, scale), marker="_", s=150, color="black", zorder=3,
-                   label="noise floor" if key == "sliced_w1" else None)
-    ax.set_xticks(x)
-    ax.set_xticklabels([f"level {lv['level']}" for lv in levels])
-    ax.set_ylabel("sliced Wasserstein / RMS projection")
-    ax.set_title("sliced Wasserstein distance of images X_l")
-    ax.legend()
-    style.title(fig, "Distribution of generated images against the target, per level",
-                describe(doc, doc_path))
+        ax2.bar(x + off, np.divide(vals, scale), 0.4, color=col, label=lab)
+        ax2.scatter(x + off, np.divide(floors, scale), marker="_", s=80, lw=1.2, color="black",
+                    zorder=3, label="noise floor" if key == "sliced_w1" else None)
+    ax2.set_xticks(x)
+    ax2.set_xticklabels([f"level {lv['level']}" for lv in levels])
+    ax2.set_ylabel("sliced Wasserstein / RMS")
+    ax2.grid(axis="x", visible=False)
+    style.legend(ax2, loc="upper left", ncol=3)
+    lo, hi = ax2.get_ylim()
+    ax2.set_ylim(0, hi * 1.3)
     return style.save(fig, outdir, name)
 
 

@@ -87,60 +87,57 @@ def _pretty(key):
     return k.replace("alpha", "\u03b1").replace("beta", "\u03b2").replace("rho", "\u03c1")
 
 
-def error_vs_n_figure(doc, outdir, name):
+def error_vs_n_figures(doc, outdir, name):
+    """One figure per recorded error (up to MAX_PANELS): the error against N, per job, seeds as
+    dots, the median line, the log-log fit (dashed) and an N^(-1/2) reference (dotted). Returns
+    ([(metric, files)], fits) with fits = [{metric, series, slope, intercept, lo, hi}]."""
     rows = [r for r in _ok_rows(doc) if _samples(r) is not None]
     if len({_samples(r) for r in rows}) < 2:
-        return None, []
+        return [], []
     ekeys = _error_keys(rows)[:MAX_PANELS]
-    if not ekeys:
-        return None, []
     groups = OrderedDict()
     for r in rows:
         groups.setdefault((str(r.get("target", "")), str(r.get("job", ""))), []).append(r)
     multi_target = len({g[0] for g in groups}) > 1
-    fig, axes = style.panels(len(ekeys), ncols=min(3, len(ekeys)))
-    fits = []
-    for ax, ek in zip(axes, ekeys):
+    figures, fits = [], []
+    for ei, ek in enumerate(ekeys):
+        fig, (ax,) = style.figure()
         anchor = None
         for gi, ((target, job), rs) in enumerate(groups.items()):
             pts = [(_samples(r), r[keys.S_VALUES].get(ek)) for r in rs]
             pts = [(n, v) for n, v in pts if isinstance(v, (int, float)) and v is not None]
             if not pts:
                 continue
-            col = style.COLORS[gi % len(style.COLORS)]
+            col = style.series(gi)
             n_all = np.array([p[0] for p in pts])
             v_all = np.array([p[1] for p in pts], float)
             ns = np.unique(n_all)
             med = np.array([np.median(v_all[n_all == n]) for n in ns])
-            lo = np.array([np.min(v_all[n_all == n]) for n in ns])
-            hi = np.array([np.max(v_all[n_all == n]) for n in ns])
             label = f"{target}/{job}" if multi_target else job
-            ax.scatter(n_all, v_all, s=8, color=col, alpha=0.35, lw=0)
-            ax.fill_between(ns, lo, hi, color=col, alpha=0.12, lw=0)
-            ax.plot(ns, med, color=col, marker=style.MARKERS[gi % len(style.MARKERS)], lw=1.0)
+            ax.scatter(n_all, v_all, s=5, color=col, alpha=0.35, lw=0)
+            ax.plot(ns, med, color=col, marker=style.MARKERS[gi % len(style.MARKERS)], lw=0.9,
+                    label=label)
             fit = loglog_slope(n_all, v_all)
             if fit:
                 xx = np.geomspace(ns.min(), ns.max(), 20)
-                ax.plot(xx, np.exp(fit["intercept"]) * xx ** fit["slope"], color=col, ls="--", lw=1.2,
-                        label=f"{label}: slope {fit['slope']:.2f} [{fit['lo']:.2f}, {fit['hi']:.2f}]")
+                ax.plot(xx, np.exp(fit["intercept"]) * xx ** fit["slope"], color=col, ls="--",
+                        lw=0.9)
                 fits.append({"metric": ek, "series": label, **fit})
-            else:
-                ax.plot([], [], color=col, label=label)
             if anchor is None and med[0] > 0:
                 anchor = (ns[0], med[0], ns[-1])
         if anchor:
             xx = np.geomspace(anchor[0], anchor[2], 20)
-            ax.plot(xx, anchor[1] * (xx / anchor[0]) ** -0.5, color=style.ROLE["reference"], ls=":",
-                    lw=1.2, label="reference N^(-1/2)")
+            ax.plot(xx, anchor[1] * (xx / anchor[0]) ** -0.5, color=style.ROLE["reference"],
+                    ls=":", lw=1.0, label=r"$N^{-1/2}$")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("training samples N")
+        ax.set_xlabel("samples N")
         ax.set_ylabel(_pretty(ek))
-        ax.set_title(ek)
-        ax.legend(loc="lower left", fontsize=7)
-    style.title(fig, "Recovery error against the number of samples (median, range over seeds; "
-                "dashed: log-log fit with 95% bootstrap interval)", describe(doc))
-    return style.save(fig, outdir, name), fits
+        style.label_log_minor(ax)
+        style.legend(ax, loc="lower left")
+        slug = re.sub(r"[^A-Za-z0-9]+", "_", ek).strip("_")
+        figures.append((ek, style.save(fig, outdir, f"{name}_{slug}")))
+    return figures, fits
 
 
 _LEVEL_RE = re.compile(r"(?:^|\.)(?:levels|recovery|moment_mismatch|level)\.(\d+)(?=\.|$)")
@@ -156,41 +153,60 @@ def _split_level(key):
     return int(m.group(1)) + 1, rest or key
 
 
-def schedules_figure(doc, outdir, name):
+def schedule_metrics(doc):
+    """{metric: {level: {schedule: [values over seeds]}}} of a suite that sweeps the schedule."""
     rows = [r for r in _ok_rows(doc) if _schedule(r)]
     scheds = list(OrderedDict((_schedule(r), 1) for r in rows))
-    if len(scheds) < 2:
-        return None
-    metrics = OrderedDict()  # metric -> {level: {sched: [values]}}
+    metrics = OrderedDict()
     for r in rows:
         for k, v in r[keys.S_VALUES].items():
             if not isinstance(v, (int, float)) or isinstance(v, bool) or k in keys.S_SAMPLES:
                 continue
             lvl, met = _split_level(k)
             metrics.setdefault(met, {}).setdefault(lvl, {}).setdefault(_schedule(r), []).append(v)
-    mets = list(metrics)[:MAX_PANELS]
+    return scheds, metrics
+
+
+def schedule_bars(ax, scheds, per_level, floors=None):
+    """Grouped bars: one group per level, one bar per schedule (mean, sd over seeds as error bar),
+    the noise floor of each level as a black tick when given ({level: value})."""
+    levels = sorted(per_level, key=lambda x: -1 if x is None else x)
+    w = 0.8 / len(scheds)
+    for si, s in enumerate(scheds):
+        means, sds = [], []
+        for lvl in levels:
+            vals = np.asarray(per_level[lvl].get(s, []), float)
+            means.append(np.mean(vals) if len(vals) else np.nan)
+            sds.append(np.std(vals) if len(vals) > 1 else 0.0)
+        x = np.arange(len(levels)) + (si - (len(scheds) - 1) / 2) * w
+        ax.bar(x, means, w, yerr=sds if any(sds) else None, color=style.series(si),
+               label=s.replace("_", "-"))
+    if floors:
+        for li, lvl in enumerate(levels):
+            f = floors.get(lvl)
+            if f is not None and np.isfinite(f):
+                ax.plot([li - 0.45, li + 0.45], [f, f], color="black", lw=1.0,
+                        label="noise floor" if li == 0 else None)
+    ax.set_xticks(range(len(levels)))
+    ax.set_xticklabels(["all" if l is None else f"level {l}" for l in levels])
+    ax.grid(axis="x", visible=False)
+    return levels
+
+
+def schedules_figure(doc, outdir, name):
+    """Suites that sweep the schedule (other than the paper's Fig. 10 suite, drawn by paper.py):
+    the first recorded metrics, one stacked panel each, grouped by level."""
+    scheds, metrics = schedule_metrics(doc)
+    if len(scheds) < 2:
+        return None
+    mets = [m for m in metrics if not m.endswith("_floor")][:3]
     if not mets:
         return None
-    fig, axes = style.panels(len(mets), ncols=min(3, len(mets)))
-    w = 0.8 / len(scheds)
+    fig, axes = style.figure(rows=len(mets), sharex=False)
     for ax, met in zip(axes, mets):
-        levels = sorted(metrics[met], key=lambda x: -1 if x is None else x)
-        for si, s in enumerate(scheds):
-            means, sds = [], []
-            for lvl in levels:
-                vals = np.asarray(metrics[met][lvl].get(s, []), float)
-                means.append(np.mean(vals) if len(vals) else np.nan)
-                sds.append(np.std(vals) if len(vals) > 1 else 0.0)
-            x = np.arange(len(levels)) + (si - (len(scheds) - 1) / 2) * w
-            ax.bar(x, means, w, yerr=sds, capsize=2, color=style.COLORS[si % len(style.COLORS)],
-                   label=s.replace("_", "-"))
-        ax.set_xticks(range(len(levels)))
-        ax.set_xticklabels(["all" if l is None else f"level {l}" for l in levels])
-        ax.set_ylabel(_pretty(met))
-        ax.set_title(_pretty(met), fontsize="small")
+        schedule_bars(ax, scheds, metrics[met])
+        ax.set_ylabel(_pretty(met), fontsize=7)
         if any(m in met for m in ("sliced_w", "moment", "error", "relative")):
             ax.set_yscale("log")
-    style.title(fig, "Training schedules compared per level (mean \u00b1 sd over seeds)", describe(doc))
-    fig.tight_layout(rect=(0, 0, 1, 0.84))
-    style.shared_legend(fig, axes[0])
-    return style.save(fig, outdir, name, tight=False)
+    style.figure_legend(fig, axes[0], ncol=min(4, len(scheds)))
+    return style.save(fig, outdir, name)

@@ -1,6 +1,8 @@
 """Figures of training runs from metrics.jsonl (gda/trainer.cpp): moment-mismatch trajectories,
 orders 1..4, per level; D/G feature alignment (V_l and M_hat_l against M_l) over training.
 Key names are in keys.py; a record without a key is skipped, not an error."""
+import json
+import math
 import os
 
 import numpy as np
@@ -63,58 +65,100 @@ def _stage_marks(ax, records):
         prev = st
 
 
+def noise_floor(path, config):
+    """Per level, the sampling-noise floor of the moment mismatch at the trainer's evaluation
+    size, from the analysis written beside the run (RUN/analysis.json: two independent target
+    batches of `options.samples` each). The trainer compares `log.eval_samples` real and as many
+    generated samples, so the floor is rescaled by sqrt(samples / eval_samples), the 1/sqrt(N) law
+    of a mean of N independent terms. Returns ({level: [floor per order]}, note) or ({}, None)."""
+    try:
+        with open(os.path.join(os.path.dirname(os.path.abspath(path)), "analysis.json")) as f:
+            doc = json.load(f)
+    except (OSError, ValueError):
+        return {}, None
+    if not isinstance(doc, dict):
+        return {}, None
+    n_a = (doc.get("options") or {}).get("samples")
+    n_e = ((config or {}).get("log") or {}).get("eval_samples") if isinstance(config, dict) else None
+    scale = math.sqrt(n_a / n_e) if n_a and n_e else 1.0
+    floors = {}
+    for lv in doc.get("levels") or []:
+        fl = (lv.get("distribution") or {}).get("moment_mismatch_floor")
+        if isinstance(fl, list) and fl:
+            floors[lv.get("level")] = [x * scale if isinstance(x, (int, float)) else np.nan
+                                       for x in fl]
+    if not floors:
+        return {}, None
+    note = (f"noise floor: two independent target batches of {n_a} samples (analysis.json beside "
+            f"the run)" + (f", rescaled to the trainer's {n_e} evaluation samples by "
+                           f"sqrt({n_a}/{n_e}) = {scale:.3f}" if scale != 1.0 else "")
+            + "; it is one draw, as is the trainer's fixed evaluation batch, and either may sit "
+              "tens of percent from its expectation")
+    return floors, note
+
+
 def moments_figure(path, records, result, config, outdir, name):
+    """Moment mismatch of patches, orders 1..4, over training, one row per level, with the
+    sampling-noise floor of each order (dashed, same colour) when the run has an analysis."""
     series = _per_level(records, keys.M_MOMENTS, lambda e: e.get(keys.M_MOMENTS_PER_ORDER))
     if not series:
         return None
+    floors, _ = noise_floor(path, config)
     levels = sorted(series)
-    fig, axes = style.panels(len(levels), ncols=min(len(levels), 4), sharey=False)
+    fig, axes = style.figure(rows=len(levels))
     for ax, l in zip(axes, levels):
         steps, vals = series[l]
         n = max(len(v) for v in vals)
         arr = np.full((len(vals), n), np.nan)
         for i, v in enumerate(vals):
             arr[i, :len(v)] = [x if x is not None else np.nan for x in v]
+        fl = floors.get(l) or []
         for k in range(n):
-            ax.plot(steps, arr[:, k], marker=style.MARKERS[k % len(style.MARKERS)],
-                    markevery=max(1, len(steps) // 12), label=f"order {k + 1}")
+            col = style.series(k)
+            ax.plot(steps, arr[:, k], color=col, marker=style.MARKERS[k % len(style.MARKERS)],
+                    markevery=max(1, len(steps) // 8), ms=2.5, label=f"order {k + 1}")
+            if k < len(fl) and np.isfinite(fl[k]):
+                ax.axhline(fl[k], color=col, ls=(0, (3, 2)), lw=0.8)
         _stage_marks(ax, records)
         ax.set_yscale("log")
-        ax.set_xlabel("generator step")
-        ax.set_ylabel("moment mismatch of patches (relative)")
-        ax.set_title(f"level {l}")
-        ax.legend()
-    style.title(fig, "Moment mismatch between generated and real patches over training",
-                describe(path, result, config))
+        ax.set_ylabel("moment mismatch")
+        if len(levels) > 1:
+            style.tag(ax, f"level {l}")
+    if floors:
+        axes[0].plot([], [], color="0.3", ls=(0, (3, 2)), lw=0.8, label="noise floor")
+    style.figure_legend(fig, axes[0], ncol=3)
+    axes[-1].set_xlabel("generator step")
     return style.save(fig, outdir, name)
 
 
 def alignment_figure(path, records, result, config, outdir, name):
+    """Matched |cos| with the target's columns over training, one row per level: the generator's
+    output layer M_hat (G), the discriminator's decoder V (D), and V against M_hat when logged;
+    mean solid, worst dashed."""
     rec = _per_level(records, keys.M_RECOVERY, lambda e: (e.get(keys.M_MEAN_COS), e.get(keys.M_MIN_COS)))
     vco = _per_level(records, keys.M_V_COSINE, lambda e: (e.get(keys.M_MEAN_COS), e.get(keys.M_MIN_COS)))
     vhat = _per_level(records, keys.M_V_HAT_COSINE, lambda e: (e.get(keys.M_MEAN_COS), e.get(keys.M_MIN_COS)))
     if not (rec or vco):
         return None
     levels = sorted(set(rec) | set(vco))
-    fig, axes = style.panels(len(levels), ncols=min(len(levels), 4))
+    fig, axes = style.figure(rows=len(levels))
     for ax, l in zip(axes, levels):
-        for series, lab, col in ((rec, r"G: $\hat{M}_\ell$ vs $M_\ell$", style.ROLE["learned"]),
-                                 (vco, r"D: $V_\ell$ vs $M_\ell$", style.ROLE["decoder"]),
-                                 (vhat, r"D vs G: $V_\ell$ vs $\hat{M}_\ell$", style.ROLE["target"])):
+        for series, lab, col in ((rec, r"G: $\hat{M}$ vs $M$", style.ROLE["learned"]),
+                                 (vco, r"D: $V$ vs $M$", style.ROLE["decoder"]),
+                                 (vhat, r"$V$ vs $\hat{M}$", style.ROLE["target"])):
             if l not in series:
                 continue
             steps, v = series[l]
             mean = [a[0] if a[0] is not None else np.nan for a in v]
             worst = [a[1] if a[1] is not None else np.nan for a in v]
-            ax.plot(steps, mean, color=col, label=f"{lab}, mean")
-            ax.plot(steps, worst, color=col, ls="--", label=f"{lab}, worst")
+            ax.plot(steps, mean, color=col, label=lab)
+            ax.plot(steps, worst, color=col, ls="--", lw=0.8)
         _stage_marks(ax, records)
-        ax.axhline(0.99, color=style.ROLE["reference"], lw=0.8, ls=":", label="bar 0.99")
-        ax.set_ylim(top=1.01)
-        ax.set_xlabel("generator step")
-        ax.set_ylabel("matched |cos| with the target's columns")
-        ax.set_title(f"level {l}")
-        ax.legend(loc="lower right")
-    style.title(fig, "Feature alignment over training: generator output layer and discriminator "
-                "first layer", describe(path, result, config))
+        ax.axhline(0.99, color=style.ROLE["reference"], lw=0.6, ls=":")
+        ax.set_ylim(top=1.02)
+        ax.set_ylabel("matched |cos|")
+        if len(levels) > 1:
+            style.tag(ax, f"level {l}")
+    style.figure_legend(fig, axes[0], ncol=3)
+    axes[-1].set_xlabel("generator step")
     return style.save(fig, outdir, name)
