@@ -9,6 +9,7 @@
 #include "core/rng.h"
 #include "core/validate.h"
 #include "experiments/analysis.h"
+#include "experiments/image_structure.h"
 #include "synth/config.h"
 #include "synth/sample.h"
 #include "synth/target.h"
@@ -27,45 +28,6 @@ std::string join(const std::vector<std::string>& names) {
 
 Json finite_or_null(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
 
-// ---- Typed getters with field-naming errors ---------------------------------------------------
-
-std::int64_t get_int(const Json& c, const std::string& key, const std::string& field,
-                     std::int64_t fallback, std::int64_t lo, std::int64_t hi) {
-  if (!c.contains(key)) return fallback;
-  const Json& v = c[key];
-  if (!v.is_number_integer()) fail_field(field + "." + key, v.dump(), "must be an integer");
-  const std::int64_t x = v.get<std::int64_t>();
-  require_int_in_range(field + "." + key, x, lo, hi);
-  return x;
-}
-
-double get_double(const Json& c, const std::string& key, const std::string& field,
-                  double fallback) {
-  if (!c.contains(key)) return fallback;
-  const Json& v = c[key];
-  if (!v.is_number()) fail_field(field + "." + key, v.dump(), "must be a number");
-  return v.get<double>();
-}
-
-bool get_bool(const Json& c, const std::string& key, const std::string& field, bool fallback) {
-  if (!c.contains(key)) return fallback;
-  const Json& v = c[key];
-  if (!v.is_boolean()) fail_field(field + "." + key, v.dump(), "must be true or false");
-  return v.get<bool>();
-}
-
-std::string get_choice(const Json& c, const std::string& key, const std::string& field,
-                       const std::string& fallback, const std::vector<std::string>& choices) {
-  if (!c.contains(key)) return fallback;
-  const Json& v = c[key];
-  if (!v.is_string()) fail_field(field + "." + key, v.dump(), "must be a string");
-  const std::string s = v.get<std::string>();
-  if (std::find(choices.begin(), choices.end(), s) == choices.end()) {
-    fail_field(field + "." + key, s, "must be one of " + join(choices));
-  }
-  return s;
-}
-
 // The job's target: the suite's config, rebuilt with the job seed when the kind asks for it.
 Target build_job_target(const JobSpec& spec, bool reseed) {
   Json config = spec.target;
@@ -80,12 +42,12 @@ const std::vector<std::string> kFirstLayerKeys = {"samples", "method", "rho_meth
 
 Json normalize_first_layer(const Json& c, const std::string& field, const fs::path&) {
   require_known_keys(c, field, kFirstLayerKeys);
-  return Json{{"samples", get_int(c, "samples", field, 2000, 2, std::int64_t{1} << 32)},
-              {"method", get_choice(c, "method", field, "moments", {"moments", "mle", "auto"})},
-              {"rho_method", get_choice(c, "rho_method", field, "cross_moment",
-                                        {"cross_moment", "coactivation"})},
-              {"max_units", get_int(c, "max_units", field, 0, 0, 1 << 20)},
-              {"reseed_target", get_bool(c, "reseed_target", field, false)}};
+  return Json{{"samples", config_int(c, "samples", field, 2000, 2, std::int64_t{1} << 32)},
+              {"method", config_choice(c, "method", field, "moments", {"moments", "mle", "auto"})},
+              {"rho_method", config_choice(c, "rho_method", field, "cross_moment",
+                                           {"cross_moment", "coactivation"})},
+              {"max_units", config_int(c, "max_units", field, 0, 0, 1 << 20)},
+              {"reseed_target", config_bool(c, "reseed_target", field, false)}};
 }
 
 // Fits the first layer from the true S_1 of N samples and scores it against the planted values.
@@ -176,12 +138,12 @@ Json normalize_analyze(const Json& c, const std::string& field, const fs::path& 
   }
   fs::path run = c["run"].get<std::string>();
   if (run.is_relative() && !base_dir.empty()) run = fs::absolute(base_dir / run);
-  const double threshold = get_double(c, "threshold", field, 0.99);
+  const double threshold = config_double(c, "threshold", field, 0.99);
   require_in_range(field + ".threshold", threshold, 0.0, 1.0, false, true);
   return Json{{"run", run.lexically_normal().string()},
-              {"samples", get_int(c, "samples", field, 4000, 2, std::int64_t{1} << 32)},
+              {"samples", config_int(c, "samples", field, 4000, 2, std::int64_t{1} << 32)},
               {"threshold", threshold},
-              {"directions", get_int(c, "directions", field, 128, 1, 1 << 16)}};
+              {"directions", config_int(c, "directions", field, 128, 1, 1 << 16)}};
 }
 
 // Scores a stored model against the suite's target: the target is built and saved into the job's
@@ -229,12 +191,50 @@ Registry& registry() {
                                              "(experiments/analysis.h)",
                                          .normalize = normalize_analyze,
                                          .run = run_analyze};
+    reg->kinds["image_structure"] = image_structure_job_kind();
     return reg;
   }();
   return *r;
 }
 
 }  // namespace
+
+std::int64_t config_int(const Json& c, const std::string& key, const std::string& field,
+                        std::int64_t fallback, std::int64_t lo, std::int64_t hi) {
+  if (!c.contains(key)) return fallback;
+  const Json& v = c[key];
+  if (!v.is_number_integer()) fail_field(field + "." + key, v.dump(), "must be an integer");
+  const std::int64_t x = v.get<std::int64_t>();
+  require_int_in_range(field + "." + key, x, lo, hi);
+  return x;
+}
+
+double config_double(const Json& c, const std::string& key, const std::string& field,
+                     double fallback) {
+  if (!c.contains(key)) return fallback;
+  const Json& v = c[key];
+  if (!v.is_number()) fail_field(field + "." + key, v.dump(), "must be a number");
+  return v.get<double>();
+}
+
+bool config_bool(const Json& c, const std::string& key, const std::string& field, bool fallback) {
+  if (!c.contains(key)) return fallback;
+  const Json& v = c[key];
+  if (!v.is_boolean()) fail_field(field + "." + key, v.dump(), "must be true or false");
+  return v.get<bool>();
+}
+
+std::string config_choice(const Json& c, const std::string& key, const std::string& field,
+                          const std::string& fallback, const std::vector<std::string>& choices) {
+  if (!c.contains(key)) return fallback;
+  const Json& v = c[key];
+  if (!v.is_string()) fail_field(field + "." + key, v.dump(), "must be a string");
+  const std::string s = v.get<std::string>();
+  if (std::find(choices.begin(), choices.end(), s) == choices.end()) {
+    fail_field(field + "." + key, s, "must be one of " + join(choices));
+  }
+  return s;
+}
 
 void register_job_kind(JobKind kind) {
   if (kind.name.empty() || !kind.normalize || !kind.run) {

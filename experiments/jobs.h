@@ -82,4 +82,16 @@ std::vector<std::string> job_kind_names();  // sorted
 void require_known_keys(const Json& object, const std::string& field,
                         const std::vector<std::string>& known);
 
+// Typed reads of one key of a kind's config: `fallback` when the key is absent, else the value
+// checked ("<field>.<key> = ...: must be an integer", "... must be in [lo, hi]", "... must be one
+// of a, b").
+std::int64_t config_int(const Json& config, const std::string& key, const std::string& field,
+                        std::int64_t fallback, std::int64_t lo, std::int64_t hi);
+double config_double(const Json& config, const std::string& key, const std::string& field,
+                     double fallback);
+bool config_bool(const Json& config, const std::string& key, const std::string& field,
+                 bool fallback);
+std::string config_choice(const Json& config, const std::string& key, const std::string& field,
+                          const std::string& fallback, const std::vector<std::string>& choices);
+
 }  // namespace fsr

@@ -16,7 +16,9 @@ packages=(
   libtorch-dev libopenblas0-pthread  # without OpenBLAS, Debian's LibTorch uses reference BLAS
   libeigen3-dev libboost-math-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libbenchmark-dev
+  libstb-dev  # image decoding for the real-image pyramids (core/image_io.h)
   python3 python3-numpy python3-matplotlib  # figures, and the numpy interoperability test
+  python3-skimage  # ships the sample photographs the real-image suite reads (no downloads)
 )
 
 missing=()
