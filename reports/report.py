@@ -121,9 +121,17 @@ def run(root, outdir, quiet=False):
         rep.log(f"suite {path}")
         res = rep.guarded(path, suites.error_vs_n_figure, doc, outdir, f"{s}_error_vs_n")
         files, fits = res if res else (None, [])
-        items = [("Recovery error against N with fitted log-log slopes", files),
-                 ("Layer-wise vs random-lower vs joint, per level",
-                  rep.guarded(path, suites.schedules_figure, doc, outdir, f"{s}_schedules"))]
+        items = [("Recovery error against N with fitted log-log slopes", files)]
+        targets = suites.targets_of(doc)
+        if len(targets) > 1:
+            # Schedules compared per target family (a misspecified family is its own question).
+            for t in targets:
+                items.append((f"Training schedules per level on target '{t}'",
+                              rep.guarded(path, suites.schedules_figure, suites.only_target(doc, t),
+                                          outdir, f"{s}_schedules_{suites.safe_name(t)}")))
+        else:
+            items.append(("Layer-wise vs random-lower vs joint, per level",
+                          rep.guarded(path, suites.schedules_figure, doc, outdir, f"{s}_schedules")))
         notes = [f"fit {f['metric']} / {f['series']}: slope {f['slope']:.3f} "
                  f"(95% bootstrap [{f['lo']:.3f}, {f['hi']:.3f}])" for f in fits]
         fit_notes.extend(fits)

@@ -108,8 +108,8 @@ def error_curve_figure(doc, outdir, name):
         ax.set_ylabel("mean atoms per patch")
         ax.set_title(f"level {li + 1}")
     style.title(fig, "Sparsity against the reconstruction error (lower = sparser)", describe(doc))
-    fig.tight_layout(rect=(0, 0, 1, 0.80))
-    style.shared_legend(fig, axes[0], ncol=3, top=0.80)
+    fig.tight_layout(rect=(0, 0, 1, 0.74))
+    style.shared_legend(fig, axes[0], ncol=3, top=0.74)
     return style.save(fig, outdir, name, tight=False)
 
 
