@@ -26,7 +26,7 @@ void print_result(std::string_view kind, const Json& payload, bool as_json, cons
                   const std::function<void(std::ostream&)>& human);
 
 void register_theory_commands(CLI::App& app);      // moments, fit-first-layer, match
-void register_synth_commands(CLI::App& app);       // synth, inspect
+void register_synth_commands(CLI::App& app);       // synth, pyramid, inspect
 void register_gda_commands(CLI::App& app);         // train (only in builds with LibTorch)
 void register_analysis_commands(CLI::App& app);    // analyze
 void register_run_commands(CLI::App& app);         // run, merge (suites)

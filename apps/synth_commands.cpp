@@ -8,9 +8,11 @@
 #include "apps/cli.h"
 #include "core/atomic_file.h"
 #include "core/memory_budget.h"
+#include "core/image_io.h"
 #include "core/npy.h"
 #include "core/validate.h"
 #include "synth/config.h"
+#include "synth/image_pyramid.h"
 #include "synth/report.h"
 #include "synth/sample.h"
 #include "synth/target.h"
@@ -24,6 +26,15 @@ struct SynthArgs {
   std::int64_t samples = 0;
   bool hidden = false, json = false;
   int threads = 1;
+};
+
+struct PyramidArgs {
+  std::vector<std::string> images;
+  std::string out;
+  int levels = 4, grid = 2, patch = 2, colors = 3, scale = 1;
+  std::int64_t samples = 1000;
+  std::uint64_t seed = 0;
+  bool json = false;
 };
 
 struct InspectArgs {
@@ -135,6 +146,37 @@ void run_synth(const SynthArgs& a) {
   });
 }
 
+void run_pyramid(const PyramidArgs& a) {
+  Stopwatch clock;
+  if (a.out.empty()) fail_field("--out", a.out, "must name a directory");
+  const fs::path out(a.out);
+  if (fs::exists(out) && (!fs::is_directory(out) || !fs::is_empty(out)))
+    fail_field("--out", a.out, "exists and is not an empty directory");
+  std::vector<fs::path> files;
+  for (const std::string& p : a.images) {
+    const auto found = find_images(p, "--images");
+    files.insert(files.end(), found.begin(), found.end());
+  }
+  const PyramidGeometry g{.levels = a.levels, .grid = a.grid, .patch = a.patch, .colors = a.colors};
+  const ImagePyramid pyr = build_image_pyramid(
+      g, {.images = files, .samples = a.samples, .image_scale = a.scale, .seed = a.seed});
+  save_pyramid(out, pyr);
+  Json sides = Json::array();
+  for (int l = 1; l <= g.levels; ++l) sides.push_back(g.side_at(l));
+  const Json payload{{"out", out.string()},
+                     {"images", pyr.images},
+                     {"samples", a.samples},
+                     {"sides", sides},
+                     {"wall_time_s", clock.seconds()}};
+  const Json args{{"images", a.images}, {"out", a.out},         {"levels", a.levels},
+                  {"grid", a.grid},     {"patch", a.patch},     {"colors", a.colors},
+                  {"scale", a.scale},   {"samples", a.samples}, {"seed", a.seed}};
+  print_result("pyramid", payload, a.json, args, [&](std::ostream& os) {
+    os << a.samples << " crops of " << pyr.images.size() << " images written to " << out.string()
+       << " as X_1.npy .. X_" << g.levels << ".npy, sides " << sides.dump() << "\n";
+  });
+}
+
 void run_inspect(const InspectArgs& a) {
   if (a.samples < 2) fail_field("--samples", a.samples, "must be >= 2");
   require_int_in_range("--threads", a.threads, 1, 256);
@@ -182,6 +224,22 @@ void register_synth_commands(CLI::App& app) {
                     "sampling threads (results do not depend on it)");
   synth->add_flag("--json", synth_args->json, "print one JSON object");
   synth->callback([synth_args] { run_synth(*synth_args); });
+
+  auto pyr = std::make_shared<PyramidArgs>();
+  CLI::App* pyramid = app.add_subcommand(
+      "pyramid", "Crop image files into an L-level average-pooled pyramid in a target's layout");
+  pyramid->add_option("--images", pyr->images, "image files or folders (PNG, JPEG, ...)")
+      ->required();
+  pyramid->add_option("--out", pyr->out, "directory to write (new or empty)")->required();
+  pyramid->add_option("--levels", pyr->levels, "L (default 4)");
+  pyramid->add_option("--grid", pyr->grid, "h_1 (default 2): sides r h_1 2^(l-1)");
+  pyramid->add_option("--patch", pyr->patch, "r (default 2)");
+  pyramid->add_option("--colors", pyr->colors, "1 (grey) or 3 (RGB, default)");
+  pyramid->add_option("--samples", pyr->samples, "crops (default 1000)");
+  pyramid->add_option("--scale", pyr->scale, "average-pool each image by this factor first");
+  pyramid->add_option("--seed", pyr->seed, "crop positions derive from it");
+  pyramid->add_flag("--json", pyr->json, "print one JSON object");
+  pyramid->callback([pyr] { run_pyramid(*pyr); });
 
   auto inspect_args = std::make_shared<InspectArgs>();
   CLI::App* inspect = app.add_subcommand("inspect", "Property report of a target directory");

@@ -13,6 +13,8 @@
 //                         target (theory/first_layer.h) and score them against the planted values
 //   analyze_only          score a stored model directory against the target
 //   (experiments/analysis.h)
+//   image_structure       per-level sparse coding and locality of real-image pyramids and the
+//                         planted target (experiments/image_structure.h)
 //
 // The "gda" kind belongs to the learner: experiments/gda_job.h (built only with LibTorch)
 // registers it, and apps/main.cpp calls that before the command line is parsed, so `fsr run` and

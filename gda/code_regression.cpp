@@ -6,6 +6,8 @@
 
 #include "core/validate.h"
 #include "synth/architecture.h"
+#include "synth/target.h"
+#include "theory/sparse_coding.h"
 
 namespace fsr {
 
@@ -90,17 +92,9 @@ Eigen::MatrixXd refine_dictionary(const Eigen::MatrixXd& patches, const Eigen::M
                                                             double(round) / double(rounds - 1))
                                     : floor_to;
     const Eigen::MatrixXd s = decode_codes(patches, m, floor);
-    // MOD update: M = argmin ||X - S M^T||_F, then unit columns. A column no patch uses keeps
-    // its previous value (the normal equations would be singular in it).
-    Eigen::MatrixXd g = s.transpose() * s;
-    const Eigen::MatrixXd rhs = s.transpose() * patches;  // (k, d)
-    const double lambda = 1e-12 * std::max(g.diagonal().maxCoeff(), 1e-300);
-    g.diagonal().array() += lambda;
-    Eigen::MatrixXd next = g.ldlt().solve(rhs).transpose();  // (d, k)
-    for (Eigen::Index j = 0; j < m.cols(); ++j) {
-      const double nr = next.col(j).norm();
-      if (s.col(j).squaredNorm() > 0 && nr > 0) m.col(j) = next.col(j) / nr;
-    }
+    // MOD update (theory/sparse_coding.h): M = argmin ||X - S M^T||_F, unit columns; a column
+    // no patch uses keeps its previous value.
+    m = mod_update(patches, s, m);
   }
   return m;
 }

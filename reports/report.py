@@ -9,6 +9,8 @@ Walks DIR recursively and dispatches on each document's "kind" (docs/reports.md)
   metrics.jsonl        moment-mismatch trajectories and D/G feature alignment over training
   suite-summary        error against N with fitted slopes; schedules compared per level
   sample-complexity    N* against d and 1/eps with fits, intervals, reference bounds; error vs N
+  image-structure      sparsity histograms and error curves (real vs planted vs Gaussian control),
+                       learned atoms as tiles, locality curves (docs/real_images.md)
 Writes FIGDIR/<name>.pdf and .png per figure, FIGDIR/report.md, FIGDIR/report_table.tex and
 FIGDIR/report.json (the list of figures, for tools).
 Exit status: 0 on success; 2 when DIR is missing or holds no recognisable document (one line on
@@ -30,8 +32,8 @@ except ImportError as e:  # pragma: no cover - depends on the machine
           file=sys.stderr)
     sys.exit(2)
 
-from fsrplot import (analysis, documents, paper, sample_complexity, style, suites,  # noqa: E402
-                     tables, training)
+from fsrplot import (analysis, documents, image_structure, paper,  # noqa: E402
+                     sample_complexity, style, suites, tables, training)
 
 SCHEMA_VERSION = 1
 
@@ -145,7 +147,15 @@ def run(root, outdir, quiet=False):
         items = [(f"{suites._pretty(metric)} against the number of samples N: seeds as dots, "
                   "median per job (line), log-log fit (dashed), N^-1/2 (dotted)", files)
                  for metric, files in figs]
-        if not paper.handles(doc):
+        targets = suites.targets_of(doc)
+        if not paper.handles(doc) and len(targets) > 1:
+            # Schedules compared per target family (a misspecified family is its own question).
+            for t in targets:
+                items.append((f"Schedules compared per level on target '{t}' (mean over seeds, sd "
+                              "as error bar)",
+                              rep.guarded(path, suites.schedules_figure, suites.only_target(doc, t),
+                                          outdir, f"{s}_schedules_{suites.safe_name(t)}")))
+        elif not paper.handles(doc):
             items.append(("Schedules compared per level (mean over seeds, sd as error bar)",
                           rep.guarded(path, suites.schedules_figure, doc, outdir, f"{s}_schedules")))
         notes = [f"fit {f['metric']} / {f['series']}: slope {f['slope']:.3f} "
@@ -183,6 +193,23 @@ def run(root, outdir, quiet=False):
                 notes.append(f"summary ({job}): {v['summary']}")
         notes += sample_complexity.slope_notes(doc) + sample_complexity.steps_notes(doc)
         rep.add(f"Sample complexity: {rel(path)}", sample_complexity.describe(doc), items, notes)
+
+    for path, doc in docs.image_structures:
+        s = "structure_" + documents.slug(path, root)
+        rep.log(f"image structure {path}")
+        items = [("Per-patch sparsity at a fixed error: real images vs planted target vs "
+                  "Gaussian controls",
+                  rep.guarded(path, image_structure.sparsity_figure, doc, outdir, f"{s}_sparsity")),
+                 ("Mean atoms per patch against the reconstruction error",
+                  rep.guarded(path, image_structure.error_curve_figure, doc, outdir, f"{s}_error")),
+                 ("Locality: level-l codes predicted from n x n parent codes, up to the whole "
+                  "coarser image",
+                  rep.guarded(path, image_structure.locality_figure, doc, outdir, f"{s}_locality"))]
+        for src in ("images", "target"):
+            items.append((f"Atoms learned from the {src} patches, per level",
+                          rep.guarded(path, image_structure.atoms_figure, doc, path, src, outdir,
+                                      f"{s}_atoms_{src}")))
+        rep.add(f"Image structure: {rel(path)}", image_structure.describe(doc), items)
 
     write_outputs(rep, docs, fit_notes)
     return rep, docs
@@ -224,7 +251,8 @@ def write_outputs(rep, docs, fits):
     index = {"schema_version": SCHEMA_VERSION, "kind": "report", "source": os.path.abspath(rep.root),
              "figures": rep.figures, "problems": rep.problems, "slopes": fits,
              "documents": {"analyze": len(docs.analyses), "training": len(docs.trainings),
-                           "suite": len(docs.suites), "sample_complexity": len(docs.sample_complexity)}}
+                           "suite": len(docs.suites), "sample_complexity": len(docs.sample_complexity),
+                           "image_structure": len(docs.image_structures)}}
     _atomic_write(os.path.join(rep.outdir, "report.json"), json.dumps(index, indent=2) + "\n")
 
 
@@ -251,7 +279,7 @@ def main(argv=None):
         return 2
     if rep is None:
         print(f"report: DIR = {a.dir}: no fsrlab document found (looked for JSON with kind analyze, "
-              f"suite-summary, sample-complexity, and metrics.jsonl files)", file=sys.stderr)
+              f"suite-summary, sample-complexity, image-structure, and metrics.jsonl files)", file=sys.stderr)
         return 2
     n_fig = sum(1 for f in rep.figures if f.endswith(".png"))
     print(f"report: {n_fig} figures, report.md" + (", report_table.tex" if rep.table_rows else "")

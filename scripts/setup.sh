@@ -18,9 +18,11 @@ packages=(
   libtorch-dev libopenblas0-pthread  # without OpenBLAS, Debian's LibTorch uses reference BLAS
   libeigen3-dev libboost-math-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libbenchmark-dev
+  libstb-dev  # image decoding for the real-image pyramids (core/image_io.h)
   python3 python3-numpy python3-matplotlib  # figures, and the numpy interoperability test
   clang-14 libclang-rt-14-dev  # the sanitizer build and libFuzzer (its runtime) of scripts/test.sh
   python3-dev pybind11-dev                  # the fsrlab Python module (docs/python.md)
+  python3-skimage  # ships the sample photographs the real-image suite reads (no downloads)
 )
 # Only the tests need these: a private one-node Slurm cluster for scripts/slurm/ (docs/cluster.md).
 test_packages=(munge slurmctld slurmd slurm-client)

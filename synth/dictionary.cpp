@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/validate.h"
+#include "theory/sparse_coding.h"
 
 namespace fsr {
 namespace {
@@ -35,14 +36,7 @@ Eigen::MatrixXd orthonormal_dictionary(int d, int m, Rng& rng) {
   return Q;
 }
 
-double coherence(const Eigen::MatrixXd& M) {
-  if (M.cols() < 2) return 0.0;
-  Eigen::MatrixXd N = M;
-  normalize_columns(N);
-  Eigen::MatrixXd G = N.transpose() * N;
-  G.diagonal().setZero();
-  return G.cwiseAbs().maxCoeff();
-}
+double coherence(const Eigen::MatrixXd& M) { return coherence_stats(M).max; }
 
 double welch_bound(int d, int m) {
   if (m <= d) return 0.0;

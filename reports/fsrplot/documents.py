@@ -13,10 +13,12 @@ class Documents:
         self.suites = []             # (path, doc)
         self.sample_complexity = []  # (path, doc)
         self.trainings = []          # (path of metrics.jsonl, [records], result doc or None, config or None)
+        self.image_structures = []   # (path, doc)
         self.skipped = []            # (path, why)
 
     def empty(self):
-        return not (self.analyses or self.suites or self.sample_complexity or self.trainings)
+        return not (self.analyses or self.suites or self.sample_complexity or self.trainings
+                    or self.image_structures)
 
 
 def _load_json(path):
@@ -76,6 +78,8 @@ def find(root, exclude=()):
                 docs.suites.append((path, doc))
             elif kind in keys.KIND_SAMPLE_COMPLEXITY:
                 docs.sample_complexity.append((path, doc))
+            elif kind == keys.KIND_IMAGE_STRUCTURE:
+                docs.image_structures.append((path, doc))
     return docs
 
 

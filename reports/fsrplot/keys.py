@@ -8,6 +8,7 @@ no kind; they are recognised by file name (gda/trainer.cpp Trainer::log_metrics)
 KIND_ANALYZE = "analyze"                     # experiments/analysis.h (fsr analyze)
 KIND_SUITE_SUMMARY = ("suite-summary", "run", "merge")  # experiments/runner.h (fsr run / merge)
 KIND_SAMPLE_COMPLEXITY = ("sample-complexity", "sample_complexity")
+KIND_IMAGE_STRUCTURE = "image-structure"  # experiments/image_structure.h (image_structure jobs)
 KIND_TRAIN = "train"                         # gda/trainer.h result.json (fsr train)
 METRICS_FILES = ("metrics.jsonl",)           # one JSON record per logged generator step
 
@@ -33,6 +34,9 @@ S_SCHEDULE = ("schedule.kind", "schedule", "config.schedule.kind")  # sweep key 
 SCHEDULES = ("layerwise", "random_lower", "joint", "layerwise_finetune")  # gda/learner_config.h
 # A recorded value is an error (drawn against N) when its path contains one of these.
 S_ERROR_MARKERS = ("error", "relative", "sliced_w", "moment_mismatch", "gap")
+
+# --- image-structure documents (experiments/image_structure.h, docs/real_images.md) ---------
+IS_SOURCES = "sources"            # {images|target: {samples, levels: [{level, data, noise, planted, locality}]}}
 
 # --- sample-complexity documents (experiments/sample_complexity.h, docs/sample_complexity.md) ---
 SC_SUITE = "suite"               # the normalised suite at its size (also manifest.config)

@@ -44,6 +44,22 @@ def _schedule(row):
     return None
 
 
+def targets_of(doc):
+    """The target names of a summary's finished rows, in order of first appearance."""
+    return list(OrderedDict((str(r.get("target")), 1) for r in _ok_rows(doc) if r.get("target")))
+
+
+def safe_name(text):
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(text))
+
+
+def only_target(doc, target):
+    """A copy of the summary holding only the rows of one target."""
+    out = dict(doc)
+    out[keys.S_ROWS] = [r for r in doc.get(keys.S_ROWS) or [] if str(r.get("target")) == target]
+    return out
+
+
 def describe(doc):
     parts = [f"suite '{doc.get('suite', '?')}' (size {doc.get('size', '?')})"]
     rows = _ok_rows(doc)

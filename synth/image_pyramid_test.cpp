@@ -1,0 +1,116 @@
+#include "synth/image_pyramid.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "core/validate.h"
+
+namespace fsr {
+namespace {
+namespace fs = std::filesystem;
+
+// Binary PPM (P6) / PGM (P5) written by hand: the pixel values are known exactly.
+void write_pnm(const fs::path& p, int w, int h, int channels, int (*value)(int y, int x, int c)) {
+  std::ofstream f(p, std::ios::binary);
+  f << (channels == 3 ? "P6" : "P5") << "\n" << w << " " << h << "\n255\n";
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (int c = 0; c < channels; ++c) f.put(static_cast<char>(value(y, x, c)));
+}
+
+int texture(int y, int x, int c) { return (7 * y + 13 * x + 61 * c + (x * y) % 17) % 256; }
+int grey(int y, int x, int) { return (3 * y + 5 * x) % 256; }
+
+class ImagePyramidTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("fsr_image_pyramid_test_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    write_pnm(dir_ / "a.ppm", 40, 36, 3, texture);
+    write_pnm(dir_ / "b.pgm", 20, 24, 1, grey);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+TEST_F(ImagePyramidTest, LevelsAreCropsAveragedOverBlocksOfTheImage) {
+  const PyramidGeometry g{.levels = 3, .grid = 2, .patch = 2, .colors = 3};  // sides 4, 8, 16
+  const ImagePyramid p =
+      build_image_pyramid(g, {.images = {dir_ / "a.ppm", dir_ / "b.pgm"}, .samples = 6, .seed = 3});
+  ASSERT_EQ(p.x.size(), 3u);
+  for (std::int64_t i = 0; i < 6; ++i) {
+    const auto [img, top, left] = p.crops[i];
+    EXPECT_EQ(img, i % 2);  // round robin over images
+    for (int l = 1; l <= 3; ++l) {
+      const int s = g.side_at(l), block = 16 / s;  // pixels of the image per pixel of X_l
+      for (int c = 0; c < 3; ++c)
+        for (int y = 0; y < s; ++y)
+          for (int x = 0; x < s; ++x) {
+            // Reference: the mean of the block of the image file, from the pixel formula.
+            double sum = 0;
+            for (int dy = 0; dy < block; ++dy)
+              for (int dx = 0; dx < block; ++dx) {
+                const int yy = top + y * block + dy, xx = left + x * block + dx;
+                sum += img == 0 ? texture(yy, xx, c) : grey(yy, xx, 0);  // grey replicated
+              }
+            ASSERT_NEAR(p.x[l - 1](i, (c * s + y) * s + x), sum / (block * block) / 255.0,
+                        1e-6)  // float32 decoding of 8-bit values
+                << "sample " << i << " level " << l;
+          }
+    }
+  }
+  // The same seed draws the same crops for a longer run.
+  const ImagePyramid q =
+      build_image_pyramid(g, {.images = {dir_ / "a.ppm", dir_ / "b.pgm"}, .samples = 9, .seed = 3});
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(q.crops[i], p.crops[i]);
+}
+
+TEST_F(ImagePyramidTest, ScaleAndLumaAndRoundTrip) {
+  const PyramidGeometry g{.levels = 2, .grid = 2, .patch = 2, .colors = 1};  // sides 4, 8
+  const ImagePyramid p = build_image_pyramid(
+      g, {.images = {dir_ / "a.ppm"}, .samples = 4, .image_scale = 2, .seed = 1});
+  for (int i = 0; i < 4; ++i) {
+    const auto [img, top, left] = p.crops[i];
+    EXPECT_LE(top + 8, 36 / 2);
+    EXPECT_LE(left + 8, 40 / 2);
+    // Fine pixel (0, 0) = mean over the 2x2 image block of the luma.
+    double sum = 0;
+    for (int dy = 0; dy < 2; ++dy)
+      for (int dx = 0; dx < 2; ++dx) {
+        const int yy = 2 * top + dy, xx = 2 * left + dx;
+        sum += 0.299 * texture(yy, xx, 0) + 0.587 * texture(yy, xx, 1) + 0.114 * texture(yy, xx, 2);
+      }
+    EXPECT_NEAR(p.x[1](i, 0), sum / 4 / 255.0, 1e-6);
+  }
+  save_pyramid(dir_ / "pyr", p);
+  PyramidGeometry back;
+  const std::vector<RowMatrix> x = load_level_images(dir_ / "pyr", &back);
+  EXPECT_EQ(back.levels, 2);
+  EXPECT_EQ(back.colors, 1);
+  for (int l = 0; l < 2; ++l) EXPECT_LT((x[l] - p.x[l]).cwiseAbs().maxCoeff(), 1e-7);  // float32
+}
+
+TEST_F(ImagePyramidTest, BadInputNamesTheRule) {
+  const PyramidGeometry big{.levels = 4, .grid = 2, .patch = 2, .colors = 3};  // side 32 > 24
+  try {
+    build_image_pyramid(big, {.images = {dir_ / "b.pgm"}, .samples = 1});
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("smaller than one crop (32 x 32)"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(build_image_pyramid({.levels = 1, .grid = 2, .patch = 2, .colors = 2},
+                                   {.images = {dir_ / "a.ppm"}}),
+               InputError);
+  EXPECT_THROW(build_image_pyramid({.levels = 1, .grid = 2, .patch = 2, .colors = 3}, {}),
+               InputError);
+  EXPECT_THROW(load_level_images(dir_), InputError);  // no pyramid.json / target.json
+}
+
+}  // namespace
+}  // namespace fsr
