@@ -1,4 +1,4 @@
-// fsr train: the GDA learner (gda/, SPEC §4) on the command line. The run directory holds the
+// fsr train: the GDA learner (gda/, docs/science.md §4) on the command line. The run directory holds the
 // learned model in the target layout (model/, readable by load_target and `fsr match`), the
 // decoder rows V_l.npy, metrics.jsonl, checkpoint/ and result.json; see gda/trainer.h.
 #include <cstdio>

@@ -1,4 +1,4 @@
-// fsr moments | fit-first-layer | match: the theory/ layer on the command line (SPEC §2–3).
+// fsr moments | fit-first-layer | match: the theory/ layer on the command line (docs/science.md §2–3).
 #include <cstdio>
 #include <iomanip>
 #include <memory>

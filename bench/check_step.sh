@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Equivalence of our SGDA step (gda/fast) and PyTorch eager's (bench/pytorch_step.py): from the
-# same initial weights, real batch and latents, one step at both sizes of issue 7 (quick-start
+# same initial weights, real batch and latents, one step at both sizes of the step benchmark (docs/performance.md) (quick-start
 # B=256, 4-level 32x32 B=64), in float64 (tolerance 1e-9) and float32 (1e-4 relative), comparing
 # the D loss, the G loss and every updated parameter. Run by ctest (pytorch_step_equivalence)
 # and by bench/compare_step.sh.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One SGDA step of the theory model, ours (gda/fast, step_bench) against PyTorch eager
-# (bench/pytorch_step.py), on the same inputs, at the two sizes of issue 7 and thread counts 1
+# (bench/pytorch_step.py), on the same inputs, at the two sizes of the step benchmark (docs/performance.md) and thread counts 1
 # and 2. First checks that both compute the same step (bench/check_step.sh: float64 1e-9,
 # float32 1e-4 relative),
 # then prints the table of docs/performance.md. Every figure is the best of 3 timed segments

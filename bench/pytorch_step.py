@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The SGDA step of bench/step_model.h (the fast engine) in PyTorch eager — the baseline of issue 7.
+"""The SGDA step of bench/step_model.h (the fast engine) in PyTorch eager — the step benchmark's baseline.
 
 Same model, loss and step (definition in bench/step_model.h (the fast engine) and docs/performance.md), written
 the way gda/networks.cpp writes it: images -> patches by reshape/permute, matmul, relu,

@@ -1,5 +1,5 @@
 // One SGDA step of the theory model (bench/step_model.h on the fast engine: one D step on a real
-// + a fake batch, then one G step, plain SGD, float32, one thread) at the two sizes of issue 7,
+// + a fake batch, then one G step, plain SGD, float32, one thread) at the two sizes of the step benchmark (docs/performance.md),
 // next to the single-core Eigen SGEMM rate measured in the same binary (same compiler flags, so the
 // fraction compares like with like). FLOP/s counts 2 x the multiply-adds of the step's matrix
 // products (fsr::bench::flops_per_step; formula in docs/performance.md). The real batch is drawn

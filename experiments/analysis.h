@@ -1,4 +1,4 @@
-// The analyzer of a run (SPEC §2, §5; issue 5 "Analyzers"): how far a learned generator — and the
+// The analyzer of a run (docs/science.md §2, §5): how far a learned generator — and the
 // first layer V_l of its discriminator — recovered a planted target G*, per level. Output
 // dictionaries by the Hungarian match on |cos|, the first layer (alpha, beta, rho) and the
 // super-resolution operators W_l after permutation and scale, the distribution of X_l (moments of

@@ -1,4 +1,4 @@
-// Is a data set forward super-resolution (SPEC §1, §5 last row)? Per level of a pyramid —
+// Is a data set forward super-resolution (docs/science.md §1, §5 last row)? Per level of a pyramid —
 // real images (synth/image_pyramid.h) or a planted target's samples — a dictionary learned from
 // the patches alone (theory/sparse_coding.h: OMP + MOD), the per-patch sparsity of the codes at a
 // fixed reconstruction error, the coherence of the learned atoms, the same against a Gaussian

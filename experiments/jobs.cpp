@@ -192,43 +192,6 @@ Registry& registry() {
 
 }  // namespace
 
-std::int64_t read_int(const Json& c, const std::string& key, const std::string& field,
-                        std::int64_t fallback, std::int64_t lo, std::int64_t hi) {
-  if (!c.contains(key)) return fallback;
-  const Json& v = c[key];
-  if (!v.is_number_integer()) fail_field(field + "." + key, v.dump(), "must be an integer");
-  const std::int64_t x = v.get<std::int64_t>();
-  require_int_in_range(field + "." + key, x, lo, hi);
-  return x;
-}
-
-double read_number(const Json& c, const std::string& key, const std::string& field,
-                     double fallback) {
-  if (!c.contains(key)) return fallback;
-  const Json& v = c[key];
-  if (!v.is_number()) fail_field(field + "." + key, v.dump(), "must be a number");
-  return v.get<double>();
-}
-
-bool read_bool(const Json& c, const std::string& key, const std::string& field, bool fallback) {
-  if (!c.contains(key)) return fallback;
-  const Json& v = c[key];
-  if (!v.is_boolean()) fail_field(field + "." + key, v.dump(), "must be true or false");
-  return v.get<bool>();
-}
-
-std::string read_choice(const Json& c, const std::string& key, const std::string& field,
-                          const std::string& fallback, const std::vector<std::string>& choices) {
-  if (!c.contains(key)) return fallback;
-  const Json& v = c[key];
-  if (!v.is_string()) fail_field(field + "." + key, v.dump(), "must be a string");
-  const std::string s = v.get<std::string>();
-  if (std::find(choices.begin(), choices.end(), s) == choices.end()) {
-    fail_field(field + "." + key, s, "must be one of " + join(choices));
-  }
-  return s;
-}
-
 void register_job_kind(JobKind kind) {
   if (kind.name.empty() || !kind.normalize || !kind.run) {
     throw std::logic_error("register_job_kind: a kind needs a name, normalize and run");

@@ -1,4 +1,4 @@
-// The suite runner (issue 5): runs the grid of a suite into an output directory, one result file
+// The suite runner: runs the grid of a suite into an output directory, one result file
 // per job, survives interruption (re-running skips finished jobs; a job's directory keeps what an
 // interrupted attempt left, for kinds that checkpoint), runs jobs side by side, and splits a suite
 // deterministically over machines (--shard i/n); merge_runs() joins shard outputs.

@@ -1,9 +1,9 @@
-// Sample complexity N*(d, ε) (SPEC §5 "theorem: poly(d, 1/ε) samples", issue 6): for each
+// Sample complexity N*(d, ε) (docs/science.md §5 "theorem: poly(d, 1/ε) samples"): for each
 // dimension point (target overrides that move d and m together) and job (any registered job kind:
 // a first-layer baseline now, "gda" later), find the smallest training-set size N whose recovery
 // error — a dotted path into the job's result — is <= ε in at least a configured fraction of
 // seeds; then fit log N* against log d and log(1/ε) (theory/bounds.h), compare polynomial against
-// exponential growth and the reference bounds of SPEC §3, and fit error-vs-N slopes.
+// exponential growth and the reference bounds of docs/science.md §3, and fit error-vs-N slopes.
 //
 //   fsr::SampleComplexitySuite s = fsr::load_sample_complexity_suite(
 //       "experiments/sample_complexity_first_layer.json", "ci");
@@ -56,7 +56,7 @@ struct ComplexityJob {
   std::string kind;              // a registered job kind
   Json config = Json::object();  // as written; the samples key and the point patch are set per
                                  // trial, then the kind normalises it
-  std::vector<std::string> references;  // reference bounds compared with (SPEC §3)
+  std::vector<std::string> references;  // reference bounds compared with (docs/science.md §3)
 };
 
 struct ComplexitySearch {

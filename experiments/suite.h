@@ -1,4 +1,4 @@
-// Experiment suites (issue 5, "Suites and the runner"): a JSON file under experiments/suites/ that
+// Experiment suites: a JSON file under experiments/suites/ that
 // names a grid of planted targets x jobs (a registered job kind with its config, optionally swept
 // over values) x seeds, what each job's summary row records, and two sizes — "ci" (minutes on a
 // small CPU) and "paper" (the real figure) — that override seeds, subsets and configs. Parsed and

@@ -182,7 +182,7 @@ TEST(Suite, ShardSpecs) {
 }
 
 // first_layer_baseline against the planted values: the moment estimator's error shrinks like
-// N^{-1/2} (SPEC §3). Seeded; with 32 units of activity 0.2, N = 20000 leaves ~4000 active samples
+// N^{-1/2} (docs/science.md §3). Seeded; with 32 units of activity 0.2, N = 20000 leaves ~4000 active samples
 // per unit, where a 20% worst-unit alpha error would be a > 5 sigma event.
 TEST(FirstLayerBaseline, RecoversThePlantedFirstLayer) {
   JobSpec spec;

@@ -1,4 +1,4 @@
-// A data-driven warm start for a super-resolution layer (SPEC §1: S_l = ReLU(ConvT_l(S_{l-1}) -
+// A data-driven warm start for a super-resolution layer (docs/science.md §1: S_l = ReLU(ConvT_l(S_{l-1}) -
 // b_l)): given codes of the parent level and of the child level for the same samples, fit the
 // transposed-convolution weight and the per-channel bias by ReLU regression. The learner uses it
 // (generator.up_init = "regression") on codes decoded from real images through its own frozen

@@ -1,4 +1,4 @@
-// The configuration of a GDA learner (SPEC §4): generator widths and initialisation, the
+// The configuration of a GDA learner (docs/science.md §4): generator widths and initialisation, the
 // discriminator family, the loss, SGDA (step sizes, n_D, optimiser, schedule), the data source,
 // the training schedule over levels and the unit-maintenance heuristics that make recovery
 // reliable. Parsed and validated once, at the boundary, from one declarative table of its fields

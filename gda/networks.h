@@ -1,6 +1,6 @@
-// The generator and the discriminators of the GDA learner (SPEC §4), as LibTorch modules.
+// The generator and the discriminators of the GDA learner (docs/science.md §4), as LibTorch modules.
 //
-// Generator: the architecture of G* (SPEC §1), possibly wider. Level 1: S_1 = ReLU(A_hat z - b_1)
+// Generator: the architecture of G* (docs/science.md §1), possibly wider. Level 1: S_1 = ReLU(A_hat z - b_1)
 // (A_hat rows carry alpha), levels l >= 2: S_l = ReLU(ConvT_l(S_{l-1}) - b_l), outputs
 // [X_l]_p = M_hat_l [S_l]_p. A channel mask per level switches pruned channels off.
 // Theory discriminator, per level: decoded codes u_p = ReLU(V_l x_p - tau_l) of every patch,

@@ -1,4 +1,4 @@
-// SGDA training of the GDA learner against a planted target (SPEC §4): stages over levels
+// SGDA training of the GDA learner against a planted target (docs/science.md §4): stages over levels
 // (layer-wise, random-lower, joint, layer-wise then joint fine-tune), n_D discriminator steps per
 // generator step, IPM or non-saturating loss, unit maintenance, metrics, checkpoints.
 //

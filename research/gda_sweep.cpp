@@ -1,6 +1,6 @@
 // Success rate of a learner config over seeds: for each seed s, builds the target of
 // `--target-config` with its seed set to s, trains the learner with its seed set to s, and scores
-// recovery against the bar of issue 4. One line per seed, then the rate; --json for a document.
+// recovery against the bar of docs/science.md §2. One line per seed, then the rate; --json for a document.
 //
 //   gda_sweep --target-config experiments/learners/target_level1.json
 //             --learner experiments/learners/level1.json --seeds 1,2,3,4,5

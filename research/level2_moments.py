@@ -8,7 +8,7 @@ cross moments E[S_2(child) S_1(parent)^T] the theory discriminator matches.
 TARGET_DIR: `fsr synth` output; MODEL_DIR: a run's model/ (target layout, canonical form).
 Assumes the family of experiments/learners/target_level2.json: independent first-layer units
 (S_1 = ReLU(alpha g - beta), g ~ N(0, I)) and kernel 2. Both layers are fed the same true S_1,
-after matching learned channels to true ones by |cos| of the output columns (SPEC §2).
+after matching learned channels to true ones by |cos| of the output columns (docs/science.md §2).
 """
 import argparse
 import json

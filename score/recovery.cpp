@@ -23,7 +23,7 @@ std::vector<int> map_indices(const std::vector<int>& idx, const V& keep) {
   return out;
 }
 
-// The SPEC §2 errors of the scored units: truth unit truth_units[k] against the estimate
+// The docs/science.md §2 errors of the scored units: truth unit truth_units[k] against the estimate
 // (alpha_hat[k], beta_hat[k]) — canonical, merged where several learned units share a code — and,
 // for rho = A A^T, against row learned_units[k] of learned_A.
 void first_layer_errors(const Target& truth, const Eigen::MatrixXd& learned_A,

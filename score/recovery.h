@@ -1,4 +1,4 @@
-// Scoring a learned generator against the planted target it was trained on (SPEC §2): the one
+// Scoring a learned generator against the planted target it was trained on (docs/science.md §2): the one
 // scorer, with one result schema, behind the learner's in-training score (gda/, result.json and
 // metrics.jsonl), the analyzer (experiments/analysis.h, which adds decoders, distributions and
 // activity measured on samples) and the reports. Output columns by the Hungarian match on |cos|,
@@ -51,7 +51,7 @@ struct ScoreOptions {
 
 // Puts the scale of each M_l column into the codes (alpha, beta, W_l, b_l) and the norm and sign
 // of each row of A into alpha, so that every column and row has unit norm: the canonical form
-// SPEC §2 compares. Leaves the generated images unchanged. A zero column keeps scale 1.
+// docs/science.md §2 compares. Leaves the generated images unchanged. A zero column keeps scale 1.
 Target canonical_form(const Target& model);
 
 // The entries of W_l (C order, as SuperResolutionLayer::weight) that the target's data
@@ -61,7 +61,7 @@ Target canonical_form(const Target& model);
 // "pre-activation <= 0" is known, so an entry never identified this way is bounded, not
 // determined: e.g. every weight into a child channel that is silent at one kernel offset (seed 1
 // of experiments/learners/target_level2.json has one such offset: 8 of 256 entries, 12.7% of
-// ||W_2||). No estimator recovers them; SPEC §2 compares what is identified (rho, not A), so the
+// ||W_2||). No estimator recovers them; docs/science.md §2 compares what is identified (rho, not A), so the
 // W error is also reported over the identified entries and the level-2 bar reads that one.
 std::vector<bool> identified_weights(const Target& truth, int level, std::int64_t samples = 20000);
 
@@ -85,7 +85,7 @@ struct DictionaryMatch {
 DictionaryMatch match_dictionary(const Eigen::MatrixXd& truth, const Eigen::MatrixXd& estimate,
                                  double threshold, const std::string& what, bool allow_reversed);
 
-// The SPEC §2 errors of one first-layer unit (alpha, beta) estimated as (alpha_hat, beta_hat):
+// The docs/science.md §2 errors of one first-layer unit (alpha, beta) estimated as (alpha_hat, beta_hat):
 // |alpha_hat - alpha| / alpha; |beta_hat - beta| / max(|beta|, 0.1 alpha), because beta may be
 // ~0; |t_hat - t| with t = beta / alpha (infinite when alpha_hat <= 0). The learned model's units
 // and the learner-free estimators (experiments/jobs.h first_layer_baseline) are scored by it.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check and timing of issue 7, for a machine with an NVIDIA GPU and PyTorch 2.x (pip or
+# The GPU check and timing of the step benchmark, for a machine with an NVIDIA GPU and PyTorch 2.x (pip or
 # conda) and no internet. Two sub-commands:
 #
 #   bash scripts/gpu_bench.sh pack DEPS_DIR
@@ -9,7 +9,7 @@
 #       with the tree (e.g. as shared/deps).
 #   bash scripts/gpu_bench.sh run [DEPS_DIR]
 #       on the GPU machine. DEPS_DIR defaults to $FSR_DEPS_PREFIX, else <repo>/shared/deps, else
-#       <repo>/../shared/deps; without one the system's packages are used. Then:
+#       <repo>/shared/deps; without one the system's packages are used. Then:
 #        1. configures build-gpu/ against PyTorch's bundled LibTorch
 #           (python3 -c 'import torch; print(torch.utils.cmake_prefix_path)'), with its C++ ABI
 #           flag, -DFSR_CUDA=ON when nvcc is found (AUTO otherwise), tests and Google Benchmark off;
@@ -69,7 +69,7 @@ run() {
   local given=${1:-}
   local deps=${given:-${FSR_DEPS_PREFIX:-}}
   if [[ -z $deps ]]; then
-    for d in "$ROOT/shared/deps" "$ROOT/../shared/deps"; do [[ -d $d ]] && deps=$d && break; done
+    for d in "$ROOT/shared/deps"; do [[ -d $d ]] && deps=$d && break; done
   fi
   if ! command -v nvidia-smi > /dev/null || ! nvidia-smi -L > /dev/null 2>&1; then
     echo "gpu_bench.sh: SKIPPED — no NVIDIA GPU here (nvidia-smi missing or it lists no device)."

@@ -1,4 +1,4 @@
-// The architecture of an FSR generator (SPEC §1): how many levels, the coarsest grid, channels per
+// The architecture of an FSR generator (docs/science.md §1): how many levels, the coarsest grid, channels per
 // level, the patch side, colours and the super-resolution kernel. One value type that a target's
 // config, a target, the learner's networks, the fast SGDA step and the ReLU regression all are
 // (they derive from it rather than copy its fields), with the geometry derived from it — grids,

@@ -1,4 +1,4 @@
-// The configuration of a planted FSR-Gaussian target G* (SPEC §1), parsed and validated once at
+// The configuration of a planted FSR-Gaussian target G* (docs/science.md §1), parsed and validated once at
 // the boundary. The JSON keys are a contract with users and scripts (docs/target_format.md);
 // an unknown key, a wrong type or a value that breaks a rule is an fsr::InputError whose message
 // names the field path, the value and the rule ("first_layer.alpha[0] = -1: must be > 0").

@@ -1,4 +1,4 @@
-// Output dictionaries M_l of G* (SPEC §1): d x m matrices whose unit-norm columns are the
+// Output dictionaries M_l of G* (docs/science.md §1): d x m matrices whose unit-norm columns are the
 // "edge-colour features" of one level; orthonormal when m <= d, random incoherent (coherence
 // <= mu) for overcomplete m > d. Row index of M = colour * r * r + dy * r + dx.
 //

@@ -1,4 +1,4 @@
-// The property report of a target (SPEC §1, issue 3): is it hierarchical sparse coding (per-level
+// The property report of a target (docs/science.md §1): is it hierarchical sparse coding (per-level
 // activity, its distribution per patch, coherence of each M_l), is it forward super-resolution
 // (receptive field of a fine patch, exactness of the local map), and how close a 2x down-scaled
 // X_{l+1} is to X_l. Works on planted and learned targets alike; returns plain JSON.

@@ -1,4 +1,4 @@
-// A planted FSR-Gaussian generator G* (SPEC §1) — or a learned generator of the same architecture:
+// A planted FSR-Gaussian generator G* (docs/science.md §1) — or a learned generator of the same architecture:
 // the parameters, their shapes, and the target directory they live in. Layout and shapes are
 // documented in docs/target_format.md; the learner writes its models in the same layout so every
 // analyzer reads both through load_target().

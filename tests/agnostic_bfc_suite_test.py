@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """CI check of experiments/suites/agnostic_bfc.json (docs/agnostic_bfc.md): runs its `ci` size
 (control and output-noise targets, layer-wise / layer-wise + joint fine-tune / joint) through
-`fsr run`, checks that every job finished with SPEC §2's distribution metrics per level (moment
+`fsr run`, checks that every job finished with docs/science.md §2's distribution metrics per level (moment
 mismatch orders 1..4 and sliced W1, each with its two-sample noise floor), recomputes the summary
 rows from the jobs' own analysis documents, checks the claims the ci run supports (margins next
 to each, from docs/agnostic_bfc.md), and that `fsr report` draws one schedules figure per target.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""CI check of the recovery guarantee (issue 5): the `ci` size of the GDA level-1 recovery suite
+"""CI check of the recovery guarantee: the `ci` size of the GDA level-1 recovery suite
 must meet the bar of docs/learner.md on every seed.
 
 Usage: recovery_suite_test.py PATH/TO/fsr SUITE.json   (run by ctest in builds with LibTorch)
@@ -35,7 +35,7 @@ class RecoverySuiteTest(unittest.TestCase):
                 recovery = result["train"]["recovery"]["levels"][0]
                 detail = "%s: %s" % (job["id"], json.dumps(recovery)[:800])
                 self.assertEqual(result["status"], "completed", detail)
-                # The bar of issue 4 / docs/learner.md.
+                # The bar of docs/science.md §2 / docs/learner.md.
                 self.assertGreaterEqual(recovery["columns"]["mean_cosine"], 0.98, detail)
                 self.assertGreaterEqual(recovery["columns"]["min_cosine"], 0.95, detail)
                 self.assertLessEqual(recovery["first_layer"]["alpha_max_relative"], 0.05, detail)

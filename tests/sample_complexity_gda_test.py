@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""CI check of the GDA sample-complexity suite (issue 6): runs the `ci` size of
+"""CI check of the GDA sample-complexity suite: runs the `ci` size of
 experiments/sample_complexity_gda.json with `fsr complexity` and checks the output document.
 
 Usage: sample_complexity_gda_test.py PATH/TO/fsr SUITE.json   (run by ctest in builds with LibTorch)

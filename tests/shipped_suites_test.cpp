@@ -1,6 +1,6 @@
 // The shipped experiment suites as a user runs them (tests/README.md): every suite under
 // experiments/suites/ parses and expands at both sizes, and the first-layer sample-complexity
-// suite runs at its ci size with the moment estimator's error falling like N^-1/2 (SPEC §3).
+// suite runs at its ci size with the moment estimator's error falling like N^-1/2 (docs/science.md §3).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -55,7 +55,7 @@ TEST(SampleComplexityFirstLayer, CiSuiteRunsAndMomentSlopeIsMinusOneHalf) {
               << c["slope_interval"] << "\n";
   }
   EXPECT_EQ(r["counts"]["failed"].get<int>(), 0);
-  // Moment estimator error ~ N^-1/2 (SPEC §3, Wu-Dimakis-Sanghavi): the error-vs-N slope of the
+  // Moment estimator error ~ N^-1/2 (docs/science.md §3, Wu-Dimakis-Sanghavi): the error-vs-N slope of the
   // max relative alpha error, over N >= curve.min_samples and 5 seeds, must lie in -0.5 +- 0.15
   // (the max over units and the finite-N bias of the moment inversion move it by a few
   // hundredths; 0.15 leaves room for seed noise with this fixed seed set).

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""CI check of the SPEC §5 suites (issue 5): runs the `ci` size of
+"""CI check of the docs/science.md §5 suites: runs the `ci` size of
 experiments/suites/{hidden_layer_sparsity, moment_trajectories, feature_alignment, schedules}.json
 through `fsr run --jobs 2`, checks that each summary (and, for trajectories, each job's
-run/metrics.jsonl) holds the SPEC §5 quantity in the right shape, recomputes what can be recomputed
+run/metrics.jsonl) holds the docs/science.md §5 quantity in the right shape, recomputes what can be recomputed
 independently (histogram sums and means, the decoder match from the stored .npy arrays), checks
 the claims the ci runs support (below), and that `fsr report` draws every suite's figures.
 
@@ -202,7 +202,7 @@ class MomentTrajectories(SuiteBase):
             first, last = np.asarray(traj[0][2]), np.asarray(traj[-1][2])
             print("%s: level 1 moment mismatch, step %d %s -> step %d %s" % (
                 row["id"], traj[0][0], np.round(first, 3), traj[-1][0], np.round(last, 3)))
-            # Claim (SPEC §5 row 2): the GAN matches moments during training — from a start far
+            # Claim (docs/science.md §5 row 2): the GAN matches moments during training — from a start far
             # off, orders 1..3 end below where they started, and all four by >= 10 % on average
             # (measured end/start per order: 0.36, 0.76, 0.63, 0.92; order 4, a fourth power of
             # random projections, is the noisiest and is only in the mean).

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""CI check of super-resolution (level-2) recovery and of the locality suite (issues 4 and 5).
+"""CI check of super-resolution (level-2) recovery and of the locality suite.
 
 Usage: super_resolution_suite_test.py PATH/TO/fsr PATH/TO/experiments/suites
 (run by ctest in builds with LibTorch).
 
-Issue 4's level-2 bar: W_2 relative Frobenius error <= 0.1 after the permutations and scales of
-SPEC §2, over the entries of W_2 the target's data identifies (score/recovery.h
+The level-2 bar: W_2 relative Frobenius error <= 0.1 after the permutations and scales of
+docs/science.md §2, over the entries of W_2 the target's data identifies (score/recovery.h
 identified_weights: an entry no co-active parent/child pair ever exercises is only bounded — seed
 1 has 8 such entries, 12.7% of ||W_2||, so its raw error cannot go below 0.127 for any estimator;
 docs/learner.md 'Level 2'). Both ci seeds must meet it, and level 1 must stay at its bar while
@@ -14,7 +14,7 @@ deterministic on CPU for a seed and thread count, so the check is not flaky.
 
 It also recomputes, independently in numpy from the stored target and learned model, the
 functional error the analyzer reports (S_2 from the true S_1 through each model's W_2, b_2, after
-the level-1 and level-2 permutations and scales of SPEC §2) and the identified-entries W_2 error
+the level-1 and level-2 permutations and scales of docs/science.md §2) and the identified-entries W_2 error
 (the identified entries counted from those true codes).
 """
 import json
@@ -74,12 +74,12 @@ class SuperResolutionSuites(unittest.TestCase):
             self.assertEqual(res["status"], "completed", job_id)
             l1, l2 = res["train"]["recovery"]["levels"]
             detail = "%s: %s" % (job_id, json.dumps(res["train"]["recovery"])[:1200])
-            # Level 1 stays at issue 4's bar through stage 2 (it is frozen there).
+            # Level 1 stays at the bar through stage 2 (it is frozen there).
             self.assertGreaterEqual(l1["columns"]["mean_cosine"], 0.98, detail)
             self.assertGreaterEqual(l1["columns"]["min_cosine"], 0.95, detail)
             self.assertLessEqual(l1["first_layer"]["alpha_max_relative"], 0.05, detail)
             self.assertLessEqual(l1["first_layer"]["beta_max_relative"], 0.05, detail)
-            # Level 2: issue 4's bar on the identified entries (measured, docs/learner.md 'Level
+            # Level 2: the bar on the identified entries (measured, docs/learner.md 'Level
             # 2', seeds 1 / 2: 0.048 / 0.079), columns at the level-1 bar (measured 0.9993 /
             # 0.9978 mean, 0.9987 / 0.9963 worst).
             sr = l2["super_resolution"]

@@ -1,4 +1,4 @@
-// Sample-complexity exponents (SPEC §3, §5 "N*(d, ε) sweeps"): fit how the number of samples N*
+// Sample-complexity exponents (docs/science.md §3, §5 "N*(d, ε) sweeps"): fit how the number of samples N*
 // needed to reach error ε grows with the dimension d, put bootstrap intervals on the exponents,
 // and test polynomial growth (what the theorem's poly(d, 1/ε) allows) against exponential growth
 // in d. Reference bounds from the literature are provided to plot against.

@@ -1,4 +1,4 @@
-// Estimators of the first hidden layer of G* (SPEC §1, §3) from samples of its codes:
+// Estimators of the first hidden layer of G* (docs/science.md §1, §3) from samples of its codes:
 // S_{n,i} = ReLU(alpha_i g_{n,i} - beta_i), g_n ~ N(0, rho) with unit diagonal. Per unit,
 // (alpha, beta) by moment inversion or by censored-normal (Tobit) maximum likelihood; per pair,
 // rho_ij from co-activation frequencies (orthant probability, Owen's T) or from E[s_i s_j];

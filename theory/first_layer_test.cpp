@@ -310,7 +310,7 @@ auto moments_fit = [](const Eigen::VectorXd& s) { return fit_unit_moments(s); };
 auto mle_fit = [](const Eigen::VectorXd& s) { return fit_unit_mle(s); };
 
 TEST(MomentEstimator, ErrorScalesAsInverseSqrtN) {
-  // SPEC §3: error ∝ N^{-1/2}, so RMSE(N) / RMSE(16 N) ~ 4. With 200 repeats each RMSE has a
+  // docs/science.md §3: error ∝ N^{-1/2}, so RMSE(N) / RMSE(16 N) ~ 4. With 200 repeats each RMSE has a
   // relative sd of ~5%, the ratio ~7%: the band [3.2, 5.0] is about 3 sd wide on each side.
   const Spread small = spread(moments_fit, 1.0, 0.5, 1000, 200, 5000);
   const Spread large = spread(moments_fit, 1.0, 0.5, 16000, 200, 6000);

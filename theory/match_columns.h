@@ -1,8 +1,8 @@
-// Matching learned dictionary columns to true ones (SPEC §2, "output columns"). Columns are
+// Matching learned dictionary columns to true ones (docs/science.md §2, "output columns"). Columns are
 // features: the true output dictionary M is d x m, a learned one M̂ is d x m_hat with
 // m_hat >= m (a generator may be wider than the target). Columns are normalised to unit norm and
 // matched one-to-one by an exact maximum-weight assignment on |cos| (codes are >= 0, so the sign
-// of a column carries information, but |cos| is what the SPEC scores; the signed cosine of each
+// of a column carries information, but |cos| is what docs/science.md scores; the signed cosine of each
 // matched pair is reported beside it).
 //
 //   fsr::ColumnMatch r = fsr::match_columns(M_true, M_learned, /*threshold=*/0.99);

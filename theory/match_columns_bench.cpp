@@ -1,5 +1,5 @@
 // match_columns on m x m square problems (m_hat = m), d = 64 fixed (an overcomplete dictionary
-// once m > 64, as the SPEC's random incoherent dictionaries). Two inputs:
+// once m > 64, as the random incoherent dictionaries of docs/science.md). Two inputs:
 //   Random:  truth and estimate independent Gaussian — no structure, the assignment's hard case;
 //   Planted: estimate = permuted truth + 10% noise — what a recovered generator looks like.
 // The time includes validation, normalisation, the m x m_hat cosine GEMM and the O(m^3)

@@ -1,5 +1,5 @@
-// Moments of batches of vectors along random directions (SPEC §2 "distribution level") and the
-// output-layer moment identity of SPEC §3:
+// Moments of batches of vectors along random directions (docs/science.md §2 "distribution level") and the
+// output-layer moment identity of docs/science.md §3:
 //   E[x^{⊗c}] = Σ_i E[s_i^c] m_i^{⊗c}  +  cross terms (products of distinct units),
 // which lets a run measure how far the sparse-coding picture (cross terms small) holds.
 //

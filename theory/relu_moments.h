@@ -1,4 +1,4 @@
-// Closed forms for one first-layer unit of G* (SPEC §3): s = ReLU(alpha * g - beta), g ~ N(0, 1).
+// Closed forms for one first-layer unit of G* (docs/science.md §3): s = ReLU(alpha * g - beta), g ~ N(0, 1).
 // With t = beta / alpha the unit is active with probability Q(t) = 1 - Phi(t) and
 // E[s^j] = alpha^j * I_j(t), where I_j(t) = E[(g - t)_+^j] are the partial moments of the
 // standard normal above t. Everything here is accurate to a few ulps * j in relative terms for

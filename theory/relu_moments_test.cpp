@@ -55,7 +55,7 @@ TEST(ReluMoments, MatchesIndependentQuadratureOnGrid) {
 }
 
 TEST(ReluMoments, AgreesWithSpecClosedFormsWhereTheyDoNotCancel) {
-  // SPEC §3: E s = alpha (phi - t Q), E s^2 = alpha^2 ((1 + t^2) Q - t phi). For t <= 2 these
+  // docs/science.md §3: E s = alpha (phi - t Q), E s^2 = alpha^2 ((1 + t^2) Q - t phi). For t <= 2 these
   // lose at most ~3 digits to cancellation: 1e-12 relative.
   for (double t = -3.0; t <= 2.0; t += 0.5) {
     const double alpha = 1.7, beta = alpha * t;

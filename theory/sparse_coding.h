@@ -1,5 +1,5 @@
 // Sparse coding of patches over a dictionary and learning that dictionary from the patches
-// alone — the tools that ask whether data *are* hierarchical sparse codes (SPEC §1, "sparse
+// alone — the tools that ask whether data *are* hierarchical sparse codes (docs/science.md §1, "sparse
 // coding, edge-colour features") without knowing a planted M: orthogonal matching pursuit at a
 // fixed reconstruction error, the MOD dictionary update (method of optimal directions, Engan et
 // al. 1999), a MOD + OMP learning loop (k-SVD's loop with MOD's update), and a Gaussian control

@@ -9,7 +9,7 @@
 //   init e.begin_stage({.trained = {1}, .first = 1, .last = 1}); fsr::fast::StepStats s =
 //   e.step({&real}, latents, /*lr_g=*/2e-3, /*lr_d=*/2e-3);
 //
-// THE MODEL (the notation of SPEC §4 and gda/networks.h). Levels l = 1..L, h_l = h_1 2^(l-1),
+// THE MODEL (the notation of docs/science.md §4 and gda/networks.h). Levels l = 1..L, h_l = h_1 2^(l-1),
 // P_l = h_l^2 patches of d = r^2 c pixels, m_l generator channels, U_l decoder units, batch B.
 //   Generator: S_1 = mask_1 o ReLU(z Â^T - β), Â = A o A_mask (A_mask = I for independent units),
 //     β = b_1 or ||Â_u|| b_1 (relative thresholds); S_l = mask_l o ReLU(ConvT_l(S_{l-1}) - b_l),

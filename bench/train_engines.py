@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""fsr train's step rate with the fast engine against the torch engine, side by side.
+
+Usage: /usr/bin/python3 bench/train_engines.py build/apps/fsr [--steps 200,600] [--quick]
+
+For each learner config (experiments/learners/level1.json and level2.json, at their batch size)
+and each engine, the run is timed at two lengths of the last stage (S1 and S2 steps, every other
+stage 10 steps) and the rate is (S2 - S1) / (t2 - t1): warm starts, target sampling for the
+evaluation and the final scoring cost the same in both runs and drop out. Metrics are written only
+at the end of a stage and no checkpoints are taken, so what is timed is the SGDA step and its data
+(real batches drawn from the target, latents). Also: the fast engine on level 2 at batch 2048 with
+threads 1 and 2. Prints one table and the ratios; every run is one process, run one after another
+on an otherwise idle machine (unset OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE in this command only, if
+the machine sets them: they slow current OpenBLAS kernels for the torch engine).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def train_seconds(fsr, target, config, steps_last, tmp, tag):
+    c = json.loads(json.dumps(config))
+    stages = 2 if c["_levels"] == 2 else 1
+    c.pop("_levels")
+    c["schedule"]["steps"] = [10] * (stages - 1) + [steps_last]
+    c["log"] = {"every": 100000, "checkpoint_every": 0, "eval_samples": 256}
+    path = os.path.join(tmp, f"{tag}.json")
+    with open(path, "w") as f:
+        json.dump(c, f)
+    out = os.path.join(tmp, f"run_{tag}")
+    r = subprocess.run([fsr, "train", "--target", target, "--config", path, "--out", out, "--json"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"train failed ({tag}): {r.stderr.strip()}")
+    return json.loads(r.stdout)["seconds"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("fsr")
+    ap.add_argument("--steps", default="200,600", help="S1,S2: lengths of the timed stage")
+    a = ap.parse_args()
+    s1, s2 = (int(x) for x in a.steps.split(","))
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="fsr_train_engines_") as tmp:
+        targets = {}
+        for name in ("target_level1_alpha1", "target_level2"):
+            out = os.path.join(tmp, name)
+            subprocess.run([a.fsr, "synth", "--config",
+                            os.path.join(ROOT, "experiments/learners", name + ".json"), "--out", out],
+                           check=True, capture_output=True)
+            targets[name] = out
+        cases = [("level1.json", "target_level1_alpha1", 1, None, 1),
+                 ("level2.json", "target_level2", 2, None, 1),
+                 ("level2.json", "target_level2", 2, 2048, 1),
+                 ("level2.json", "target_level2", 2, 2048, 2)]
+        for learner, target, levels, batch, threads in cases:
+            with open(os.path.join(ROOT, "experiments/learners", learner)) as f:
+                base = json.load(f)
+            base["_levels"] = levels
+            base["threads"] = threads
+            if batch:
+                base["sgda"]["batch"] = batch
+            engines = ("fast", "torch") if threads == 1 and not batch else ("fast",)
+            for engine in engines:
+                c = dict(base, engine=engine)
+                tag = f"{learner[:-5]}_{engine}_{batch or 'b'}_{threads}"
+                t1 = train_seconds(a.fsr, targets[target], c, s1, tmp, tag + "_1")
+                t2 = train_seconds(a.fsr, targets[target], c, s2, tmp, tag + "_2")
+                rate = (s2 - s1) / max(t2 - t1, 1e-9)
+                rows.append((learner, engine, base["sgda"]["batch"], threads, rate))
+                print(f"{learner:12s} {engine:6s} batch {base['sgda']['batch']:5d} threads {threads}: "
+                      f"{rate:8.1f} steps/s", flush=True)
+    rate = {(r[0], r[1], r[2], r[3]): r[4] for r in rows}
+    print("\nratios:")
+    for learner, batch in (("level1.json", 512), ("level2.json", 512)):
+        f, t = rate[(learner, "fast", batch, 1)], rate[(learner, "torch", batch, 1)]
+        print(f"  {learner} batch {batch}: fast / torch = {f / t:.1f}x")
+    f1, f2 = rate[("level2.json", "fast", 2048, 1)], rate[("level2.json", "fast", 2048, 2)]
+    print(f"  level2.json batch 2048, fast: threads 2 / threads 1 = {f2 / f1:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
