@@ -159,7 +159,11 @@ Json to_json(const LearnerConfig& c) {
         {"reinit_until", c.units.reinit_until},
         {"dead_activity", c.units.dead_activity},
         {"duplicate_cosine", c.units.duplicate_cosine},
-        {"prune_at", c.units.prune_at}}},
+        {"prune_at", c.units.prune_at},
+        {"prune_rule", c.units.prune_rule},
+        {"cluster_cosine", c.units.cluster_cosine},
+        {"cluster_floor", c.units.cluster_floor},
+        {"cluster_merge", c.units.cluster_merge}}},
       {"log",
        {{"every", c.log.every},
         {"checkpoint_every", c.log.checkpoint_every},
@@ -287,6 +291,12 @@ LearnerConfig parse_learner_config(const Json& json) {
   require_in_range("units.duplicate_cosine", c.units.duplicate_cosine, 0.0, 1.0, false, true);
   c.units.prune_at = number(u["prune_at"], "units.prune_at");
   require_in_range("units.prune_at", c.units.prune_at, 0.0, 1.0, true, false);
+  c.units.prune_rule = one_of(u["prune_rule"], "units.prune_rule", {"strongest", "clusters"});
+  c.units.cluster_cosine = number(u["cluster_cosine"], "units.cluster_cosine");
+  require_in_range("units.cluster_cosine", c.units.cluster_cosine, 0.0, 1.0, false, false);
+  c.units.cluster_floor = number(u["cluster_floor"], "units.cluster_floor");
+  require_in_range("units.cluster_floor", c.units.cluster_floor, 0.0, 1.0, true, false);
+  c.units.cluster_merge = u["cluster_merge"].get<bool>();
 
   const Json& lg = j["log"];
   c.log.every = integer(lg["every"], "log.every", 1, 100000000);
