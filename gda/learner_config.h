@@ -125,14 +125,13 @@ struct LearnerConfig {
     // "strongest": keep the m_l (the target's width) most energetic channels with distinct
     // columns. "clusters": uses only the learner's state, not the target's width: greedy clusters
     // of columns with |cos| > cluster_cosine in order of channel energy (mean code^2 x column
-    // norm^2), a cluster's weight = sum over members of energy x cos^2(member, head); the
-    // heaviest clusters are kept up to the largest ratio between consecutive weights (the gap),
-    // among clusters above cluster_floor x the heaviest. With cluster_merge, each kept head takes
-    // over, per position, the code row of its cluster's strongest member there, scaled so that its
-    // energy is the cluster's energy along the head (level 1).
+    // norm^2), a cluster's weight = sum over members of energy x cos^2(member, head); the clusters
+    // of weight >= cluster_floor x the heaviest are kept. With cluster_merge, each kept head takes
+    // over, per position, the code row of its cluster's strongest member there, scaled so that
+    // its energy is the cluster's energy along the head (level 1).
     std::string prune_rule = "strongest";
     double cluster_cosine = 0.9;
-    double cluster_floor = 0.0;
+    double cluster_floor = 0.2;
     bool cluster_merge = false;
   } units;
 

@@ -223,22 +223,12 @@ UnitClusters cluster_units(const Eigen::MatrixXd& columns, const std::vector<dou
     out.heads.push_back(heads[k]);
     out.weights.push_back(weight[k]);
   }
-  // Clusters without energy (dead channels) are never kept and take no part in the gap.
-  int live = 0;
-  while (live < int(out.weights.size()) && out.weights[live] > 0) ++live;
-  // The cut: after the largest ratio w_k / w_{k+1} among live clusters; a single one is kept.
-  int cut = live;
-  double best = 0;
-  for (int k = 0; k + 1 < live; ++k) {
-    const double ratio = out.weights[k] / out.weights[k + 1];
-    if (ratio > best) {
-      best = ratio;
-      cut = k + 1;
-    }
-  }
-  int above = 0;
-  while (above < live && out.weights[above] >= floor * out.weights[0]) ++above;
-  out.kept = std::min(cut, above);
+  // Kept: the clusters whose weight is at least `floor` x the heaviest, and never a dead one.
+  // (A cut at the largest ratio between consecutive weights was tried and dropped: the weights
+  // of near-silent channels fall off by ratios larger than the step from real columns to junk.)
+  while (out.kept < int(out.weights.size()) && out.weights[out.kept] > 0 &&
+         out.weights[out.kept] >= floor * out.weights[0])
+    ++out.kept;
   return out;
 }
 

@@ -33,8 +33,8 @@ void reinit_level1(RunContext& run, std::int64_t global_step);
 // own state only: `columns` d x m (any scale; compared by |cos|), `energy` per channel, the
 // channels still in the model. Channels are taken in order of energy; each joins the first head
 // (in head order) whose column it matches with |cos| > `cosine`, adding energy x cos^2 to that
-// head's weight, or starts a new cluster. Kept: the heaviest clusters up to the largest ratio
-// between consecutive weights, and none below `floor` x the heaviest weight.
+// head's weight, or starts a new cluster. Kept: the clusters of positive weight at least `floor`
+// x the heaviest.
 struct UnitClusters {
   std::vector<int> heads;       // heaviest first
   std::vector<double> weights;  // of heads[k]
