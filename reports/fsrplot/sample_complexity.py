@@ -488,7 +488,7 @@ def steps_figure(doc, outdir, name):
             every = _log_every(suite, job)
             if every:
                 ax.axhline(every, color=style.ROLE["reference"], ls=":", lw=1.4, zorder=1,
-                           label=f"logging interval (log.every = {every:g}); step 0 (the start) not drawn")
+                           label=f"logging interval (log.every = {every:g})")
                 vals.append(every)
             for ei, e in enumerate(eps):
                 sel = sorted([r for r in rows if r["job"] == job and _eps_key(r["eps"]) == e
