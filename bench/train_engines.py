@@ -78,9 +78,10 @@ def main():
                       f"{rate:8.1f} steps/s", flush=True)
     rate = {(r[0], r[1], r[2], r[3]): r[4] for r in rows}
     print("\nratios:")
-    for learner, batch in (("level1.json", 512), ("level2.json", 512)):
-        f, t = rate[(learner, "fast", batch, 1)], rate[(learner, "torch", batch, 1)]
-        print(f"  {learner} batch {batch}: fast / torch = {f / t:.1f}x")
+    for learner, engine, batch, threads in rate:
+        if engine == "torch":
+            f, t = rate[(learner, "fast", batch, 1)], rate[(learner, "torch", batch, 1)]
+            print(f"  {learner} batch {batch}: fast / torch = {f / t:.1f}x")
     f1, f2 = rate[("level2.json", "fast", 2048, 1)], rate[("level2.json", "fast", 2048, 2)]
     print(f"  level2.json batch 2048, fast: threads 2 / threads 1 = {f2 / f1:.2f}x")
 

@@ -137,7 +137,20 @@ const FieldTable<LearnerConfig>& learner_fields() {
         .number(FSR_FIELD(C, units.duplicate_cosine), R::in(0.0, 1.0, false, true),
                 "columns with |cos| above this are duplicates")
         .number(FSR_FIELD(C, units.prune_at), R::in(0.0, 1.0, true, false),
-                "fraction of the stage at which to keep only m_l channels; 0 = never");
+                "fraction of the stage at which to prune; 0 = never")
+        .choice(FSR_FIELD(C, units.prune_rule),
+                "strongest: keep the m_l (the target's width) most energetic channels with distinct "
+                "columns; clusters: only the learner's own state - greedy clusters of columns with "
+                "|cos| > cluster_cosine in order of channel energy (mean code^2 x column norm^2), a "
+                "cluster's weight = sum over members of energy x cos^2(member, head), the clusters "
+                "of weight >= cluster_floor x the heaviest kept (their heads)")
+        .number(FSR_FIELD(C, units.cluster_cosine), R::in(0.0, 1.0, false, false),
+                "clusters: |cos| above which columns join a cluster")
+        .number(FSR_FIELD(C, units.cluster_floor), R::in(0.0, 1.0, true, false),
+                "clusters: a cluster is kept when its weight is >= this x the heaviest's")
+        .boolean(FSR_FIELD(C, units.cluster_merge),
+                 "clusters, level 1: each kept head takes over, per position, the code row of its "
+                 "cluster's strongest member there, scaled to the cluster's energy along the head");
 
     t.integer(FSR_FIELD(C, log.every), 1, 100000000, "metrics.jsonl every this many steps")
         .integer(FSR_FIELD(C, log.checkpoint_every), 0, 100000000,

@@ -43,6 +43,7 @@ enum class SgdaMode { kAlternating, kSimultaneous };
 enum class OptimizerKind { kAdam, kSgd };
 enum class LrSchedule { kCosine, kConstant };
 enum class DataSource { kStream, kFixed };
+enum class PruneRule { kStrongest, kClusters };
 enum class ScheduleKind { kLayerwise, kRandomLower, kJoint, kLayerwiseFinetune };
 
 constexpr std::array<EnumName<EngineKind>, 2> enum_names(EngineKind) {
@@ -99,6 +100,9 @@ constexpr std::array<EnumName<LrSchedule>, 2> enum_names(LrSchedule) {
 }
 constexpr std::array<EnumName<DataSource>, 2> enum_names(DataSource) {
   return {{{DataSource::kStream, "stream"}, {DataSource::kFixed, "fixed"}}};
+}
+constexpr std::array<EnumName<PruneRule>, 2> enum_names(PruneRule) {
+  return {{{PruneRule::kStrongest, "strongest"}, {PruneRule::kClusters, "clusters"}}};
 }
 constexpr std::array<EnumName<ScheduleKind>, 4> enum_names(ScheduleKind) {
   return {{{ScheduleKind::kLayerwise, "layerwise"},
@@ -182,6 +186,10 @@ struct LearnerConfig {
     double dead_activity = 0.002;
     double duplicate_cosine = 0.95;
     double prune_at = 0.0;
+    PruneRule prune_rule = PruneRule::kStrongest;
+    double cluster_cosine = 0.9;
+    double cluster_floor = 0.2;
+    bool cluster_merge = false;
   } units;
 
   struct Log {

@@ -54,6 +54,14 @@ TEST(LearnerConfig, ErrorsNameFieldValueAndRule) {
   EXPECT_NE(error_of(Json::parse(R"({"discriminator": {"kind": "conv", "readout": "optimal"}})"))
                 .find("discriminator.readout"),
             std::string::npos);
+  EXPECT_EQ(error_of(Json::parse(R"({"units": {"prune_rule": "energy"}})")),
+            "units.prune_rule = energy: must be one of strongest, clusters");
+  EXPECT_NE(error_of(Json::parse(R"({"units": {"cluster_cosine": 1.0}})"))
+                .find("units.cluster_cosine = 1"),
+            std::string::npos);
+  EXPECT_NE(error_of(Json::parse(R"({"units": {"cluster_floor": -0.1}})"))
+                .find("units.cluster_floor = -0.1"),
+            std::string::npos);
 }
 
 TEST(LearnerConfig, DifferencesNameChangedFields) {

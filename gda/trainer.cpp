@@ -7,6 +7,7 @@
 #include <fstream>
 #include <numeric>
 #include <sstream>
+#include <utility>
 
 #include "core/atomic_file.h"
 #include "core/memory_budget.h"
@@ -26,6 +27,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::uint64_t kStreamEval = 403;
+constexpr std::uint64_t kStreamChance = 404;
 
 struct Stage {
   std::vector<int> trained;  // levels whose generator parameters move
@@ -53,6 +55,21 @@ std::vector<Stage> make_stages(const LearnerConfig& c, int levels) {
     if (s.finetune_steps > 0) st.push_back({all, 1, levels, s.finetune_steps, "finetune"});
   }
   return st;
+}
+
+// The matched mean |cos| (one-to-one, as v_cosine) of `truth`'s columns against `units` random
+// directions of its dimension: what a decoder that learned nothing scores. Mean of 32 draws from
+// a fixed seed.
+double chance_alignment(const Eigen::MatrixXd& truth, Eigen::Index units) {
+  Rng rng(kStreamChance);
+  double sum = 0;
+  constexpr int kDraws = 32;
+  for (int t = 0; t < kDraws; ++t) {
+    Eigen::MatrixXd v(truth.rows(), units);
+    for (Eigen::Index i = 0; i < v.size(); ++i) v.data()[i] = rng.normal();
+    sum += match_columns(truth, v).mean_cosine;
+  }
+  return sum / kDraws;
 }
 
 double lr_at(double lr, const LearnerConfig& c, std::int64_t step, std::int64_t steps) {
@@ -195,8 +212,10 @@ Json Trainer::evaluate(const Stage& st) {
     if (v.size() > 0 && v.rows() >= truth_.channels[l - 1]) {
       const Eigen::MatrixXd vt = v.transpose();
       const ColumnMatch vm = match_columns(truth_.M[l - 1], vt);
-      vcos.push_back(
-          {{"level", l}, {"mean_cosine", vm.mean_cosine}, {"min_cosine", vm.min_cosine}});
+      vcos.push_back({{"level", l},
+                      {"mean_cosine", vm.mean_cosine},
+                      {"min_cosine", vm.min_cosine},
+                      {"chance_mean_cosine", chance_alignment(truth_.M[l - 1], vt.cols())}});
       // D's decoder against G's own columns (the paper's Fig. 7 compares these two).
       const Eigen::MatrixXd mh = learned.M[l - 1];
       if (vt.cols() >= mh.cols()) {
@@ -310,10 +329,19 @@ TrainResult Trainer::run() {
   int stage0 = 0;
   std::int64_t start_in_stage = 0;
   std::int64_t global = open_run_dir(stage0, start_in_stage);
+  Json pruned = Json::array();  // prune reports, attached to the next metrics record
   for (int si = stage0; si < static_cast<int>(stages_.size()); ++si) {
     const Stage& st = stages_[si];
     if (!(resumed_at_ >= 0 && si == stage0)) start_stage(st, /*warm_start=*/true);
     const std::int64_t first = si == stage0 ? start_in_stage : 0;
+    // The state every later record is measured from (after the stage's warm start, if any), so
+    // that steps-to-epsilon counts from the true start; a resumed run already has it.
+    if (global == 0 && resumed_at_ < 0) {
+      Json m{{"step", 0}, {"stage", st.name}, {"stage_step", 0}, {"seconds", clock_.seconds()}};
+      m.update(evaluate(st));
+      log_metrics(m);
+      result.last_metrics = m;
+    }
     for (std::int64_t step = first; step < st.steps; ++step, ++global) {
       if ((o_.stop_after >= 0 && global >= o_.stop_after) ||
           (o_.stop_requested && o_.stop_requested())) {
@@ -327,7 +355,11 @@ TrainResult Trainer::run() {
           global != resumed_at_) {
         save(global, si);
       }
-      maintain_units(*run_, st.trained, st.steps, st.name == "finetune", step, global);
+      for (const Json& r :
+           maintain_units(*run_, st.trained, st.steps, st.name == "finetune", step, global)) {
+        pruned.push_back(r);
+        pruned.back()["step"] = global;
+      }
       const StepStats s = this->step(st, step, global);
       if (!s.finite) {
         result.status = "diverged";
@@ -351,6 +383,7 @@ TrainResult Trainer::run() {
                {"grad_norm_d", s.grad_norm_d},
                {"seconds", clock_.seconds()}};
         m.update(evaluate(st));
+        if (!pruned.empty()) m["pruned"] = std::exchange(pruned, Json::array());
         log_metrics(m);
         result.last_metrics = m;
         progress(st, m, global + 1, result.total_steps);

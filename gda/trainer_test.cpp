@@ -179,6 +179,47 @@ TEST_P(Trainer, ResumeWithChangedConfigIsRefusedNamingTheChange) {
   fs::remove_all(dir);
 }
 
+// units.prune_rule = clusters: the channels kept are the heads the prune report names, their
+// columns pairwise below cluster_cosine (heads of distinct clusters; the prune is at the last step,
+// whose cosine-decayed Adam step moves a column by < 1e-3), and the first metrics record is the
+// untrained start (step 0), logged before any step.
+TEST_P(Trainer, ClusterPruneKeepsDistinctHeadsAndStepZeroIsLogged) {
+  const Target truth = tiny_target(3);
+  const fs::path dir = fresh_dir("clusters");
+  const LearnerConfig c = config(Json::parse(R"({
+    "seed": 3, "generator": {"width": 4, "init_active": 0.02},
+    "discriminator": {"width": 4, "threshold_init": 0.5},
+    "sgda": {"batch": 128, "lr_g": 2e-3, "lr_d": 5e-3},
+    "units": {"prune_at": 0.996, "prune_rule": "clusters", "cluster_cosine": 0.9,
+              "cluster_merge": true},
+    "schedule": {"steps": 200}, "log": {"every": 50, "checkpoint_every": 0}})"));
+  std::vector<Json> records;
+  const TrainResult r = train(
+      truth, c,
+      {.out = dir, .progress = false, .on_metrics = [&](const Json& m) { records.push_back(m); }});
+  ASSERT_EQ(r.status, "completed");
+  ASSERT_FALSE(records.empty());
+  EXPECT_EQ(records.front()["step"], 0);
+  EXPECT_EQ(records.front()["recovery"][0]["channels"], 32);
+  // chance alignment of 32 random directions in R^12 with 8 orthonormal columns: in (0.3, 0.9).
+  const double chance = records.front()["v_cosine"][0]["chance_mean_cosine"].get<double>();
+  EXPECT_GT(chance, 0.3);
+  EXPECT_LT(chance, 0.9);
+  Json report;
+  for (const Json& m : records)
+    if (m.contains("pruned")) report = m["pruned"][0];
+  ASSERT_TRUE(report.is_object()) << "no prune report in the metrics";
+  EXPECT_EQ(report["step"], 199);
+  const std::vector<int> kept = report["kept"].get<std::vector<int>>();
+  ASSERT_FALSE(kept.empty());
+  EXPECT_EQ(r.model.channels[0], static_cast<int>(kept.size()));
+  const Eigen::MatrixXd& cols = r.model.M[0];  // the kept channels, in channel order
+  for (Eigen::Index a = 0; a < cols.cols(); ++a)
+    for (Eigen::Index b = a + 1; b < cols.cols(); ++b)
+      EXPECT_LE(std::abs(cols.col(a).normalized().dot(cols.col(b).normalized())), 0.9 + 1e-3);
+  fs::remove_all(dir);
+}
+
 TEST_P(Trainer, NonFiniteRunEndsAsDiverged) {
   const Target truth = tiny_target(3);
   const fs::path dir = fresh_dir("diverge");

@@ -3,6 +3,7 @@
 #include <Eigen/QR>
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "core/rng.h"
 #include "gda/engines.h"
@@ -15,6 +16,56 @@ constexpr std::uint64_t kStreamReinit = 402;
 
 // The first min(2048, eval_samples) held-out latents: enough to tell dead units and energies.
 RowMatrix head(const RowMatrix& z) { return z.topRows(std::min<Eigen::Index>(2048, z.rows())); }
+
+// Level 1: each kept head takes over, at every position p, the code row (A_hat row, threshold) of
+// its cluster's member with the most energy along the head there, scaled so that the head's
+// energy at p is the cluster's (sum of members' energy x cos^2): duplicates that split one
+// column's code between channels, or carry it at different positions, leave one unit that
+// carries it everywhere. `at` is the energy of channel j at position p.
+void merge_clusters(RunContext& run, const UnitClusters& cl, const Eigen::MatrixXd& cols,
+                    const Eigen::MatrixXd& at) {
+  Engine& e = run.engine;
+  const int m = int(at.rows()), hh = int(at.cols());
+  const NpyArray a = e.tensor("A"), bt = e.tensor("b1");
+  const Eigen::Index m0 = a.shape[1];
+  std::vector<double> av = a.data, bv = bt.data;
+  std::vector<bool> row_mask(av.size(), false), b_mask(bv.size(), false);
+  const bool relative = run.config.generator.threshold == ThresholdForm::kRelative;
+  const bool independent = run.config.generator.correlation == UnitCorrelation::kIndependent;
+  for (int k = 0; k < cl.kept; ++k) {
+    const int h = cl.heads[k];
+    for (int p = 0; p < hh; ++p) {
+      int best = h;
+      double best_e = -1, total = 0;
+      for (int j = 0; j < m; ++j) {
+        if (cl.owner[j] != h) continue;
+        const double c = cols.col(j).dot(cols.col(h));
+        const double ej = at(j, p) * c * c;
+        total += ej;
+        if (ej > best_e) {
+          best_e = ej;
+          best = j;
+        }
+      }
+      if (best_e <= 0) continue;
+      const double scale = std::sqrt(total / best_e);
+      const int to = h * hh + p, from = best * hh + p;
+      // Independent units keep one latent each: the head's own entry takes the member's value.
+      const double own = independent ? std::abs(av[from * m0 + from]) * scale : 0.0;
+      for (Eigen::Index i = 0; i < m0; ++i) {
+        av[to * m0 + i] = independent ? (i == to ? own : 0.0) : av[from * m0 + i] * scale;
+        row_mask[to * m0 + i] = true;
+      }
+      // A relative threshold is in units of the row norm, which the scale already moved.
+      bv[to] = relative ? bv[from] : bv[from] * scale;
+      b_mask[to] = true;
+    }
+  }
+  e.set_tensor("A", av);
+  e.set_tensor("b1", bv);
+  e.reset_optimizer_entries("A", row_mask);
+  e.reset_optimizer_entries("b1", b_mask);
+}
 
 }  // namespace
 
@@ -136,8 +187,54 @@ void reinit_level1(RunContext& run, std::int64_t global_step) {
   e.reset_optimizer_entries("M1", col_mask);
 }
 
-void prune(RunContext& run, int level) {
+UnitClusters cluster_units(const Eigen::MatrixXd& columns, const std::vector<double>& energy,
+                           const std::vector<int>& channels, double cosine, double floor) {
+  UnitClusters out;
+  out.owner.assign(columns.cols(), -1);
+  Eigen::MatrixXd unit = columns;
+  for (Eigen::Index j = 0; j < unit.cols(); ++j) {
+    const double n = unit.col(j).norm();
+    if (n > 0) unit.col(j) /= n;
+  }
+  std::vector<int> order = channels;
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return energy[a] > energy[b]; });
+  std::vector<int> heads;  // in order of energy
+  std::vector<double> weight;
+  for (int j : order) {
+    int joined = -1;
+    for (std::size_t k = 0; k < heads.size() && joined < 0; ++k) {
+      const double c = std::abs(unit.col(j).dot(unit.col(heads[k])));
+      if (c > cosine) {
+        joined = int(k);
+        weight[k] += energy[j] * c * c;
+      }
+    }
+    if (joined < 0) {
+      joined = int(heads.size());
+      heads.push_back(j);
+      weight.push_back(energy[j]);
+    }
+    out.owner[j] = heads[joined];
+  }
+  std::vector<int> rank(heads.size());
+  std::iota(rank.begin(), rank.end(), 0);
+  std::stable_sort(rank.begin(), rank.end(), [&](int a, int b) { return weight[a] > weight[b]; });
+  for (int k : rank) {
+    out.heads.push_back(heads[k]);
+    out.weights.push_back(weight[k]);
+  }
+  // Kept: the clusters whose weight is at least `floor` x the heaviest, and never a dead one.
+  // (A cut at the largest ratio between consecutive weights was tried and dropped: the weights
+  // of near-silent channels fall off by ratios larger than the step from real columns to junk.)
+  while (out.kept < int(out.weights.size()) && out.weights[out.kept] > 0 &&
+         out.weights[out.kept] >= floor * out.weights[0])
+    ++out.kept;
+  return out;
+}
+
+Json prune(RunContext& run, int level) {
   Engine& e = run.engine;
+  const auto& u = run.config.units;
   const int m = run.shape.channels[level - 1], want = run.shape.target_channels[level - 1];
   const int hh = run.shape.grid_at(level) * run.shape.grid_at(level);
   const RowMatrix s = e.generate(head(run.eval_z), level, true).codes[level - 1];
@@ -145,29 +242,44 @@ void prune(RunContext& run, int level) {
   const Eigen::VectorXd cn = cols.colwise().norm().transpose();
   cols.colwise().normalize();
   std::vector<int> order = kept_channels(e, level);
+  // Energy of channel j at position p along its (unit) column: mean code^2 x ||column||^2.
+  Eigen::MatrixXd at(m, hh);
+  for (int j = 0; j < m; ++j)
+    for (int p = 0; p < hh; ++p) {
+      double acc = 0;
+      for (Eigen::Index r = 0; r < s.rows(); ++r) acc += s(r, j * hh + p) * s(r, j * hh + p);
+      at(j, p) = acc / double(s.rows()) * cn(j) * cn(j);
+    }
   std::vector<double> energy(m);
-  for (int j = 0; j < m; ++j) {
-    double acc = 0;
-    for (Eigen::Index r = 0; r < s.rows(); ++r)
-      for (int p = 0; p < hh; ++p) acc += s(r, j * hh + p) * s(r, j * hh + p);
-    energy[j] = acc / (double(s.rows()) * hh) * cn(j) * cn(j);
+  for (int j = 0; j < m; ++j) energy[j] = at.row(j).mean();
+  std::vector<int> keep;
+  Json report{{"level", level}, {"rule", u.prune_rule}};
+  if (u.prune_rule == PruneRule::kClusters) {
+    const UnitClusters cl = cluster_units(cols, energy, order, u.cluster_cosine, u.cluster_floor);
+    if (cl.kept == 0) return report;  // every channel silent: nothing to choose by
+    keep.assign(cl.heads.begin(), cl.heads.begin() + cl.kept);
+    report["cluster_weights"] = cl.weights;
+    report["clusters"] = int(cl.heads.size());
+    if (u.cluster_merge && level == 1) merge_clusters(run, cl, cols, at);
+  } else {
+    std::sort(order.begin(), order.end(), [&](int a, int b) { return energy[a] > energy[b]; });
+    std::vector<int> rest;
+    for (int j : order) {
+      bool dup = false;
+      for (int k : keep) dup = dup || std::abs(cols.col(j).dot(cols.col(k))) > u.duplicate_cosine;
+      (dup || static_cast<int>(keep.size()) >= want ? rest : keep).push_back(j);
+    }
+    for (int j : rest)
+      if (static_cast<int>(keep.size()) < want) keep.push_back(j);
   }
-  std::sort(order.begin(), order.end(), [&](int a, int b) { return energy[a] > energy[b]; });
-  std::vector<int> keep, rest;
-  for (int j : order) {
-    bool dup = false;
-    for (int k : keep)
-      dup = dup || std::abs(cols.col(j).dot(cols.col(k))) > run.config.units.duplicate_cosine;
-    (dup || static_cast<int>(keep.size()) >= want ? rest : keep).push_back(j);
-  }
-  for (int j : rest)
-    if (static_cast<int>(keep.size()) < want) keep.push_back(j);
   std::vector<double> mask(m, 0.0);
   for (int j : keep) mask[j] = 1.0;
   e.set_tensor("mask" + std::to_string(level), mask);
+  report["kept"] = keep;
+  return report;
 }
 
-void maintain_units(RunContext& run, const std::vector<int>& trained, std::int64_t stage_steps,
+Json maintain_units(RunContext& run, const std::vector<int>& trained, std::int64_t stage_steps,
                     bool finetune, std::int64_t step, std::int64_t global_step) {
   const auto& u = run.config.units;
   const bool trains_level1 = std::find(trained.begin(), trained.end(), 1) != trained.end();
@@ -176,9 +288,14 @@ void maintain_units(RunContext& run, const std::vector<int>& trained, std::int64
     reinit_level1(run, global_step);
   }
   if (u.prune_at > 0 && step == static_cast<std::int64_t>(u.prune_at * stage_steps) && !finetune) {
+    Json reports = Json::array();
     for (int l : trained)
-      if (run.shape.channels[l - 1] > run.shape.target_channels[l - 1]) prune(run, l);
+      if (u.prune_rule == PruneRule::kClusters ||
+          run.shape.channels[l - 1] > run.shape.target_channels[l - 1])
+        reports.push_back(prune(run, l));
+    return reports;
   }
+  return Json::array();
 }
 
 }  // namespace fsr

@@ -50,9 +50,7 @@ int main(int argc, char** argv) {
           truth, config,
           {.progress = progress, .oracle_init = oracle, .on_metrics = [&](const fsr::Json& m) {
              if (!verbose) return;
-             fsr::Json c = m;
-             c.erase("v_cosine");
-             std::printf("  %s\n", c.dump().c_str());
+             std::printf("  %s\n", m.dump().c_str());
            }});
       const bool pass = r.status == "completed" && r.recovery.meets_bar();
       ok += pass;
