@@ -107,8 +107,8 @@ def sparsity_figure(doc, outdir, name):
     fig, axes = style.figure(rows=n)
     jmax, lo = 1, 1e-4
     for li, ax in enumerate(axes):
-        curves = [(get_path(srcs, f"{src}.levels.{li}.{blk}.histogram"), col, MARKER[src], dash, lab)
-                  for src, blk, lab, col, dash in SERIES]
+        curves = [(get_path(srcs, f"{src}.levels.{li}.{blk}.histogram"), col, MARKER[src], dash,
+                   lab) for src, blk, lab, col, dash in SERIES]
         curves.insert(2, (get_path(srcs, f"target.levels.{li}.planted.active_histogram"),
                           style.ROLE["reference"], "^", False, TRUE_ACTIVE))
         for h, col, mk, dash, lab in curves:
