@@ -197,19 +197,32 @@ def run(root, outdir, quiet=False):
     for path, doc in docs.image_structures:
         s = "structure_" + documents.slug(path, root)
         rep.log(f"image structure {path}")
-        items = [("Per-patch sparsity at a fixed error: real images vs planted target vs "
-                  "Gaussian controls",
+        items = [("Per-patch sparsity at the fixed error, one panel per level: fraction of patches "
+                  "coded with j atoms of the dictionary learned from the patches; real images "
+                  "(orange) and planted target (blue) solid, their Gaussian controls (same mean "
+                  "and covariance) dashed with open markers, the planted target's true active "
+                  "channels grey dotted",
                   rep.guarded(path, image_structure.sparsity_figure, doc, outdir, f"{s}_sparsity")),
-                 ("Mean atoms per patch against the reconstruction error",
+                 ("Mean atoms per patch against the error tolerance (x RMS patch norm), one panel "
+                  "per level, same series as the sparsity figure; grey dotted: the planted target "
+                  "coded over its true atoms",
                   rep.guarded(path, image_structure.error_curve_figure, doc, outdir, f"{s}_error")),
-                 ("Locality: level-l codes predicted from n x n parent codes, up to the whole "
-                  "coarser image",
+                 ("Locality: held-out fraction of the variance of the level-l codes left "
+                  "unexplained by a ridge regression on the codes of an n x n block of parents "
+                  "(weights per child parity), one panel per level; circled: the whole coarser "
+                  "image; dotted: n = 1, the parent alone (kernel 2); dashed: n = 2 (kernel 4)",
                   rep.guarded(path, image_structure.locality_figure, doc, outdir, f"{s}_locality"))]
-        for src in ("images", "target"):
-            items.append((f"Atoms learned from the {src} patches, per level",
+        g = doc.get("geometry") or {}
+        tiles = (f"{g.get('patch')}x{g.get('patch')} pixels, {g.get('colors')} colours; grey = 0, "
+                 "the largest |entry| of each atom saturates")
+        for src, what in (("images", "photographs"), ("target", "planted target")):
+            items.append((f"Atoms learned (OMP + MOD) from the patches of the {what}, in pixel space "
+                          f"(whitening undone), one block per level, largest contrast first; each "
+                          f"tile one atom ({tiles})",
                           rep.guarded(path, image_structure.atoms_figure, doc, path, src, outdir,
                                       f"{s}_atoms_{src}")))
-        rep.add(f"Image structure: {rel(path)}", image_structure.describe(doc), items)
+        rep.add(f"Image structure: {rel(path)}", image_structure.describe(doc), items,
+                image_structure.notes(doc))
 
     write_outputs(rep, docs, fit_notes)
     return rep, docs

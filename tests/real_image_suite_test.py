@@ -27,6 +27,7 @@ import glob
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -242,6 +243,22 @@ class RealImageSuite(unittest.TestCase):
         for part in ("_sparsity.png", "_error.png", "_locality.png", "_atoms_images.png",
                      "_atoms_target.png"):
             self.assertTrue(any(n.endswith(part) for n in names), (part, names))
+        # Every figure is one column of a two-column paper, 3.3 in (docs/reports.md): the PDF's
+        # MediaBox 3.3 x 72 pt wide (to 0.01 pt), the 300 dpi PNG 990 pixels (to one pixel,
+        # rounding).
+        with open(os.path.join(fig, "report.md")) as f:
+            md = f.read()
+        for n in names:
+            with open(os.path.join(fig, n), "rb") as f:
+                head = f.read(24)
+            self.assertEqual(head[:8], b"\x89PNG\r\n\x1a\n", n)
+            self.assertAlmostEqual(int.from_bytes(head[16:20], "big"), 3.3 * 300, delta=1, msg=n)
+            with open(os.path.join(fig, n[:-4] + ".pdf"), "rb") as f:
+                box = re.search(rb"/MediaBox\s*\[\s*([-\d.]+)\s+[-\d.]+\s+([-\d.]+)", f.read())
+            self.assertIsNotNone(box, n)
+            self.assertAlmostEqual(float(box.group(2)) - float(box.group(1)), 3.3 * 72, delta=0.01,
+                                   msg=n)
+            self.assertIn(f"]({n})", md)  # with its caption in report.md
 
     def test_bad_input_is_exit_2(self):
         r = subprocess.run([FSR, "pyramid", "--images", "/nonexistent/x.png", "--out",

@@ -121,10 +121,11 @@ def figure_legend(fig, ax, ncol=None, **kw):
 
 
 def tag(ax, text, loc="upper left"):
-    """A short panel label inside a corner of the axes ("level 1", "(a)"); loc is "upper left"
-    or "lower left" (pick the one the data leave empty)."""
-    y, va = (0.97, "top") if loc == "upper left" else (0.03, "bottom")
-    ax.text(0.02, y, text, transform=ax.transAxes, ha="left", va=va, fontsize=7,
+    """A short panel label inside a corner of the axes ("level 1", "(a)"); loc is "upper left",
+    "lower left", "upper right" or "lower right" (pick the one the data leave empty)."""
+    y, va = (0.97, "top") if loc.startswith("upper") else (0.03, "bottom")
+    x, ha = (0.98, "right") if loc.endswith("right") else (0.02, "left")
+    ax.text(x, y, text, transform=ax.transAxes, ha=ha, va=va, fontsize=7,
             bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8))
 
 
