@@ -27,7 +27,7 @@ SEED = 3
 
 
 def matched_cosines(truth, learned):
-    """One-to-one |cos| of truth's columns against learned's (SPEC section 2)."""
+    """One-to-one |cos| of truth's columns against learned's (docs/science.md section 2)."""
     t = truth / np.linalg.norm(truth, axis=0)
     e = learned / np.linalg.norm(learned, axis=0)
     c = np.abs(t.T @ e)
