@@ -8,11 +8,12 @@
 // table in docs/learner.md, generated from learner_fields(). No LibTorch here, so the CLI and
 // tests parse cheaply.
 //
-//   fsr::LearnerConfig c =
-//   fsr::parse_learner_config(fsr::read_json("experiments/learners/level1.json")); fsr::Json
-//   normalized = fsr::to_json(c);                      // every default filled in auto changes =
-//   fsr::config_differences(saved, normalized);   // {"sgda.batch: 512 -> 256"} if (c.sgda.mode ==
-//   fsr::SgdaMode::kAlternating) ...
+// clang-format off
+//   fsr::LearnerConfig c = fsr::parse_learner_config(fsr::read_json("experiments/learners/level1.json"));
+//   fsr::Json normalized = fsr::to_json(c);                        // every default filled in
+//   auto changes = fsr::config_differences(saved, normalized);     // {"sgda.batch: 512 -> 256"}
+//   if (c.sgda.mode == fsr::SgdaMode::kAlternating) ...
+// clang-format on
 #pragma once
 
 #include <array>

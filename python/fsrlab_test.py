@@ -274,7 +274,7 @@ class Train(Base):
         with open(self.path("run_py", "metrics.jsonl")) as f:
             self.assertEqual([without_timings(r) for r in records],
                              [without_timings(json.loads(x)) for x in f])
-        self.assertEqual([r["step"] for r in records], [20, 40, 60, 80, 100, 120])
+        self.assertEqual([r["step"] for r in records], [0, 20, 40, 60, 80, 100, 120])  # 0: the start
 
     def test_ctrl_c_stops_cleanly_and_the_run_resumes(self):
         # A child trains with fsrlab.train; on its first progress record it says so, and this
