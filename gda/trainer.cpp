@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <numeric>
 #include <sstream>
 #include <utility>
@@ -97,6 +98,7 @@ class Trainer {
   std::int64_t open_run_dir(int& stage0, std::int64_t& start_in_stage);
   StepStats step(const Stage& st, std::int64_t step, std::int64_t global);
   Json evaluate(const Stage& st);
+  double chance(int level, Eigen::Index units);
   void log_metrics(const Json& m);
   void progress(const Stage& st, const Json& m, std::int64_t global, std::int64_t total);
   void save(std::int64_t global, int stage);
@@ -112,6 +114,9 @@ class Trainer {
   std::unique_ptr<RunContext> run_;
   std::vector<Stage> stages_;
   std::vector<std::vector<bool>> identified_;  // identified W_l entries (l >= 2), once
+  // chance_alignment per level: fixed by the shapes and a fixed seed, so computed once per run
+  // (32 assignments each), not at every metrics record.
+  std::map<int, double> chance_;
   RowMatrix eval_z_;
   Stopwatch clock_;
   std::int64_t resumed_at_ = -1;  // the checkpoint just loaded is not written again
@@ -197,6 +202,12 @@ StepStats Trainer::step(const Stage& st, std::int64_t step, std::int64_t global)
   return engine_->step(in);
 }
 
+double Trainer::chance(int level, Eigen::Index units) {
+  const auto it = chance_.find(level);
+  if (it != chance_.end()) return it->second;
+  return chance_[level] = chance_alignment(truth_.M[level - 1], units);
+}
+
 Json Trainer::evaluate(const Stage& st) {
   Json m;
   const Target learned = learned_target(*engine_, shape_, c_.seed);
@@ -215,7 +226,7 @@ Json Trainer::evaluate(const Stage& st) {
       vcos.push_back({{"level", l},
                       {"mean_cosine", vm.mean_cosine},
                       {"min_cosine", vm.min_cosine},
-                      {"chance_mean_cosine", chance_alignment(truth_.M[l - 1], vt.cols())}});
+                      {"chance_mean_cosine", chance(l, vt.cols())}});
       // D's decoder against G's own columns (the paper's Fig. 7 compares these two).
       const Eigen::MatrixXd mh = learned.M[l - 1];
       if (vt.cols() >= mh.cols()) {
