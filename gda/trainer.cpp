@@ -103,6 +103,7 @@ class Trainer {
   void progress(const Stage& st, const Json& m, std::int64_t global, std::int64_t total);
   void save(std::int64_t global, int stage);
   void finish(TrainResult& result, std::int64_t global);
+  void refine(TrainResult& result, std::int64_t& global);
 
   const Target& truth_;
   LearnerConfig c_;
@@ -129,8 +130,10 @@ void Trainer::build() {
                "must be <= the target's levels = " + std::to_string(truth_.levels));
   }
   if (c_.schedule.steps.size() != 1) {
-    const int needed =
-        c_.schedule.kind == ScheduleKind::kLayerwise || c_.schedule.kind == ScheduleKind::kLayerwiseFinetune ? levels_ : 1;
+    const int needed = c_.schedule.kind == ScheduleKind::kLayerwise ||
+                               c_.schedule.kind == ScheduleKind::kLayerwiseFinetune
+                           ? levels_
+                           : 1;
     if (static_cast<int>(c_.schedule.steps.size()) != needed) {
       fail_field("schedule.steps", c_.schedule.steps.size(),
                  "must list one value or " + std::to_string(needed) + " (one per stage)");
@@ -153,6 +156,8 @@ void Trainer::build() {
     if (shape_.channels != truth_.channels || shape_.latent_dim != truth_.latent_dim()) {
       fail_field("oracle_init", "true", "needs generator.width = 1 and the target's latent_dim");
     }
+    const NpyArray a0 = engine_->tensor("A"), b0 = engine_->tensor("b1");
+    const bool m_only = o_.oracle_columns_only;
     Eigen::MatrixXd a = truth_.A;
     for (Eigen::Index u = 0; u < a.rows(); ++u) a.row(u) *= truth_.alpha(u);
     engine_->set_tensor("A", row_major(a));
@@ -167,6 +172,10 @@ void Trainer::build() {
       engine_->set_tensor("W" + std::to_string(l), up.weight);
       engine_->set_tensor("bW" + std::to_string(l),
                           std::vector<double>(up.bias.data(), up.bias.data() + up.bias.size()));
+    }
+    if (m_only) {
+      engine_->set_tensor("A", a0.data);
+      engine_->set_tensor("b1", b0.data);
     }
   }
   if (c_.generator.columns_init == ColumnsInit::kPatchKmeans && !o_.oracle_init)
@@ -332,6 +341,66 @@ void Trainer::finish(TrainResult& result, std::int64_t global) {
   write_json_atomic(o_.out / "result.json", make_document("train", to_json(result), info));
 }
 
+// The diagnostic refine stage of TrainOptions (research/gda_sweep --refine).
+void Trainer::refine(TrainResult& result, std::int64_t& global) {
+  Json cj = to_json(c_);
+  cj.merge_patch(o_.refine_patch);
+  const LearnerConfig c2 = parse_learner_config(cj);
+  std::unique_ptr<Engine> e2 = make_engine(c2.engine, shape_, c2, o_.device);
+  const auto names2 = e2->tensor_names();
+  auto generator_tensor = [](const std::string& n) {
+    return n == "A" || n == "A_mask" || n == "b1" || n.rfind("M", 0) == 0 ||
+           n.rfind("mask", 0) == 0 || n.rfind("W", 0) == 0 || n.rfind("bW", 0) == 0;
+  };
+  for (const std::string& n : engine_->tensor_names())
+    if (generator_tensor(n) && std::find(names2.begin(), names2.end(), n) != names2.end())
+      e2->set_tensor(n, engine_->tensor(n).data);
+  c_ = c2;
+  engine_ = std::move(e2);
+  data_ = std::make_unique<TrainingData>(truth_, c_, levels_, engine_->precision() == "float32");
+  run_ = std::make_unique<RunContext>(RunContext{truth_, c_, shape_, *engine_, *data_, eval_z_});
+  if (o_.tie_decoder) {
+    const Eigen::MatrixXd mh = engine_->dictionary(1);  // d x m_hat
+    NpyArray v = engine_->tensor("V1");
+    if (v.size() == 0) fail_field("--refine", "tie_decoder", "needs a theory discriminator");
+    const std::int64_t rows = v.shape[0], d = v.shape[1];
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t i = 0; i < d; ++i) v.data[r * d + i] = mh(i, r % mh.cols());
+    engine_->set_tensor("V1", v.data);
+    if (!o_.tie_taus.empty()) {
+      std::vector<double> tau(rows);
+      for (std::int64_t r = 0; r < rows; ++r)
+        tau[r] = o_.tie_taus[(r / mh.cols()) % o_.tie_taus.size()];
+      engine_->set_tensor("tau1", tau);
+    }
+  }
+  Stage st = stages_.back();
+  st.name = "refine";
+  st.steps = o_.refine_steps;
+  engine_->begin_stage({st.trained, st.first, st.last});
+  // Batches and latents from indices the schedule never reached.
+  const std::int64_t g0 = global + (std::int64_t(1) << 32);
+  for (std::int64_t step = 0; step < st.steps; ++step, ++global) {
+    const NpyArray columns = engine_->tensor("M1");
+    const StepStats s = this->step(st, step, g0 + step);
+    if (o_.freeze_columns) engine_->set_tensor("M1", columns.data);
+    if (!s.finite) {
+      result.status = "diverged";
+      result.message = "non-finite value in the refine stage at step " + std::to_string(step);
+      result.steps = global + 1;
+      return;
+    }
+    if ((step + 1) % c_.log.every == 0 || step + 1 == st.steps) {
+      Json m{{"step", global + 1}, {"stage", st.name},   {"stage_step", step + 1},
+             {"loss_d", s.loss_d}, {"loss_g", s.loss_g}, {"seconds", clock_.seconds()}};
+      m.update(evaluate(st));
+      log_metrics(m);
+      result.last_metrics = m;
+    }
+  }
+  result.total_steps += st.steps;
+}
+
 TrainResult Trainer::run() {
   build();
   TrainResult result;
@@ -402,6 +471,7 @@ TrainResult Trainer::run() {
     }
     if (result.status == "diverged") break;
   }
+  if (o_.refine_steps > 0 && result.status.empty()) refine(result, global);
   finish(result, global);
   return result;
 }

@@ -1,6 +1,6 @@
-// SGDA training of the GDA learner against a planted target (docs/science.md §4): stages over levels
-// (layer-wise, random-lower, joint, layer-wise then joint fine-tune), n_D discriminator steps per
-// generator step, IPM or non-saturating loss, unit maintenance, metrics, checkpoints.
+// SGDA training of the GDA learner against a planted target (docs/science.md §4): stages over
+// levels (layer-wise, random-lower, joint, layer-wise then joint fine-tune), n_D discriminator
+// steps per generator step, IPM or non-saturating loss, unit maintenance, metrics, checkpoints.
 //
 //   fsr::TrainResult r = fsr::train(truth, fsr::parse_learner_config(j), {.out = "runs/a"});
 //   if (r.status == "completed" && r.recovery.meets_bar()) ...
@@ -36,6 +36,20 @@ struct TrainOptions {
   std::int64_t stop_after = -1;  // stop with status "interrupted" after this many generator steps
   bool progress = true;          // progress lines on stderr
   bool oracle_init = false;      // diagnostic: start the generator at the target (width 1 only)
+  // Diagnostic, with oracle_init: only the columns M_l (and W_l) come from the target; the first
+  // layer keeps the config's fixed start (init_code_scale, init_active).
+  bool oracle_columns_only = false;
+  // Diagnostic refine stage after the schedule (research/gda_sweep --refine): the generator's
+  // tensors are carried into a fresh engine built from the config merged with `refine_patch`
+  // (its own D, step sizes, batch), trained for refine_steps on the last stage's levels.
+  // tie_decoder: D's level-1 decoder rows start at the generator's columns (cycled), with
+  // thresholds tie_taus[r / m_hat] per block of rows; freeze_columns: M_1 is restored after every
+  // step (the columns stay where the schedule left them).
+  std::int64_t refine_steps = 0;
+  Json refine_patch = Json::object();
+  bool tie_decoder = false;
+  std::vector<double> tie_taus;
+  bool freeze_columns = false;
   std::function<void(const Json&)> on_metrics;  // called with every metrics record
   // Polled once per generator step; true stops the run as stop_after does (a checkpoint, status
   // "interrupted"), so a caller can stop it cleanly (Ctrl-C in the Python module).

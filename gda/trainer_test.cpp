@@ -220,6 +220,42 @@ TEST_P(Trainer, ClusterPruneKeepsDistinctHeadsAndStepZeroIsLogged) {
   fs::remove_all(dir);
 }
 
+// The diagnostics of research/alpha_beta_diagnostics.sh: oracle_columns_only starts the columns
+// at the target's and the first layer at the config's fixed start; the refine stage ties D's
+// decoder to the generator's columns (V_1 alignment with M_1 then 1 up to float32 round-off)
+// and, with freeze_columns, leaves the columns exactly where they were.
+TEST_P(Trainer, OracleColumnsAndFrozenRefineKeepTheColumnsExact) {
+  const Target truth = tiny_target(3);
+  const LearnerConfig c = config(Json::parse(R"({
+    "seed": 3, "generator": {"init_active": 0.02},
+    "sgda": {"batch": 64}, "schedule": {"steps": 1}, "log": {"every": 10, "checkpoint_every": 0}})"));
+  std::vector<Json> records;
+  const TrainResult r =
+      train(truth, c,
+            {.progress = false,
+             .oracle_init = true,
+             .oracle_columns_only = true,
+             .refine_steps = 20,
+             .refine_patch = Json::parse(R"({"discriminator": {"width": 2, "readout": "optimal",
+                                       "learn_threshold": false}, "sgda": {"d_steps": 1, "lr_d": 1e-9}})"),
+             .tie_decoder = true,
+             .tie_taus = {0.0, 0.5},
+             .freeze_columns = true,
+             .on_metrics = [&](const Json& m) { records.push_back(m); }});
+  ASSERT_EQ(r.status, "completed");
+  EXPECT_EQ(r.steps, 21);
+  ASSERT_GE(records.size(), 2u);
+  // Step 0: exact columns (float32 storage: 1e-6), but the codes at the fixed sparse start
+  // (alpha 1, 2 % active) instead of the target's 10 %: beta off by Q^-1(0.02)/Q^-1(0.1) - 1 = 0.6.
+  const Json& first = records.front()["recovery"][0];
+  EXPECT_GT(first["min_cosine"].get<double>(), 1 - 1e-6);
+  EXPECT_GT(first["beta_max_relative"].get<double>(), 0.5);
+  const Json& last = records.back();
+  EXPECT_EQ(last["stage"], "refine");
+  EXPECT_GT(last["recovery"][0]["min_cosine"].get<double>(), 1 - 1e-6);
+  EXPECT_GT(last["v_cosine"][0]["mean_cosine"].get<double>(), 1 - 1e-6);
+}
+
 TEST_P(Trainer, NonFiniteRunEndsAsDiverged) {
   const Target truth = tiny_target(3);
   const fs::path dir = fresh_dir("diverge");

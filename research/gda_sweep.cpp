@@ -1,6 +1,7 @@
 // Success rate of a learner config over seeds: for each seed s, builds the target of
 // `--target-config` with its seed set to s, trains the learner with its seed set to s, and scores
-// recovery against the bar of docs/science.md §2. One line per seed, then the rate; --json for a document.
+// recovery against the bar of docs/science.md §2. One line per seed, then the rate; --json for a
+// document.
 //
 //   gda_sweep --target-config experiments/learners/target_level1.json
 //             --learner experiments/learners/level1.json --seeds 1,2,3,4,5
@@ -11,6 +12,7 @@
 #include <sstream>
 
 #include "core/json_io.h"
+#include "core/json_read.h"
 #include "core/validate.h"
 #include "gda/learner_config.h"
 #include "gda/trainer.h"
@@ -29,12 +31,36 @@ int main(int argc, char** argv) {
   app.add_flag("--progress", progress, "progress lines on stderr");
   app.add_flag("--verbose", verbose, "print every metrics record");
   app.add_flag("--oracle-init", oracle, "diagnostic: start the generator at the target");
+  bool oracle_columns = false;
+  std::string refine;
+  app.add_flag("--oracle-columns", oracle_columns,
+               "diagnostic: start the columns (and W) at the target's, the first layer at the "
+               "config's fixed start");
+  app.add_option("--refine", refine,
+                 "diagnostic refine stage after the schedule, JSON: {\"steps\": N, \"patch\": "
+                 "learner merge patch, \"tie_decoder\": bool, \"tie_taus\": [..], "
+                 "\"freeze_columns\": bool}");
   CLI11_PARSE(app, argc, argv);
   try {
     fsr::Json tj = fsr::read_json(target_config);
     if (!target_patch.empty()) tj.merge_patch(fsr::parse_json(target_patch, "--target-patch"));
     fsr::Json lj = fsr::read_json(learner);
     if (!patch.empty()) lj.merge_patch(fsr::parse_json(patch, "--patch"));
+    fsr::TrainOptions base{.oracle_init = oracle || oracle_columns,
+                           .oracle_columns_only = oracle_columns};
+    if (!refine.empty()) {
+      const fsr::Json r = fsr::parse_json(refine, "--refine");
+      for (const auto& [k, v] : r.items())
+        if (k != "steps" && k != "patch" && k != "tie_decoder" && k != "tie_taus" &&
+            k != "freeze_columns")
+          fsr::fail_field("--refine", k,
+                          "unknown key (steps, patch, tie_decoder, tie_taus, freeze_columns)");
+      base.refine_steps = fsr::read_int(r, "steps", "--refine", 1000, 1, 100000000);
+      base.refine_patch = r.value("patch", fsr::Json::object());
+      base.tie_decoder = r.value("tie_decoder", false);
+      base.tie_taus = r.value("tie_taus", std::vector<double>{});
+      base.freeze_columns = r.value("freeze_columns", false);
+    }
     std::vector<std::uint64_t> list;
     std::stringstream ss(seeds);
     for (std::string s; std::getline(ss, s, ',');) list.push_back(std::stoull(s));
@@ -46,12 +72,12 @@ int main(int argc, char** argv) {
       const fsr::Target truth = fsr::build_target(
           fsr::parse_target_config(tj, std::filesystem::path(target_config).parent_path()));
       const fsr::LearnerConfig config = fsr::parse_learner_config(lj);
-      const fsr::TrainResult r = fsr::train(
-          truth, config,
-          {.progress = progress, .oracle_init = oracle, .on_metrics = [&](const fsr::Json& m) {
-             if (!verbose) return;
-             std::printf("  %s\n", m.dump().c_str());
-           }});
+      fsr::TrainOptions options = base;
+      options.progress = progress;
+      options.on_metrics = [&](const fsr::Json& m) {
+        if (verbose) std::printf("  %s\n", m.dump().c_str());
+      };
+      const fsr::TrainResult r = fsr::train(truth, config, options);
       const bool pass = r.status == "completed" && r.recovery.meets_bar();
       ok += pass;
       fsr::Json run{
