@@ -65,13 +65,24 @@ def variant_of(t):
     return d, act, m, (", ".join(parts) or None)
 
 
+# A run whose generator ended with fewer non-zero columns than the target has cannot be matched
+# one-to-one (score/recovery.h refuses it, so the job "failed" with this message): it lost a
+# column, a failure of the run, counted as one seed below the bar.
+LOST_COLUMNS = "non-zero columns, fewer than the target's"
+
+
 class Cell:
     def __init__(self):
         self.runs = []  # (mean cos, min cos) per finished job; None: no scored model
+        self.lost = 0   # runs that ended with fewer non-zero columns than the target's m
 
     def add(self, mean, mn):
         ok = isinstance(mean, (int, float)) and isinstance(mn, (int, float))
         self.runs.append((float(mean), float(mn)) if ok else None)
+
+    def add_lost(self):
+        self.runs.append(None)
+        self.lost += 1
 
     @property
     def n(self):
@@ -97,7 +108,10 @@ def cells(doc, root):
     targets, configs = _plan(root)
     out = OrderedDict()
     for r in doc.get(keys.S_ROWS) or []:
-        if not isinstance(r, dict) or r.get("status") != "ok":
+        if not isinstance(r, dict):
+            continue
+        lost = r.get("status") == "failed" and LOST_COLUMNS in str(r.get("error", ""))
+        if r.get("status") != "ok" and not lost:
             continue
         info = variant_of(targets.get(str(r.get("target"))) or {})
         if info is None:
@@ -109,25 +123,30 @@ def cells(doc, root):
         if not isinstance(w, (int, float)):
             continue
         vals = r.get(keys.S_VALUES) or {}
-        out.setdefault((d, act, var, m), OrderedDict()).setdefault(float(w), Cell()).add(
-            vals.get(MEAN_COS), vals.get(MIN_COS))
+        c = out.setdefault((d, act, var, m), OrderedDict()).setdefault(float(w), Cell())
+        if lost:
+            c.add_lost()
+        else:
+            c.add(vals.get(MEAN_COS), vals.get(MIN_COS))
     return out
 
 
 def _planned(root):
-    """(ds, activities, widths) the plan holds for the plain family, so that cells not run show."""
+    """(ds, activities, widths, {d: {m}}) the plan holds for the plain family, so that cells not
+    run show."""
     targets, configs = _plan(root)
-    ds, acts, widths = set(), set(), set()
+    ds, acts, widths, ms = set(), set(), set(), {}
     for t in targets.values():
         info = variant_of(t)
         if info and info[3] is None:
             ds.add(info[0])
             acts.add(info[1])
+            ms.setdefault(info[0], set()).add(info[2])
     for c in configs.values():
         w = get_path(c, WIDTH_KEY)
         if isinstance(w, (int, float)):
             widths.add(float(w))
-    return sorted(ds), sorted(acts), sorted(widths)
+    return sorted(ds), sorted(acts), sorted(widths), ms
 
 
 def _cmap():
@@ -143,14 +162,17 @@ def _draw_grid(ax, rows, widths, get, cmap):
             c = get(key, w)
             if c is None or c.n == 0:
                 ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="white",
-                                       edgecolor="0.7", hatch="////", lw=0.3))
-                ax.text(j, i, "not\nrun", ha="center", va="center", fontsize=4.5, color="0.45")
+                                       edgecolor="0.85", hatch="//////", lw=0.0))
+                ax.text(j, i, "not\nrun", ha="center", va="center", fontsize=4.5, color="0.4",
+                        bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none"))
                 continue
             rate = c.successes / c.n
             ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=cmap(rate),
                                    edgecolor="white", lw=0.8))
             mc = c.mean_cos
-            txt = f"{c.successes}/{c.n}\n" + ("—" if np.isnan(mc) else f"{mc:.3f}".lstrip("0"))
+            txt = f"{c.successes}/{c.n}\n" + ("\u2014" if np.isnan(mc) else f"{mc:.3f}".lstrip("0"))
+            if c.lost:
+                txt += f"\n{c.lost} lost"
             ax.text(j, i, txt, ha="center", va="center", fontsize=5, linespacing=1.1,
                     color="black")
     ax.set_xlim(-0.5, len(widths) - 0.5)
@@ -166,7 +188,7 @@ def _draw_grid(ax, rows, widths, get, cmap):
 
 def map_figures(doc, root, outdir, name):
     data = cells(doc, root)
-    ds, acts, widths = _planned(root)
+    ds, acts, widths, planned_m = _planned(root)
     for (d, act, var, m), by_w in data.items():
         widths = sorted(set(widths) | set(by_w))
         if var is None:
@@ -180,22 +202,25 @@ def map_figures(doc, root, outdir, name):
     rows = [(f"{a * 100:g} %", a) for a in sorted(acts)]
     for ax, d in zip(axes, ds):
         _draw_grid(ax, rows, widths, lambda a, w: (plain.get((d, a)) or {}).get(w), cmap)
-        ms = sorted({m for (dd, _, var, m) in data if dd == d and var is None})
+        ms = sorted({m for (dd, _, var, m) in data if dd == d and var is None}
+                    | planned_m.get(d, set()))
         ax.set_title(f"d = {d}" + (f", m = {ms[0]}" if len(ms) == 1 else ""), fontsize=7)
-        ax.set_xlabel("generator width", fontsize=7)
     axes[0].set_yticklabels([lab for lab, _ in rows])
     axes[0].set_ylabel("target activity")
+    fig.supxlabel("generator width (\u00d7 the target's m)", fontsize=7)
     files = style.save(fig, outdir, name)
     notes = [f"column bar: one-to-one matched |cos| of M\u0302\u2081 with M\u2081, mean \u2265 "
              f"{BAR_MEAN} and worst \u2265 {BAR_MIN}; cell colour = fraction of seeds at the bar "
              "(red 0, yellow 1/2, green 1); text: successes/seeds and the mean matched |cos| "
-             "averaged over the seeds"]
+             "averaged over the seeds that kept at least m columns; 'k lost': k seeds ended with "
+             "fewer non-zero columns than the target's m (not scorable one-to-one: below the bar)"]
     for (d, act, var, m), by_w in data.items():
         for w, c in sorted(by_w.items()):
             notes.append(f"d = {d}, m = {m}, activity {act * 100:g} %"
                          + (f", {var}" if var else "") + f", width {w:g}: {c.successes}/{c.n} at "
                          f"the column bar, M\u2081 mean {c.mean_cos:.4f} / worst {c.min_cos:.4f} "
-                         "(averages over seeds)")
+                         "(averages over seeds)"
+                         + (f"; {c.lost} seed(s) lost a column" if c.lost else ""))
     out = [("Where pure GDA learns level 1: success rate of the column bar per cell of target "
             "activity \u00d7 generator width (relative to the target's m), one panel per patch "
             "dimension d; each cell shows successes/seeds and the mean matched |cos| of "
