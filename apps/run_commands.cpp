@@ -52,6 +52,12 @@ void print_summary(std::ostream& os, const SuiteSummary& s, const std::string& w
     for (const auto& id : s.conflicts) os << " " << id;
     os << "\n";
   }
+  if (!s.only.empty()) {
+    os << "--only:";
+    for (const auto& p : s.only) os << " " << p;
+    os << " (" << (s.selected_complete() ? "every selected job finished" : "selected jobs not finished")
+       << ")\n";
+  }
   if (!s.missing.empty()) {
     os << s.missing.size() << " job(s) not finished:";
     for (std::size_t k = 0; k < s.missing.size() && k < 20; ++k) os << " " << s.missing[k];
@@ -64,12 +70,13 @@ void print_summary(std::ostream& os, const SuiteSummary& s, const std::string& w
 
 // `fsr run --dry-run`: what the shard would run, for a scheduler's submit script to check a suite
 // before it queues anything (scripts/slurm/submit.sh).
-void print_plan(const Suite& suite, const std::string& size, const Shard& shard, bool as_json,
-                const Json& config) {
+void print_plan(const Suite& suite, const std::string& size, const Shard& shard,
+                const std::vector<std::string>& only, bool as_json, const Json& config) {
   const std::vector<JobSpec> specs = expand_suite(suite, size);
+  validate_only(only, specs);
   Json ids = Json::array();
   for (const JobSpec& s : specs) {
-    if (shard.contains(s.index)) ids.push_back(s.id);
+    if (shard.contains(s.index) && selected_by(only, s.id)) ids.push_back(s.id);
   }
   const Json payload{{"suite", suite.name},
                      {"size", size},
@@ -86,6 +93,7 @@ void print_plan(const Suite& suite, const std::string& size, const Shard& shard,
 void add_run(CLI::App& app) {
   struct Args {
     std::string suite, out, size = "ci", shard = "1/1";
+    std::vector<std::string> only;
     int jobs = 1, threads = 0;
     bool json = false, in_process = false, dry_run = false;
   };
@@ -106,6 +114,9 @@ void add_run(CLI::App& app) {
   cmd->add_option("--shard", args->shard,
                   "run shard i of n (1 <= i <= n; grid positions k with k mod n = i - 1)")
       ->capture_default_str();
+  cmd->add_option("--only", args->only,
+                  "run only the jobs whose id matches this glob (repeatable: any of them); the "
+                  "summary still lists every job");
   cmd->add_flag("--in-process", args->in_process,
                 "run jobs on threads of this process (only for kinds without global state)");
   cmd->add_flag("--json", args->json, "print the summary as one JSON object");
@@ -114,8 +125,12 @@ void add_run(CLI::App& app) {
       "validate the suite (both sizes) and list this shard's jobs; run and write nothing");
   cmd->callback([args] {
     if (args->dry_run) {
-      print_plan(load_suite(args->suite), args->size, parse_shard(args->shard), args->json,
-                 Json{{"suite", args->suite}, {"size", args->size}, {"shard", args->shard}});
+      print_plan(load_suite(args->suite), args->size, parse_shard(args->shard), args->only,
+                 args->json,
+                 Json{{"suite", args->suite},
+                      {"size", args->size},
+                      {"shard", args->shard},
+                      {"only", args->only}});
       return;
     }
     RunOptions o;
@@ -124,17 +139,20 @@ void add_run(CLI::App& app) {
     o.jobs = args->jobs;
     o.threads = args->threads;
     o.shard = parse_shard(args->shard);
+    o.only = args->only;
     if (!args->in_process) o.worker = {fs::read_symlink("/proc/self/exe").string(), "run-job"};
     o.log = [](const std::string& line) { std::cerr << line << std::endl; };
     const Suite suite = load_suite(args->suite);
     const SuiteSummary s = run_suite(suite, o);
     const std::string written = summary_file(o.out, o.shard).string();
     const Json config{{"suite", args->suite}, {"out", args->out},         {"size", args->size},
-                      {"jobs", args->jobs},   {"threads", args->threads}, {"shard", args->shard}};
+                      {"jobs", args->jobs},   {"threads", args->threads}, {"shard", args->shard},
+                      {"only", args->only}};
     print_result("run", to_json(s), args->json, config,
                  [&](std::ostream& os) { print_summary(os, s, written); });
-    // Every job of this shard was attempted; one that failed or crashed makes the exit status 1.
-    if (!s.complete()) throw ExitStatus{1};
+    // Every selected job of this shard was attempted; one that failed or crashed makes the exit
+    // status 1 (jobs that --only leaves out do not).
+    if (!s.selected_complete()) throw ExitStatus{1};
   });
 }
 

@@ -126,8 +126,11 @@ Json run_gda(const JobSpec& spec, const JobContext& context) {
   TrainOptions options;
   options.out = run_dir;
   options.progress = false;
-  // An earlier attempt of this job left a checkpoint: continue it (bit-identical on CPU).
+  // An earlier attempt of this job left a checkpoint: continue it (bit-identical on CPU). One
+  // killed before its first checkpoint (or run with checkpoint_every = 0) left only a partial run
+  // directory, which the trainer refuses to overwrite: start that attempt afresh.
   options.resume = context.resuming && fs::exists(run_dir / "checkpoint");
+  if (context.resuming && !options.resume) fs::remove_all(run_dir);
   const TrainResult result = train(truth, learner, options);
 
   Json payload{{"status", result.status}, {"train", to_json(result)}};

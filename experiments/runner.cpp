@@ -1,6 +1,7 @@
 #include "experiments/runner.h"
 
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -179,6 +180,33 @@ Shard parse_shard(const std::string& spec) {
   return s;
 }
 
+bool selected_by(const std::vector<std::string>& only, const std::string& id) {
+  if (only.empty()) return true;
+  return std::any_of(only.begin(), only.end(), [&](const std::string& pattern) {
+    return fnmatch(pattern.c_str(), id.c_str(), 0) == 0;
+  });
+}
+
+void validate_only(const std::vector<std::string>& only, const std::vector<JobSpec>& specs) {
+  for (const std::string& pattern : only) {
+    if (pattern.empty()) fail_field("--only", "(empty)", "must be a glob pattern on job ids");
+    const bool any = std::any_of(specs.begin(), specs.end(), [&](const JobSpec& s) {
+      return fnmatch(pattern.c_str(), s.id.c_str(), 0) == 0;
+    });
+    if (!any) {
+      fail_field("--only", pattern,
+                 "matches no job id of the grid (ids are <target>.<job>[.<key>=<value>...].seed<k>;"
+                 " fsr run --dry-run lists them)");
+    }
+  }
+}
+
+bool SuiteSummary::selected_complete() const {
+  return std::all_of(jobs.begin(), jobs.end(), [&](const JobRecord& r) {
+    return r.status == kStatusOk || !selected_by(only, r.spec.id);
+  });
+}
+
 std::int64_t SuiteSummary::count(const std::string& status) const {
   return std::count_if(jobs.begin(), jobs.end(),
                        [&](const JobRecord& r) { return r.status == status; });
@@ -197,6 +225,7 @@ Json to_json(const SuiteSummary& s) {
   return Json{{"suite", s.suite},
               {"size", s.size},
               {"shard", s.shard.to_string()},
+              {"only", s.only},
               {"jobs_total", s.jobs_total},
               {"jobs_in_scope", static_cast<std::int64_t>(s.jobs.size())},
               {"complete", s.complete()},
@@ -225,6 +254,7 @@ SuiteSummary run_suite(const Suite& suite, const RunOptions& o) {
   if (o.out.empty()) fail_field("--out", "(empty)", "is required");
   const JobStore store(o.out);
   const std::vector<JobSpec> specs = expand_suite(suite, o.size);
+  validate_only(o.only, specs);
   const Json payload = plan_payload(suite, o.size, specs);
 
   // The plan: written once; a directory that holds another plan is refused before any job runs.
@@ -249,11 +279,12 @@ SuiteSummary run_suite(const Suite& suite, const RunOptions& o) {
   summary.suite = suite.name;
   summary.size = o.size;
   summary.shard = o.shard;
+  summary.only = o.only;
   summary.record = suite.record;
   summary.jobs_total = static_cast<std::int64_t>(specs.size());
   std::vector<const JobSpec*> pending;
   for (const JobSpec& s : specs) {
-    if (!o.shard.contains(s.index)) continue;
+    if (!o.shard.contains(s.index) || !selected_by(o.only, s.id)) continue;
     if (JobStore::ok(store.read(s.id))) {
       ++summary.skipped;
     } else {

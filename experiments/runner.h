@@ -50,6 +50,11 @@ struct RunOptions {
   int jobs = 1;     // jobs side by side
   int threads = 0;  // threads for the whole run, split evenly; 0: hardware concurrency
   Shard shard;
+  // Glob patterns (fnmatch) on job ids: when non-empty, only the shard's jobs whose id matches one
+  // of them run; the summary still covers every job of the shard (the others keep whatever result
+  // the directory holds, or are listed as missing). A pattern that matches no id of the grid is an
+  // InputError naming --only.
+  std::vector<std::string> only;
   // Command that runs one job as a child process: the runner appends
   // --out DIR --job ID --threads T. Empty: run jobs in this process.
   std::vector<std::string> worker;
@@ -67,6 +72,7 @@ struct JobRecord {
 struct SuiteSummary {
   std::string suite, size;
   Shard shard;
+  std::vector<std::string> only;  // RunOptions::only of the invocation that wrote it
   std::vector<std::string> record;
   std::int64_t jobs_total = 0;         // in the plan
   std::int64_t ran = 0;                // run by this invocation
@@ -79,8 +85,15 @@ struct SuiteSummary {
 
   std::int64_t count(const std::string& status) const;
   bool complete() const { return missing.empty(); }
+  // Every job that `only` selects (all of them when it is empty) has an "ok" result.
+  bool selected_complete() const;
 };
 Json to_json(const SuiteSummary& summary);
+
+// Whether job id `id` is selected by the glob patterns `only` (true when `only` is empty).
+bool selected_by(const std::vector<std::string>& only, const std::string& id);
+// InputError naming --only for an empty pattern or one that matches no id of `specs`.
+void validate_only(const std::vector<std::string>& only, const std::vector<JobSpec>& specs);
 
 // Runs the jobs of the shard that have no "ok" result yet, then writes the summary. Bad input
 // (an output directory holding another suite's plan, a bad size) is an InputError before any job

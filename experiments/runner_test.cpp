@@ -179,6 +179,52 @@ TEST(Runner, ShardsMergedEqualTheUnshardedRun) {
   EXPECT_EQ(results(shared.path), results(whole.path));
 }
 
+// --only: a partial run of a grid (a few cells of a paper-size map), completed later by more runs
+// into the same directory; the union equals the whole run.
+TEST(Runner, OnlyRunsTheSelectedJobsAndTheRestCompletesLater) {
+  TempDir whole, part;
+  const Suite suite = baseline_suite();
+  run_suite(suite, options(whole.path, 1, false));
+  RunOptions o = options(part.path, 1, false);
+  o.only = {"indep.*", "corr.fit.method=mle.seed2"};
+  const SuiteSummary s = run_suite(suite, o);
+  EXPECT_EQ(s.ran, 7);  // 6 indep jobs + 1 corr job
+  EXPECT_EQ(s.jobs.size(), 12u);  // the summary lists every job of the grid
+  EXPECT_EQ(s.missing.size(), 5u);
+  EXPECT_FALSE(s.complete());
+  EXPECT_TRUE(s.selected_complete());
+  for (const JobRecord& r : s.jobs) {
+    EXPECT_EQ(r.status == kStatusOk, selected_by(o.only, r.spec.id)) << r.spec.id;
+  }
+  EXPECT_EQ(to_json(s)["only"], Json(o.only));
+  const auto partial = results(part.path);
+  ASSERT_EQ(partial.size(), 7u);
+  const auto all = results(whole.path);
+  for (const auto& [id, r] : partial) EXPECT_EQ(r, all.at(id)) << id;
+
+  // The rest, by a run without --only: the finished ones are skipped.
+  const SuiteSummary rest = run_suite(suite, options(part.path, 1, false));
+  EXPECT_EQ(rest.ran, 5);
+  EXPECT_EQ(rest.skipped, 7);
+  EXPECT_TRUE(rest.complete());
+  EXPECT_EQ(results(part.path), all);
+
+  // A pattern that selects nothing is refused before anything runs, naming --only.
+  TempDir fresh;
+  RunOptions bad = options(fresh.path, 1, false);
+  bad.only = {"d12_*"};
+  try {
+    run_suite(suite, bad);
+    ADD_FAILURE() << "an --only matching nothing was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("--only = d12_*: matches no job id"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(fs::exists(fresh.path / "plan.json"));
+  bad.only = {""};
+  EXPECT_THROW(run_suite(suite, bad), InputError);
+}
+
 TEST(Runner, FailingAndCrashingJobsAreRecordedAndRetried) {
   TempDir dir;
   Json j = Json::parse(R"({"suite": "faults", "seeds": [1],

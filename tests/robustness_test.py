@@ -345,6 +345,33 @@ class Hostile(unittest.TestCase):
         self.assertEqual([json.loads(x)["step"] for x in lines],
                          [json.loads(x)["step"] for x in reference.splitlines()])
 
+    def test_suite_job_killed_before_a_checkpoint_is_rerun(self):
+        # Before: a gda job of `fsr run` killed before its first checkpoint (or with
+        # checkpoint_every = 0, as the map's suite runs) left run/metrics.jsonl; every re-run then
+        # "failed": "--out = .../run: already exists and is not empty".
+        if not has_train():
+            self.skipTest("no fsr train in this build")
+        learner = tiny_learner()
+        learner["log"]["checkpoint_every"] = 0
+        suite = {"suite": "killed", "targets": {"t": self.target_config()},
+                 "jobs": [{"name": "g", "kind": "gda", "config": dict(learner, analyze=False)}],
+                 "seeds": [1], "sizes": {"ci": {}, "paper": {}}}
+        out = self.path("out")
+        job = os.path.join(out, "jobs", "t.g.seed1")
+        os.makedirs(os.path.join(job, "run"))
+        with open(os.path.join(job, "run", "metrics.jsonl"), "w") as f:
+            f.write('{"step": 0}\n{"step": 20, "lo')  # what a kill leaves
+        r = run("run", self.write("s.json", json.dumps(suite)), "--out", out, "--json")
+        self.assertEqual(r.returncode, 0, r.stderr.decode()[-2000:])
+        with open(os.path.join(job, "result.json")) as f:
+            doc = json.load(f)
+        self.assertEqual(doc["status"], "ok", doc.get("error"))
+        self.assertEqual(doc["result"]["train"]["status"], "completed")
+        with open(os.path.join(job, "run", "metrics.jsonl")) as f:
+            steps = [json.loads(x)["step"] for x in f.read().splitlines()]
+        self.assertEqual(steps[0], 0)
+        self.assertEqual(steps, sorted(set(steps)))  # the stale records are gone
+
 
 if __name__ == "__main__":
     FSR, ROOT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])

@@ -10,6 +10,10 @@ output directory of its suite (summary.json and, for trajectories, the jobs' met
                                           errors, level-2 sliced Wasserstein with its floor
   schedules              fig10_schedules  layer-wise vs random-lower vs joint vs fine-tune per
                                           level: sliced Wasserstein and moment mismatch, floors
+  gda_phase_diagram      gda_phase_map    where pure GDA learns level 1: column-bar success per
+                                          activity x generator width, one panel per d, with the
+                                          mean matched |cos| per cell (fsrplot/phase.py); and
+                                          gda_phase_map_variants for correlated / overcomplete
 
 FIGURES maps a suite name to its drawer; each drawer returns [(caption, files, notes)].
 """
@@ -19,7 +23,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from . import keys, style, training
+from . import keys, phase, style, training
 from .documents import get_path, load_jsonl
 from .suites import _ok_rows, schedule_bars, schedule_metrics
 
@@ -343,6 +347,7 @@ FIGURES = OrderedDict([
     ("feature_alignment", ("fig7_alignment", fig7)),
     ("locality", ("fig9_locality", fig9)),
     ("schedules", ("fig10_schedules", fig10)),
+    ("gda_phase_diagram", ("gda_phase_map", phase.map_figures)),
 ])
 
 
