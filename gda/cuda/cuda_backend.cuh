@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "gda/cuda/blas_map.h"
 #include "gda/cuda/kernels.h"
 
 namespace fsr::cuda {
@@ -114,8 +115,8 @@ class CudaBackend {
   }
   void synchronize() { check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize"); }
 
-  // Row-major C (m x n) = alpha op(A) op(B) + beta C is column-major C^T = alpha op(B)^T op(A)^T:
-  // cuBLAS gets B first, with the same transposition flags.
+  // Row-major C (m x n) = alpha op(A) op(B) + beta C, as cuBLAS's column-major C^T =
+  // alpha op(B)^T op(A)^T + beta C^T (gda/cuda/blas_map.h, checked on the host).
   template <typename T>
   void gemm(bool ta, bool tb, Index m, Index n, Index k, T alpha, const T* A, Index lda,
             const T* B, Index ldb, T beta, T* C, Index ldc) {
@@ -125,39 +126,42 @@ class CudaBackend {
       if (beta == T(0)) for_each(m * n, ZeroBlock<T>{C, n, ldc});
       return;
     }
-    const cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
-    const cublasOperation_t ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const ColumnMajorGemm g = column_major(ta, tb, m, n, k, lda, ldb, ldc);
+    const cublasOperation_t oa = g.transa ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cublasOperation_t ob = g.transb ? CUBLAS_OP_T : CUBLAS_OP_N;
     if constexpr (sizeof(T) == 4)
-      check(cublasSgemm(handle_, ob, oa, int(n), int(m), int(k), &alpha, B, int(ldb), A, int(lda),
-                        &beta, C, int(ldc)),
+      check(cublasSgemm(handle_, oa, ob, int(g.M), int(g.N), int(g.K), &alpha, B, int(g.lda), A,
+                        int(g.ldb), &beta, C, int(g.ldc)),
             "cublasSgemm");
     else
-      check(cublasDgemm(handle_, ob, oa, int(n), int(m), int(k), &alpha, B, int(ldb), A, int(lda),
-                        &beta, C, int(ldc)),
+      check(cublasDgemm(handle_, oa, ob, int(g.M), int(g.N), int(g.K), &alpha, B, int(g.lda), A,
+                        int(g.ldb), &beta, C, int(g.ldc)),
             "cublasDgemm");
   }
+  // count products, the i-th on A + i sa, B + i sb, C + i sc.
   template <typename T>
   void gemm_batched(bool ta, bool tb, Index m, Index n, Index k, T alpha, const T* A, Index lda,
                     Index sa, const T* B, Index ldb, Index sb, T beta, T* C, Index ldc, Index sc,
                     Index count) {
     if (m == 0 || n == 0 || count == 0) return;
     check_int(m, n, k, lda, ldb, ldc);
-    check_int(count, count, count, count, count, count);
+    check_int(count, sa, sb, sc, 0, 0);
     if (k == 0) {
       for (Index i = 0; i < count; ++i) gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C + i * sc, ldc);
       return;
     }
-    const cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
-    const cublasOperation_t ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const ColumnMajorGemm g = column_major(ta, tb, m, n, k, lda, ldb, ldc);
+    const cublasOperation_t oa = g.transa ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cublasOperation_t ob = g.transb ? CUBLAS_OP_T : CUBLAS_OP_N;
     if constexpr (sizeof(T) == 4)
-      check(cublasSgemmStridedBatched(handle_, ob, oa, int(n), int(m), int(k), &alpha, B, int(ldb),
-                                      (long long)sb, A, int(lda), (long long)sa, &beta, C,
-                                      int(ldc), (long long)sc, int(count)),
+      check(cublasSgemmStridedBatched(handle_, oa, ob, int(g.M), int(g.N), int(g.K), &alpha, B,
+                                      int(g.lda), (long long)sb, A, int(g.ldb), (long long)sa,
+                                      &beta, C, int(g.ldc), (long long)sc, int(count)),
             "cublasSgemmStridedBatched");
     else
-      check(cublasDgemmStridedBatched(handle_, ob, oa, int(n), int(m), int(k), &alpha, B, int(ldb),
-                                      (long long)sb, A, int(lda), (long long)sa, &beta, C,
-                                      int(ldc), (long long)sc, int(count)),
+      check(cublasDgemmStridedBatched(handle_, oa, ob, int(g.M), int(g.N), int(g.K), &alpha, B,
+                                      int(g.lda), (long long)sb, A, int(g.ldb), (long long)sa,
+                                      &beta, C, int(g.ldc), (long long)sc, int(count)),
             "cublasDgemmStridedBatched");
   }
 

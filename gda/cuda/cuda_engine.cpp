@@ -120,8 +120,8 @@ DeviceEngine<T>::DeviceEngine(const fast::ModelShape& shape, const fast::ModelOp
                               Backend backend)
     : cpu_(shape, options) {
   layout_ = step_layout(cpu_, shape, options);
-  if (backend == Backend::kHost) {
-    stepper_ = make_host_stepper<T>(layout_);
+  if (backend != Backend::kCuda) {
+    stepper_ = make_host_stepper<T>(layout_, backend == Backend::kHostCublas);
   } else {
     if (!cuda_built())
       fail_field("--device", "cuda",

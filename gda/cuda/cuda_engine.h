@@ -23,7 +23,9 @@
 
 namespace fsr::cuda {
 
-enum class Backend { kCuda, kHost };
+// kCuda: the GPU. kHost, kHostCublas: the device step's code on the CPU (the checks' stand-in
+// for a GPU), the latter with the products mapped and checked as cuBLAS gets them.
+enum class Backend { kCuda, kHost, kHostCublas };
 
 // The device step's layout for a CPU engine (its block table and level sizes).
 template <typename T>

@@ -2,10 +2,13 @@
 // state, the same real batches and the same latents, one step and 50 steps agree with
 // fsr::fast::FastEngine, for every option (ModelOptions) and stage kind, kernels 2 and 4.
 //
-// One program, two backends (--backend=host | cuda; ctest entries cuda_engine_host and
-// cuda_engine_gpu): "host" runs the device step's code (gda/cuda/step_impl.h: its buffers, its
-// sequence of products and passes, its index arithmetic) on the CPU and runs everywhere; "cuda"
-// runs it on the GPU with cuBLAS and exits 77 (ctest: skipped) without one.
+// One program, three backends (--backend=host | host-cublas | cuda; ctest entries
+// cuda_engine_host, cuda_engine_cublas_layout and cuda_engine_gpu): "host" runs the device
+// step's code (gda/cuda/step_impl.h: its buffers, its sequence of products and passes, its index
+// arithmetic) on the CPU and runs everywhere; "host-cublas" likewise with every product passed
+// through the CUDA backend's row-major to column-major mapping, cuBLAS's argument checks and a
+// column-major reference gemm (gda/cuda/blas_map.h); "cuda" runs it on the GPU with cuBLAS and
+// exits 77 (ctest: skipped) without one.
 // Tolerances, as in gda/engine_equivalence_test.cpp:
 //  * float64 device vs float64 CPU: 1e-9 relative per tensor (max |a - b| <= 1e-9 max |b|), the
 //    losses and gradient norms likewise. The same formulas summed in another order (cuBLAS or
@@ -360,7 +363,9 @@ TEST(DeviceState, ReportsItsDeviceAndPrecision) {
   DeviceEngine<float> e(s, base(), g_backend);
   EXPECT_EQ(e.name(), "fast");
   EXPECT_EQ(e.precision(), "float32");
-  EXPECT_EQ(e.device(), g_backend == Backend::kHost ? "host" : "cuda:0");
+  EXPECT_EQ(e.device(), g_backend == Backend::kHost         ? "host"
+                        : g_backend == Backend::kHostCublas ? "host-cublas"
+                                                            : "cuda:0");
 }
 
 }  // namespace
@@ -382,8 +387,10 @@ int main(int argc, char** argv) {
       return 77;
     }
     fsr::cuda::g_backend = fsr::cuda::Backend::kCuda;
+  } else if (backend == "host-cublas") {
+    fsr::cuda::g_backend = fsr::cuda::Backend::kHostCublas;
   } else if (backend != "host") {
-    std::cerr << "cuda_engine_test: --backend must be host or cuda\n";
+    std::cerr << "cuda_engine_test: --backend must be host, host-cublas or cuda\n";
     return 2;
   }
   return RUN_ALL_TESTS();

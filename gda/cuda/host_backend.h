@@ -13,6 +13,7 @@
 #include <cstring>
 #include <string>
 
+#include "gda/cuda/blas_map.h"
 #include "gda/cuda/kernels.h"
 
 namespace fsr::cuda {
@@ -87,6 +88,31 @@ struct HostBackend {
       for (Index r = 0; r < rows; ++r) s += f(r, c);
       out[c] = T(accumulate ? double(out[c]) + s : s);
     }
+  }
+};
+
+// The host backend with the products done as the CUDA backend does them: through the row-major
+// to column-major mapping of gda/cuda/blas_map.h, its checks of the leading dimensions, and a
+// reference column-major gemm with cuBLAS's semantics (k = 0 as CudaBackend handles it).
+struct CublasEmulationBackend : HostBackend {
+  std::string device() const { return "host-cublas"; }
+
+  template <typename T>
+  void gemm(bool ta, bool tb, Index m, Index n, Index k, T alpha, const T* A, Index lda,
+            const T* B, Index ldb, T beta, T* C, Index ldc) {
+    if (m == 0 || n == 0) return;
+    if (k == 0) {
+      if (beta == T(0)) for_each(m * n, ZeroBlock<T>{C, n, ldc});
+      return;
+    }
+    column_major_gemm(column_major(ta, tb, m, n, k, lda, ldb, ldc), alpha, B, A, beta, C);
+  }
+  template <typename T>
+  void gemm_batched(bool ta, bool tb, Index m, Index n, Index k, T alpha, const T* A, Index lda,
+                    Index sa, const T* B, Index ldb, Index sb, T beta, T* C, Index ldc, Index sc,
+                    Index count) {
+    for (Index i = 0; i < count; ++i)
+      gemm(ta, tb, m, n, k, alpha, A + i * sa, lda, B + i * sb, ldb, beta, C + i * sc, ldc);
   }
 };
 

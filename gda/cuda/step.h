@@ -97,9 +97,11 @@ class Stepper {
                           double lr_g, double lr_d) = 0;
 };
 
-// The host backend (always built): the device code path on the CPU, for the checks.
+// The host backend (always built): the device code path on the CPU, for the checks. With
+// cublas_layout, the products go through the CUDA backend's column-major mapping and a
+// reference gemm of cuBLAS's semantics (gda/cuda/blas_map.h).
 template <typename T>
-std::unique_ptr<Stepper<T>> make_host_stepper(const StepLayout& layout);
+std::unique_ptr<Stepper<T>> make_host_stepper(const StepLayout& layout, bool cublas_layout = false);
 
 // The CUDA backend (built with FSR_HAVE_CUDA; gda/cuda/cuda_step.cu). Throws std::runtime_error
 // when the CUDA runtime finds no device.
@@ -111,5 +113,10 @@ std::unique_ptr<Stepper<T>> make_cuda_stepper(const StepLayout& layout);
 // gets the runtime's message when it is 0.
 bool cuda_built();
 int cuda_device_count(std::string* why = nullptr);
+
+// cuBLAS float32 SGEMM (no TF32) on n x n x n operands: FLOP/s, the best of repeated products
+// over about `seconds` (the benchmark's reference, bench/cuda_step_bench.cpp). Throws
+// std::runtime_error without CUDA.
+double cuda_sgemm_flops(int n, double seconds);
 
 }  // namespace fsr::cuda
