@@ -21,6 +21,8 @@ namespace fs = std::filesystem;
 constexpr const char* kReseedTarget = "reseed_target";
 constexpr const char* kAnalyze = "analyze";
 constexpr const char* kSamples = "samples";
+// Where the job trains (fsr train --device): "auto" (the default), "cpu" or "cuda".
+constexpr const char* kDevice = "device";
 
 // Splits the job config into the kind's own keys and the learner config. "samples" (the name the
 // first_layer_baseline kind uses, so that one sample-complexity suite can hold both kinds) is a
@@ -30,6 +32,7 @@ Json learner_part(const Json& config) {
   learner.erase(kReseedTarget);
   learner.erase(kAnalyze);
   learner.erase(kSamples);
+  learner.erase(kDevice);
   if (config.contains(kSamples)) {
     learner["data"]["source"] = "fixed";
     learner["data"]["train_samples"] = config[kSamples];
@@ -50,6 +53,11 @@ Json normalize_gda(const Json& config, const std::string& field, const fs::path&
       fail_field(field + "." + kSamples, n.dump(), "must be an integer >= 1");
     }
   }
+  if (config.contains(kDevice)) {
+    const Json& d = config[kDevice];
+    if (!d.is_string() || (d != "auto" && d != "cpu" && d != "cuda"))
+      fail_field(field + "." + kDevice, d.dump(), "must be \"auto\", \"cpu\" or \"cuda\"");
+  }
   Json normalized;
   try {
     normalized = to_json(parse_learner_config(learner_part(config)));
@@ -59,6 +67,7 @@ Json normalize_gda(const Json& config, const std::string& field, const fs::path&
   normalized[kReseedTarget] = config.value(kReseedTarget, true);
   normalized[kAnalyze] = config.value(kAnalyze, true);
   if (config.contains(kSamples)) normalized[kSamples] = config[kSamples];
+  if (config.contains(kDevice)) normalized[kDevice] = config[kDevice];
   return normalized;
 }
 
@@ -126,6 +135,7 @@ Json run_gda(const JobSpec& spec, const JobContext& context) {
   TrainOptions options;
   options.out = run_dir;
   options.progress = false;
+  options.device = spec.config.value(kDevice, std::string("auto"));
   // An earlier attempt of this job left a checkpoint: continue it (bit-identical on CPU). One
   // killed before its first checkpoint (or run with checkpoint_every = 0) left only a partial run
   // directory, which the trainer refuses to overwrite: start that attempt afresh.

@@ -5,6 +5,7 @@
 
 #include "core/rng.h"
 #include "core/validate.h"
+#include "gda/cuda/cuda_engine.h"
 #include "gda/fast/fast_engine.h"
 #include "gda/torch_engine.h"
 #include "score/recovery.h"
@@ -219,16 +220,19 @@ Target learned_target(const Engine& engine, const NetworkShape& shape, std::uint
 std::unique_ptr<Engine> make_engine(EngineKind engine, const NetworkShape& shape,
                                     const LearnerConfig& config, const std::string& device) {
   if (engine == EngineKind::kTorch) return std::make_unique<TorchEngine>(shape, config, device);
-  if (device == "cuda")
-    fail_field("--device", device,
-               "the fast engine runs on the CPU in this build (use --device cpu or \"engine\": "
-               "\"torch\")");
-  if (device != "auto" && device != "cpu")
+  if (device != "auto" && device != "cpu" && device != "cuda")
     fail_field("--device", device, "must be auto, cpu or cuda");
   const fast::ModelShape s = fast_shape(shape);
   const fast::ModelOptions o = fast_options(config);
+  // cuda: the device step (gda/cuda/cuda_engine.h), which refuses, naming --device, a build
+  // without CUDA or a machine without a GPU; auto: cuda where a device is usable, else the CPU.
+  const bool cuda = device == "cuda" || (device == "auto" && cuda::cuda_device_count() > 0);
   std::unique_ptr<Engine> e;
-  if (config.dtype == Precision::kFloat64)
+  if (cuda && config.dtype == Precision::kFloat64)
+    e = std::make_unique<cuda::DeviceEngine<double>>(s, o, cuda::Backend::kCuda);
+  else if (cuda)
+    e = std::make_unique<cuda::DeviceEngine<float>>(s, o, cuda::Backend::kCuda);
+  else if (config.dtype == Precision::kFloat64)
     e = std::make_unique<fast::FastEngine<double>>(s, o);
   else
     e = std::make_unique<fast::FastEngine<float>>(s, o);

@@ -40,8 +40,10 @@ Target learned_target(const Engine& engine, const NetworkShape& shape, std::uint
 // A matrix as C-order values (set_tensor's layout).
 std::vector<double> row_major(const Eigen::MatrixXd& m);
 
-// engine: "fast" or "torch"; device: "auto" | "cpu" | "cuda" (the fast engine runs on the CPU:
-// "cuda" is refused, "auto" is the CPU). The engine starts at initial_tensors.
+// engine: "fast" or "torch"; device: "auto" | "cpu" | "cuda" (the fast engine: "cuda" runs its
+// step on the GPU, gda/cuda/cuda_engine.h, and is refused, naming --device, by a build without
+// CUDA or a machine without a GPU; "auto" is CUDA where a device is usable, else the CPU). The
+// engine starts at initial_tensors.
 std::unique_ptr<Engine> make_engine(EngineKind engine, const NetworkShape& shape,
                                     const LearnerConfig& config, const std::string& device);
 

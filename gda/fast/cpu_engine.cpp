@@ -1493,6 +1493,50 @@ void CpuEngine<T>::freeze_optimal_scales(bool frozen) {
 }
 
 template <typename T>
+std::vector<typename CpuEngine<T>::RawBlock> CpuEngine<T>::raw_blocks() const {
+  std::vector<RawBlock> out;
+  for (const Block& b : impl_->blocks) {
+    RawBlock r;
+    r.name = b.name;
+    r.role = b.role == Role::kGenerator ? 'g'
+             : b.role == Role::kBuffer  ? 'b'
+             : b.role == Role::kDiscriminator ? 'd'
+                                              : 'r';
+    r.level = b.level;
+    r.offset = b.offset;
+    r.size = b.size;
+    r.has_state = b.has_state;
+    r.step = b.step;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+template <typename T>
+std::vector<T>& CpuEngine<T>::raw(int which) {
+  if (which == 0) return impl_->theta;
+  if (which == 1) return impl_->mom1;
+  if (which == 2) return impl_->mom2;
+  fail_field("raw", which, "must be 0 (parameters), 1 or 2 (optimiser moments)");
+}
+
+template <typename T>
+void CpuEngine<T>::raw_refresh() {
+  impl_->refresh();
+}
+
+template <typename T>
+void CpuEngine<T>::set_raw_state(const std::vector<RawBlock>& blocks) {
+  if (blocks.size() != impl_->blocks.size())
+    fail_field("raw_blocks.size", blocks.size(),
+               "must be " + std::to_string(impl_->blocks.size()));
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    impl_->blocks[i].has_state = blocks[i].has_state;
+    impl_->blocks[i].step = blocks[i].step;
+  }
+}
+
+template <typename T>
 void fill_normals(Rng& rng, T* out, std::size_t n) {
   std::vector<std::uint64_t> bits((n + 1) / 2);
   rng.fill_u64(bits.data(), bits.size());

@@ -168,6 +168,24 @@ class CpuEngine {
   // function the gradient is of.
   void freeze_optimal_scales(bool frozen);
 
+  // For another backend of this engine (gda/cuda/), which keeps a copy of the state on its device
+  // in the same internal layout: the block table (offsets into the flat vectors) and the flat
+  // vectors themselves — raw(0) parameters and buffers, raw(1) Adam's exp_avg or SGD's momentum,
+  // raw(2) Adam's exp_avg_sq. After writing raw(0), raw_refresh() recomputes the effective
+  // parameters; set_raw_state() takes back the blocks' optimiser bookkeeping (by index).
+  struct RawBlock {
+    std::string name;
+    char role = 'g';  // 'g' generator parameter, 'b' buffer, 'd' decoder (V, tau), 'r' read-out
+    int level = 1;
+    std::size_t offset = 0, size = 0;
+    bool has_state = false;
+    std::int64_t step = 0;
+  };
+  std::vector<RawBlock> raw_blocks() const;
+  std::vector<T>& raw(int which);
+  void raw_refresh();
+  void set_raw_state(const std::vector<RawBlock>& blocks);
+
  private:
   struct Impl;
   Impl* impl_;
