@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Where a step of `fsr train` goes: a perf profile of the steady state, by cost bucket.
+
+Usage: /usr/bin/python3 bench/profile_train.py build/apps/fsr [--config experiments/learners/level1.json]
+                                                [--steps 100,500] [--engine fast]
+
+Runs `fsr train` under `perf record` (Linux perf, Debian package linux-perf) twice, with S1 and
+S2 generator steps of the config's (last) stage on the config's target family
+(experiments/learners/target_level1_alpha1.json for level-1 configs, target_level2.json for
+level 2), metrics only at the end, no checkpoints. The samples of each bucket in the shorter run
+are subtracted from the longer one's, so start-up (loading LibTorch), warm starts and the final
+scoring drop out and what is left is S2 - S1 steps: the SGDA step and its data. Buckets, by the
+sampled function: the fast engine (fsr::fast::*), real-batch sampling from the target (fsr's
+samplers, its random numbers, sin/cos/log of Box-Muller, Eigen's float64 products), memory
+(malloc/free, memset/memmove, and kernel time: page faults of fresh allocations), LibTorch, other.
+Needs perf_event access (root, or kernel.perf_event_paranoid <= 2).
+"""
+import argparse
+import collections
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def bucket(dso, kind, sym):
+    if "fsr::fast" in sym:
+        return "fast engine (step, generate)"
+    if "libtorch" in dso or "libc10" in dso or re.search(r"c10::|at::|torch::", sym):
+        return "LibTorch"
+    if re.search(r"sincos|Rng::|ieee754_log|ieee754_exp|Sampler|Eigen::|fsr::sample|image_patches|"
+                 r"patches", sym):
+        return "real-batch sampling (target, float64)"
+    if kind == "k" or re.search(r"malloc|free|memset|memmove|memcpy|calloc|realloc", sym):
+        return "memory (allocation, page faults, copies)"
+    return "other"
+
+
+def profile(fsr, target, config, steps, tmp, tag):
+    c = json.loads(json.dumps(config))
+    levels = len(c["schedule"]["steps"]) if isinstance(c["schedule"]["steps"], list) else 1
+    c["schedule"]["steps"] = [10] * (levels - 1) + [steps]
+    c["log"] = {"every": 100000, "checkpoint_every": 0, "eval_samples": 256}
+    path = os.path.join(tmp, f"{tag}.json")
+    with open(path, "w") as f:
+        json.dump(c, f)
+    data = os.path.join(tmp, f"{tag}.perf")
+    r = subprocess.run(["perf", "record", "-q", "-o", data, fsr, "train", "--target", target,
+                        "--config", path, "--out", os.path.join(tmp, f"run_{tag}"), "--json"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"perf record / fsr train failed ({tag}): {r.stderr.strip()[-500:]}")
+    seconds = json.loads(r.stdout)["seconds"]
+    rep = subprocess.run(["perf", "report", "-i", data, "-n", "--no-children", "-g", "none",
+                          "--sort", "dso,symbol"], capture_output=True, text=True).stdout
+    counts = collections.Counter()
+    for line in rep.splitlines():
+        m = re.match(r"\s+[\d.]+%\s+(\d+)\s+(\S+)\s+\[(.)\]\s+(.*)", line)
+        if m:
+            counts[bucket(m.group(2), m.group(3), m.group(4))] += int(m.group(1))
+    return seconds, counts
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("fsr")
+    ap.add_argument("--config", default=os.path.join(ROOT, "experiments/learners/level1.json"))
+    ap.add_argument("--steps", default="100,500")
+    ap.add_argument("--engine", default="fast", choices=["fast", "torch"])
+    a = ap.parse_args()
+    s1, s2 = (int(x) for x in a.steps.split(","))
+    if not 0 < s1 < s2:
+        sys.exit(f"--steps {a.steps}: must be S1,S2 with 0 < S1 < S2")
+    config = json.load(open(a.config))
+    config["engine"] = a.engine
+    two = isinstance(config["schedule"]["steps"], list) and len(config["schedule"]["steps"]) == 2
+    tconf = os.path.join(ROOT, "experiments/learners",
+                         "target_level2.json" if two else "target_level1_alpha1.json")
+    with tempfile.TemporaryDirectory() as tmp:
+        target = os.path.join(tmp, "target")
+        subprocess.run([a.fsr, "synth", "--config", tconf, "--out", target], check=True,
+                       capture_output=True)
+        t1, c1 = profile(a.fsr, target, config, s1, tmp, "short")
+        t2, c2 = profile(a.fsr, target, config, s2, tmp, "long")
+    diff = {k: c2[k] - c1[k] for k in set(c1) | set(c2)}
+    total = sum(max(v, 0) for v in diff.values())
+    print(f"{os.path.relpath(a.config, ROOT)}, engine {a.engine}, batch {config['sgda']['batch']}: "
+          f"{s2 - s1} steps in {t2 - t1:.2f} s ({(s2 - s1) / (t2 - t1):.0f} steps/s), "
+          f"{total} perf samples")
+    for k, v in sorted(diff.items(), key=lambda kv: -kv[1]):
+        print(f"  {100 * max(v, 0) / max(total, 1):5.1f} %  {k}")
+
+
+if __name__ == "__main__":
+    main()
