@@ -10,6 +10,7 @@
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <climits>
@@ -30,6 +31,56 @@ inline void check(cublasStatus_t s, const char* what) {
     throw std::runtime_error(std::string("cuBLAS error in ") + what + ": status " +
                              std::to_string(int(s)));
 }
+
+// cuBLAS, opened when the first CUDA backend starts (dlopen), not linked: every program that
+// links the engines would otherwise load cuBLAS (some 600 MB of libraries) at startup, GPU or
+// not. The build's toolkit directory first (FSR_CUBLAS_DIR), then the loader's search path.
+struct Cublas {
+  decltype(&cublasCreate_v2) create = nullptr;
+  decltype(&cublasDestroy_v2) destroy = nullptr;
+  decltype(&cublasSetStream_v2) set_stream = nullptr;
+  decltype(&cublasSetMathMode) set_math_mode = nullptr;
+  decltype(&cublasSetPointerMode_v2) set_pointer_mode = nullptr;
+  decltype(&cublasSgemm_v2) sgemm = nullptr;
+  decltype(&cublasDgemm_v2) dgemm = nullptr;
+  decltype(&cublasSgemmStridedBatched) sgemm_batched = nullptr;
+  decltype(&cublasDgemmStridedBatched) dgemm_batched = nullptr;
+
+  static const Cublas& get() {
+    static const Cublas api = load();  // thread-safe, once
+    return api;
+  }
+
+ private:
+  static Cublas load() {
+    const std::string soname = "libcublas.so." + std::to_string(CUBLAS_VER_MAJOR);
+    void* lib = nullptr;
+#if defined(FSR_CUBLAS_DIR)
+    lib = dlopen((std::string(FSR_CUBLAS_DIR) + "/" + soname).c_str(), RTLD_NOW | RTLD_LOCAL);
+#endif
+    if (!lib) lib = dlopen(soname.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+      const char* why = dlerror();
+      throw std::runtime_error("cannot open " + soname + " (cuBLAS): " + (why ? why : "not found"));
+    }
+    Cublas c;
+    sym(lib, c.create, "cublasCreate_v2");
+    sym(lib, c.destroy, "cublasDestroy_v2");
+    sym(lib, c.set_stream, "cublasSetStream_v2");
+    sym(lib, c.set_math_mode, "cublasSetMathMode");
+    sym(lib, c.set_pointer_mode, "cublasSetPointerMode_v2");
+    sym(lib, c.sgemm, "cublasSgemm_v2");
+    sym(lib, c.dgemm, "cublasDgemm_v2");
+    sym(lib, c.sgemm_batched, "cublasSgemmStridedBatched");
+    sym(lib, c.dgemm_batched, "cublasDgemmStridedBatched");
+    return c;  // the library stays open for the process
+  }
+  template <typename Fn>
+  static void sym(void* lib, Fn& fn, const char* name) {
+    fn = reinterpret_cast<Fn>(dlsym(lib, name));
+    if (!fn) throw std::runtime_error(std::string("cuBLAS lacks ") + name);
+  }
+};
 
 template <typename F>
 __global__ void for_each_kernel(Index n, F f) {
@@ -78,14 +129,14 @@ class CudaBackend {
                                (e != cudaSuccess ? cudaGetErrorString(e) : "none present"));
     check(cudaGetDevice(&device_), "cudaGetDevice");
     check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
-    check(cublasCreate(&handle_), "cublasCreate");
-    check(cublasSetStream(handle_, stream_), "cublasSetStream");
+    check(blas_.create(&handle_), "cublasCreate");
+    check(blas_.set_stream(handle_, stream_), "cublasSetStream");
     // Plain float32 products (no TF32): the CPU oracle's arithmetic.
-    check(cublasSetMathMode(handle_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
-    check(cublasSetPointerMode(handle_, CUBLAS_POINTER_MODE_HOST), "cublasSetPointerMode");
+    check(blas_.set_math_mode(handle_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+    check(blas_.set_pointer_mode(handle_, CUBLAS_POINTER_MODE_HOST), "cublasSetPointerMode");
   }
   ~CudaBackend() {
-    if (handle_) cublasDestroy(handle_);
+    if (handle_) blas_.destroy(handle_);
     if (stream_) cudaStreamDestroy(stream_);
   }
   CudaBackend(const CudaBackend&) = delete;
@@ -130,11 +181,11 @@ class CudaBackend {
     const cublasOperation_t oa = g.transa ? CUBLAS_OP_T : CUBLAS_OP_N;
     const cublasOperation_t ob = g.transb ? CUBLAS_OP_T : CUBLAS_OP_N;
     if constexpr (sizeof(T) == 4)
-      check(cublasSgemm(handle_, oa, ob, int(g.M), int(g.N), int(g.K), &alpha, B, int(g.lda), A,
+      check(blas_.sgemm(handle_, oa, ob, int(g.M), int(g.N), int(g.K), &alpha, B, int(g.lda), A,
                         int(g.ldb), &beta, C, int(g.ldc)),
             "cublasSgemm");
     else
-      check(cublasDgemm(handle_, oa, ob, int(g.M), int(g.N), int(g.K), &alpha, B, int(g.lda), A,
+      check(blas_.dgemm(handle_, oa, ob, int(g.M), int(g.N), int(g.K), &alpha, B, int(g.lda), A,
                         int(g.ldb), &beta, C, int(g.ldc)),
             "cublasDgemm");
   }
@@ -154,12 +205,12 @@ class CudaBackend {
     const cublasOperation_t oa = g.transa ? CUBLAS_OP_T : CUBLAS_OP_N;
     const cublasOperation_t ob = g.transb ? CUBLAS_OP_T : CUBLAS_OP_N;
     if constexpr (sizeof(T) == 4)
-      check(cublasSgemmStridedBatched(handle_, oa, ob, int(g.M), int(g.N), int(g.K), &alpha, B,
+      check(blas_.sgemm_batched(handle_, oa, ob, int(g.M), int(g.N), int(g.K), &alpha, B,
                                       int(g.lda), (long long)sb, A, int(g.ldb), (long long)sa,
                                       &beta, C, int(g.ldc), (long long)sc, int(count)),
             "cublasSgemmStridedBatched");
     else
-      check(cublasDgemmStridedBatched(handle_, oa, ob, int(g.M), int(g.N), int(g.K), &alpha, B,
+      check(blas_.dgemm_batched(handle_, oa, ob, int(g.M), int(g.N), int(g.K), &alpha, B,
                                       int(g.lda), (long long)sb, A, int(g.ldb), (long long)sa,
                                       &beta, C, int(g.ldc), (long long)sc, int(count)),
             "cublasDgemmStridedBatched");
@@ -194,6 +245,7 @@ class CudaBackend {
       if (v > INT_MAX) throw std::runtime_error("cuBLAS: a size or leading dimension over 2^31");
   }
 
+  const Cublas& blas_ = Cublas::get();
   int device_ = 0;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t handle_ = nullptr;
