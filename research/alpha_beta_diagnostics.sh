@@ -12,7 +12,10 @@
 #   exact_columns_refine_fast         ... lr_g 2e-2, 3000 steps
 #   exact_columns_refine_fast_long    ... lr_g 2e-2, 12000 steps
 #   learned_columns_refine   pure GDA (6000 steps), then the fast refine with its own columns frozen
-# One core, 20 s to 3 min each.
+#   learned_columns_polish   pure GDA, then 8000 steps of the warm-start recipe's D and step sizes
+#                            (experiments/learners/level1.json: closed-form read-outs, a learned
+#                            decoder, batch 2048), columns free
+# One core, 20 s to 3 min each on an idle machine (the polish: about 5 min).
 set -euo pipefail
 build=${1:?usage: alpha_beta_diagnostics.sh BUILD_DIR OUT_DIR [NAME ...]}
 out=${2:?usage: alpha_beta_diagnostics.sh BUILD_DIR OUT_DIR [NAME ...]}
@@ -36,7 +39,7 @@ run() {
   grep '^seed' "$out/$name.log"
 }
 all=(exact_columns_learned_d exact_columns_refine exact_columns_refine_fast
-     exact_columns_refine_fast_long learned_columns_refine)
+     exact_columns_refine_fast_long learned_columns_refine learned_columns_polish)
 (($#)) || set -- "${all[@]}"
 for name in "$@"; do
   case $name in
@@ -48,6 +51,8 @@ for name in "$@"; do
     exact_columns_refine_fast_long)
       run "$name" --oracle-columns --patch "$W1" --refine "$(refine 12000 2e-2)" ;;
     learned_columns_refine) run "$name" --refine "$(refine 4000 2e-2)" ;;
+    learned_columns_polish)
+      run "$name" --refine '{"steps": 8000, "patch": {"discriminator": {"width": 2, "readout": "optimal", "quadratic": "diag", "cubic": true, "threshold_init": 0.0}, "sgda": {"d_steps": 1, "batch": 2048, "lr_g": 3e-3, "lr_d": 3e-3, "beta2": 0.99, "lr_min_factor": 0.01}, "units": {"prune_at": 0}, "log": {"every": 1000}}}' ;;
     *) echo "alpha_beta_diagnostics.sh: unknown diagnostic '$name' (one of: ${all[*]})" >&2; exit 2 ;;
   esac
 done
