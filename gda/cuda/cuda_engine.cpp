@@ -5,6 +5,7 @@
 
 #include "core/rng.h"
 #include "core/validate.h"
+#include "gda/fast/fast_engine.h"
 
 namespace fsr::cuda {
 namespace {
@@ -33,7 +34,9 @@ StepLayout step_layout(const fast::CpuEngine<T>& cpu, const fast::ModelShape& s,
   so.learn_threshold = o.learn_threshold;
   so.cubic = o.cubic;
   so.cross_scale = o.cross_scale;
-  so.quadratic = o.quadratic == fast::Quadratic::kNone ? 0 : o.quadratic == fast::Quadratic::kDiag ? 1 : 2;
+  so.quadratic = o.quadratic == fast::Quadratic::kNone   ? 0
+                 : o.quadratic == fast::Quadratic::kDiag ? 1
+                                                         : 2;
   so.optimal = o.readout == fast::Readout::kOptimal;
   so.nonsaturating = o.loss == fast::Loss::kNonSaturating;
   so.penalty_weight = o.penalty_weight;
@@ -124,12 +127,14 @@ DeviceEngine<T>::DeviceEngine(const fast::ModelShape& shape, const fast::ModelOp
     stepper_ = make_host_stepper<T>(layout_, backend == Backend::kHostCublas);
   } else {
     if (!cuda_built())
-      fail_field("--device", "cuda",
-                 "this build has no CUDA (nvcc was not found at configure time, or -DFSR_CUDA=OFF); "
-                 "use --device cpu or auto");
+      fail_field(
+          "--device", "cuda",
+          "this build has no CUDA (nvcc was not found at configure time, or -DFSR_CUDA=OFF); "
+          "use --device cpu or auto");
     std::string why;
     if (cuda_device_count(&why) == 0)
-      fail_field("--device", "cuda", "no CUDA device is usable (" + why + "); use --device cpu or auto");
+      fail_field("--device", "cuda",
+                 "no CUDA device is usable (" + why + "); use --device cpu or auto");
     try {
       stepper_ = make_cuda_stepper<T>(layout_);
     } catch (const std::runtime_error& e) {
@@ -215,36 +220,8 @@ void DeviceEngine<T>::begin_stage(const EngineStage& stage) {
 
 template <typename T>
 StepStats DeviceEngine<T>::step(const StepInputs& in) {
-  const fast::ModelOptions& o = cpu_.options();
-  const fast::ModelShape& s = cpu_.shape();
-  const int nd = o.d_steps, B = o.batch, m0 = s.latent_dim;
-  if (int(in.real.size()) != nd)
-    fail_field("step.real", in.real.size(), "must hold sgda.d_steps = " + std::to_string(nd));
-  std::vector<const RealLevels<T>*> real(nd);
-  for (int k = 0; k < nd; ++k) {
-    if (k > 0 && in.real[k] == in.real[k - 1]) {
-      real[k] = real[k - 1];
-      continue;
-    }
-    real_[k] = fast::real_patches<T>(s, *in.real[k]);
-    real[k] = &real_[k];
-  }
-  const std::size_t zs = std::size_t(B) * m0;
-  if (in.latents) {
-    if (in.latents->rows() != std::int64_t(nd + 1) * B || in.latents->cols() != m0)
-      fail_field("step.latents", matrix_shape(*in.latents),
-                 "must be ((d_steps + 1) B, m0) = (" + std::to_string((nd + 1) * B) + ", " +
-                     std::to_string(m0) + ")");
-    for (std::size_t i = 0; i < z_.size(); ++i) z_[i] = T(in.latents->data()[i]);
-  } else {
-    if (int(in.latent_seeds.size()) != nd + 1)
-      fail_field("step.latent_seeds", in.latent_seeds.size(),
-                 "must hold d_steps + 1 = " + std::to_string(nd + 1) + " seeds");
-    for (int k = 0; k <= nd; ++k) {
-      Rng rng(in.latent_seeds[k]);
-      fast::fill_normals(rng, z_.data() + k * zs, zs);
-    }
-  }
+  const std::vector<const RealLevels<T>*> real =
+      fast::step_inputs<T>(cpu_.shape(), cpu_.options(), in, real_, z_);
   sync_device();
   const StepOutput out = stepper_->step(real, z_.data(), in.lr_g, in.lr_d);
   host_stale_ = true;

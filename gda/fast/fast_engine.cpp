@@ -41,13 +41,14 @@ void FastEngine<T>::begin_stage(const EngineStage& stage) {
 }
 
 template <typename T>
-StepStats FastEngine<T>::step(const StepInputs& in) {
-  const ModelOptions& o = engine_.options();
-  const ModelShape& s = engine_.shape();
+std::vector<const RealBatch<T>*> step_inputs(const ModelShape& s, const ModelOptions& o,
+                                             const StepInputs& in, std::vector<RealBatch<T>>& store,
+                                             std::vector<T>& z) {
   const int nd = o.d_steps, B = o.batch, m0 = s.latent_dim;
   if (int(in.real.size()) != nd)
     fail_field("step.real", in.real.size(), "must hold sgda.d_steps = " + std::to_string(nd));
   std::vector<const RealBatch<T>*> real(nd);
+  store.resize(nd);
   for (int k = 0; k < nd; ++k) {
     // The same images for several steps (d_steps 1 with optimal read-outs reuses the D batch)
     // are converted once.
@@ -55,25 +56,33 @@ StepStats FastEngine<T>::step(const StepInputs& in) {
       real[k] = real[k - 1];
       continue;
     }
-    real_[k] = real_patches<T>(s, *in.real[k]);
-    real[k] = &real_[k];
+    store[k] = real_patches<T>(s, *in.real[k]);
+    real[k] = &store[k];
   }
   const std::size_t zs = std::size_t(B) * m0;
+  z.resize((nd + 1) * zs);
   if (in.latents) {
     if (in.latents->rows() != std::int64_t(nd + 1) * B || in.latents->cols() != m0)
       fail_field("step.latents", matrix_shape(*in.latents),
                  "must be ((d_steps + 1) B, m0) = (" + std::to_string((nd + 1) * B) + ", " +
                      std::to_string(m0) + ")");
-    for (std::size_t i = 0; i < z_.size(); ++i) z_[i] = T(in.latents->data()[i]);
+    for (std::size_t i = 0; i < z.size(); ++i) z[i] = T(in.latents->data()[i]);
   } else {
     if (int(in.latent_seeds.size()) != nd + 1)
       fail_field("step.latent_seeds", in.latent_seeds.size(),
                  "must hold d_steps + 1 = " + std::to_string(nd + 1) + " seeds");
     for (int k = 0; k <= nd; ++k) {
       Rng rng(in.latent_seeds[k]);
-      fill_normals(rng, z_.data() + k * zs, zs);
+      fill_normals(rng, z.data() + k * zs, zs);
     }
   }
+  return real;
+}
+
+template <typename T>
+StepStats FastEngine<T>::step(const StepInputs& in) {
+  const std::vector<const RealBatch<T>*> real =
+      step_inputs<T>(engine_.shape(), engine_.options(), in, real_, z_);
   return engine_.step(real, z_.data(), in.lr_g, in.lr_d);
 }
 
@@ -104,6 +113,16 @@ RowMatrix FastEngine<T>::latents(std::uint64_t seed, std::int64_t rows) const {
   return z;
 }
 
+template std::vector<const RealBatch<float>*> step_inputs<float>(const ModelShape&,
+                                                                 const ModelOptions&,
+                                                                 const StepInputs&,
+                                                                 std::vector<RealBatch<float>>&,
+                                                                 std::vector<float>&);
+template std::vector<const RealBatch<double>*> step_inputs<double>(const ModelShape&,
+                                                                   const ModelOptions&,
+                                                                   const StepInputs&,
+                                                                   std::vector<RealBatch<double>>&,
+                                                                   std::vector<double>&);
 template class FastEngine<float>;
 template class FastEngine<double>;
 

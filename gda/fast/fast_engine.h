@@ -51,6 +51,16 @@ class FastEngine : public Engine {
   std::vector<RealBatch<T>> real_;
 };
 
+// What every backend of the fast engine's step consumes, from the learner's StepInputs checked
+// against the shape: the real batches as patches (one conversion per distinct batch: d_steps 1
+// with optimal read-outs hands the same images twice), kept in `store`, and the (d_steps + 1) B
+// latents in `z` (given, or drawn from one seed each with fill_normals). Throws InputError naming
+// step.real / step.latents / step.latent_seeds.
+template <typename T>
+std::vector<const RealBatch<T>*> step_inputs(const ModelShape& shape, const ModelOptions& options,
+                                             const StepInputs& in, std::vector<RealBatch<T>>& store,
+                                             std::vector<T>& z);
+
 extern template class FastEngine<float>;
 extern template class FastEngine<double>;
 
