@@ -1,6 +1,7 @@
 // fsr complexity: sample complexity N*(d, eps) of a job kind over a grid of dimensions and
 // accuracies, with fitted exponents and the polynomial-vs-exponential verdict
 // (experiments/sample_complexity.h, docs/sample_complexity.md).
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -27,14 +28,21 @@ std::string cell(const Json& v, const char* format = "%.4g") {
   return v.is_string() ? v.get<std::string>() : v.dump();
 }
 
+// The seeds a cell needs below eps: the smallest k with k >= fraction n (the search's rule,
+// experiments/sample_complexity_search.cpp meets()), so fraction 1.0 of 2 seeds prints 2, not 1.
+std::size_t seeds_needed(double fraction, std::size_t n) {
+  return static_cast<std::size_t>(std::ceil(fraction * double(n) - 1e-9));
+}
+
 void print_complexity(std::ostream& os, const Json& r, const std::string& written) {
   const Json& s = r["suite"];
   os << "sample complexity " << s["suite"].get<std::string>() << " (size "
      << s["size"].get<std::string>() << "): error " << s["error"].get<std::string>()
-     << ", d = " << s["dimension"].get<std::string>()
-     << ", success in >= " << cell(s["search"]["success_fraction"]) << " of " << s["seeds"].size()
-     << " seeds; trials " << r["counts"]["trials"] << " (ran " << r["counts"]["ran"] << ", reused "
-     << r["counts"]["reused"] << ", failed " << r["counts"]["failed"] << ")\n";
+     << ", d = " << s["dimension"].get<std::string>() << ", success in >= "
+     << seeds_needed(s["search"]["success_fraction"].get<double>(), s["seeds"].size()) << " of "
+     << s["seeds"].size() << " seeds; trials " << r["counts"]["trials"] << " (ran "
+     << r["counts"]["ran"] << ", reused " << r["counts"]["reused"] << ", failed "
+     << r["counts"]["failed"] << ")\n";
   for (const auto& [job, t] : r["n_star_table"].items()) {
     os << "\n"
        << job << ": N* (rows d, columns eps; - = not reached)\n  "

@@ -15,8 +15,9 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import unittest
+
+import suite_run
 
 FSR = SUITES = None
 OUT = None
@@ -26,23 +27,17 @@ SCHEDULES = ("layerwise", "layerwise_finetune", "joint")
 TARGETS = ("control", "output_noise")
 
 
+CI_RUN = suite_run.CiSuiteRun(SUITE, reuse_env="FSR_BFC_REUSE", prefix="fsr_bfc_",
+                              run_args=["--jobs", "2"], timeout=1200)
+
+
 def setUpModule():
     global OUT, RUN
-    reuse = os.environ.get("FSR_BFC_REUSE")  # a finished ci output, for work on the checks
-    if reuse:
-        OUT = os.path.abspath(reuse)
-        RUN = (0, "")
-        return
-    OUT = tempfile.mkdtemp(prefix="fsr_bfc_")
-    r = subprocess.run([FSR, "run", os.path.join(SUITES, SUITE + ".json"), "--out",
-                        os.path.join(OUT, SUITE), "--size", "ci", "--jobs", "2", "--json"],
-                       capture_output=True, text=True, timeout=1200)
-    RUN = (r.returncode, r.stderr[-3000:])
+    OUT, RUN = CI_RUN.start(FSR, SUITES)
 
 
 def tearDownModule():
-    if OUT and not os.environ.get("FSR_BFC_REUSE"):
-        shutil.rmtree(OUT, ignore_errors=True)
+    CI_RUN.cleanup()
 
 
 def summary():

@@ -13,7 +13,6 @@ the runs are deterministic on CPU for a seed and thread count (the learner's thr
 numbers only move when the learner, the target or the engine changes; the margins are there so
 that a float-level change of a kernel does not flip them, not to absorb seed noise.
 """
-import glob
 import json
 import math
 import os
@@ -26,6 +25,8 @@ import unittest
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+import suite_run
+
 FSR = SUITES = None
 OUT = None
 RUN = None
@@ -36,23 +37,17 @@ MEAN = "train.recovery.levels.0.columns.mean_cosine"
 MIN = "train.recovery.levels.0.columns.min_cosine"
 
 
+CI_RUN = suite_run.CiSuiteRun(SUITE, reuse_env="FSR_PHASE_REUSE", prefix="fsr_phase_",
+                              run_args=["--jobs", "2"], timeout=1200)
+
+
 def setUpModule():
     global OUT, RUN
-    reuse = os.environ.get("FSR_PHASE_REUSE")  # a finished ci output, for work on the checks
-    if reuse:
-        OUT = os.path.abspath(reuse)
-        RUN = (0, "")
-        return
-    OUT = tempfile.mkdtemp(prefix="fsr_phase_")
-    r = subprocess.run([FSR, "run", os.path.join(SUITES, SUITE + ".json"), "--out",
-                        os.path.join(OUT, SUITE), "--size", "ci", "--jobs", "2", "--json"],
-                       capture_output=True, text=True, timeout=1200)
-    RUN = (r.returncode, r.stderr[-3000:])
+    OUT, RUN = CI_RUN.start(FSR, SUITES)
 
 
 def tearDownModule():
-    if OUT and not os.environ.get("FSR_PHASE_REUSE"):
-        shutil.rmtree(OUT, ignore_errors=True)
+    CI_RUN.cleanup()
 
 
 def summary():

@@ -25,16 +25,15 @@ Usage: real_image_suite_test.py PATH/TO/fsr PATH/TO/experiments/suites
 """
 import glob
 import json
-import math
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import unittest
 
 import numpy as np
+
+import suite_run
 
 FSR = SUITES = None
 OUT = None
@@ -42,23 +41,17 @@ RUN = None
 SUITE = "real_image_structure"
 
 
+CI_RUN = suite_run.CiSuiteRun(SUITE, reuse_env="FSR_REAL_IMAGE_REUSE", prefix="fsr_real_image_",
+                              run_args=["--jobs", "1", "--threads", "2"], timeout=900)
+
+
 def setUpModule():
     global OUT, RUN
-    reuse = os.environ.get("FSR_REAL_IMAGE_REUSE")  # a finished ci output, for work on the checks
-    if reuse:
-        OUT = os.path.abspath(reuse)
-        RUN = (0, "")
-        return
-    OUT = tempfile.mkdtemp(prefix="fsr_real_image_")
-    r = subprocess.run([FSR, "run", os.path.join(SUITES, SUITE + ".json"), "--out",
-                        os.path.join(OUT, SUITE), "--size", "ci", "--jobs", "1", "--threads", "2",
-                        "--json"], capture_output=True, text=True, timeout=900)
-    RUN = (r.returncode, r.stderr[-3000:])
+    OUT, RUN = CI_RUN.start(FSR, SUITES)
 
 
 def tearDownModule():
-    if OUT and not os.environ.get("FSR_REAL_IMAGE_REUSE"):
-        shutil.rmtree(OUT, ignore_errors=True)
+    CI_RUN.cleanup()
 
 
 def structure_docs():
