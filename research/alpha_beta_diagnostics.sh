@@ -12,6 +12,8 @@
 #   exact_columns_refine_fast         ... lr_g 2e-2, 3000 steps
 #   exact_columns_refine_fast_long    ... lr_g 2e-2, 12000 steps
 #   learned_columns_refine   pure GDA (6000 steps), then the fast refine with its own columns frozen
+#   learned_columns_tied_free        ... the same refine (4000 steps) with the columns free, lr_g 5e-3
+#   learned_columns_tied_free_fast   ... lr_g 2e-2
 #   learned_columns_polish   pure GDA, then 8000 steps of the warm-start recipe's D and step sizes
 #                            (experiments/learners/level1.json: closed-form read-outs, a learned
 #                            decoder, batch 2048), columns free
@@ -27,8 +29,8 @@ L=$root/experiments/learners/level1_gda.json
 TP='{"first_layer": {"alpha": [0.5, 2.0]}}'
 W1='{"generator": {"width": 1}, "units": {"prune_at": 0}, "schedule": {"steps": 1}}'
 D='"discriminator": {"width": 5, "readout": "optimal", "quadratic": "diag", "cubic": false, "threshold_init": 0.0, "learn_threshold": false}'
-refine() {  # steps lr_g
-  echo "{\"steps\": $1, \"tie_decoder\": true, \"tie_taus\": [0, 0.25, 0.5, 1.0, 1.5], \"freeze_columns\": true, \"patch\": {$D, \"sgda\": {\"d_steps\": 1, \"batch\": 2048, \"lr_g\": $2, \"lr_d\": 1e-9, \"beta2\": 0.99, \"lr_min_factor\": 0.01}, \"units\": {\"prune_at\": 0}, \"log\": {\"every\": 500}}}"
+refine() {  # steps lr_g [freeze_columns: true (default) | false]
+  echo "{\"steps\": $1, \"tie_decoder\": true, \"tie_taus\": [0, 0.25, 0.5, 1.0, 1.5], \"freeze_columns\": ${3:-true}, \"patch\": {$D, \"sgda\": {\"d_steps\": 1, \"batch\": 2048, \"lr_g\": $2, \"lr_d\": 1e-9, \"beta2\": 0.99, \"lr_min_factor\": 0.01}, \"units\": {\"prune_at\": 0}, \"log\": {\"every\": 500}}}"
 }
 run() {
   local name=$1
@@ -39,7 +41,8 @@ run() {
   grep '^seed' "$out/$name.log"
 }
 all=(exact_columns_learned_d exact_columns_refine exact_columns_refine_fast
-     exact_columns_refine_fast_long learned_columns_refine learned_columns_polish)
+     exact_columns_refine_fast_long learned_columns_refine learned_columns_polish
+     learned_columns_tied_free learned_columns_tied_free_fast)
 (($#)) || set -- "${all[@]}"
 for name in "$@"; do
   case $name in
@@ -51,6 +54,8 @@ for name in "$@"; do
     exact_columns_refine_fast_long)
       run "$name" --oracle-columns --patch "$W1" --refine "$(refine 12000 2e-2)" ;;
     learned_columns_refine) run "$name" --refine "$(refine 4000 2e-2)" ;;
+    learned_columns_tied_free) run "$name" --refine "$(refine 4000 5e-3 false)" ;;
+    learned_columns_tied_free_fast) run "$name" --refine "$(refine 4000 2e-2 false)" ;;
     learned_columns_polish)
       run "$name" --refine '{"steps": 8000, "patch": {"discriminator": {"width": 2, "readout": "optimal", "quadratic": "diag", "cubic": true, "threshold_init": 0.0}, "sgda": {"d_steps": 1, "batch": 2048, "lr_g": 3e-3, "lr_d": 3e-3, "beta2": 0.99, "lr_min_factor": 0.01}, "units": {"prune_at": 0}, "log": {"every": 1000}}}' ;;
     *) echo "alpha_beta_diagnostics.sh: unknown diagnostic '$name' (one of: ${all[*]})" >&2; exit 2 ;;
