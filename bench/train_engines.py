@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """fsr train's step rate with the fast engine against the torch engine, side by side.
 
-Usage: /usr/bin/python3 bench/train_engines.py build/apps/fsr [--steps 200,600] [--quick]
+Usage: /usr/bin/python3 bench/train_engines.py build/apps/fsr [--steps 200,600]
+                                                 [--only level1.json] [--cpu]
 
 For each learner config (experiments/learners/level1.json and level2.json, at their batch size)
 and each engine, the run is timed at two lengths of the last stage (S1 and S2 steps, every other
@@ -12,10 +13,15 @@ at the end of a stage and no checkpoints are taken, so what is timed is the SGDA
 threads 1 and 2. Prints one table and the ratios; every run is one process, run one after another
 on an otherwise idle machine (unset OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE in this command only, if
 the machine sets them: they slow current OpenBLAS kernels for the torch engine).
+
+--only level1.json (or level2.json): that config at its own batch, fast and torch, nothing else.
+--cpu: t is the run's CPU time (user + system) instead of its wall time, which other jobs on a
+shared machine inflate; for one-thread runs, where the two agree on an idle machine.
 """
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -23,7 +29,7 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def train_seconds(fsr, target, config, steps_last, tmp, tag):
+def train_seconds(fsr, target, config, steps_last, tmp, tag, cpu=False):
     c = json.loads(json.dumps(config))
     stages = 2 if c["_levels"] == 2 else 1
     c.pop("_levels")
@@ -33,10 +39,14 @@ def train_seconds(fsr, target, config, steps_last, tmp, tag):
     with open(path, "w") as f:
         json.dump(c, f)
     out = os.path.join(tmp, f"run_{tag}")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     r = subprocess.run([fsr, "train", "--target", target, "--config", path, "--out", out, "--json"],
                        capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"train failed ({tag}): {r.stderr.strip()}")
+    if cpu:  # the process's user + system CPU time: what other jobs on the machine do not inflate
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return json.loads(r.stdout)["seconds"]
 
 
@@ -44,6 +54,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("fsr")
     ap.add_argument("--steps", default="200,600", help="S1,S2: lengths of the timed stage")
+    ap.add_argument("--cpu", action="store_true",
+                    help="time by the runs' CPU time (user + system), not wall time: on a shared "
+                         "machine; one-thread configs only")
+    ap.add_argument("--only", choices=["level1.json", "level2.json"],
+                    help="only this config at its own batch, fast and torch")
     a = ap.parse_args()
     s1, s2 = (int(x) for x in a.steps.split(","))
     rows = []
@@ -59,6 +74,8 @@ def main():
                  ("level2.json", "target_level2", 2, None, 1),
                  ("level2.json", "target_level2", 2, 2048, 1),
                  ("level2.json", "target_level2", 2, 2048, 2)]
+        if a.only:
+            cases = [c for c in cases if c[0] == a.only and c[3] is None]
         for learner, target, levels, batch, threads in cases:
             with open(os.path.join(ROOT, "experiments/learners", learner)) as f:
                 base = json.load(f)
@@ -70,8 +87,8 @@ def main():
             for engine in engines:
                 c = dict(base, engine=engine)
                 tag = f"{learner[:-5]}_{engine}_{batch or 'b'}_{threads}"
-                t1 = train_seconds(a.fsr, targets[target], c, s1, tmp, tag + "_1")
-                t2 = train_seconds(a.fsr, targets[target], c, s2, tmp, tag + "_2")
+                t1 = train_seconds(a.fsr, targets[target], c, s1, tmp, tag + "_1", a.cpu)
+                t2 = train_seconds(a.fsr, targets[target], c, s2, tmp, tag + "_2", a.cpu)
                 rate = (s2 - s1) / max(t2 - t1, 1e-9)
                 rows.append((learner, engine, base["sgda"]["batch"], threads, rate))
                 print(f"{learner:12s} {engine:6s} batch {base['sgda']['batch']:5d} threads {threads}: "
@@ -82,8 +99,9 @@ def main():
         if engine == "torch":
             f, t = rate[(learner, "fast", batch, 1)], rate[(learner, "torch", batch, 1)]
             print(f"  {learner} batch {batch}: fast / torch = {f / t:.1f}x")
-    f1, f2 = rate[("level2.json", "fast", 2048, 1)], rate[("level2.json", "fast", 2048, 2)]
-    print(f"  level2.json batch 2048, fast: threads 2 / threads 1 = {f2 / f1:.2f}x")
+    if ("level2.json", "fast", 2048, 2) in rate:
+        f1, f2 = rate[("level2.json", "fast", 2048, 1)], rate[("level2.json", "fast", 2048, 2)]
+        print(f"  level2.json batch 2048, fast: threads 2 / threads 1 = {f2 / f1:.2f}x")
 
 
 if __name__ == "__main__":

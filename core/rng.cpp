@@ -1,5 +1,6 @@
 #include "core/rng.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -69,6 +70,30 @@ double Rng::normal() {
   spare_ = r * std::sin(angle);
   has_spare_ = true;
   return r * std::cos(angle);
+}
+
+void Rng::fill_normal(double* out, std::size_t n) {
+  std::size_t i = 0;
+  if (has_spare_ && n > 0) {
+    has_spare_ = false;
+    out[i++] = spare_;
+  }
+  constexpr std::size_t kPairs = 32;  // uniforms drawn per chunk
+  std::uint64_t u[2 * kPairs];
+  while (n - i >= 2) {
+    const std::size_t pairs = std::min(kPairs, (n - i) / 2);
+    fill_u64(u, 2 * pairs);
+    for (std::size_t k = 0; k < pairs; ++k, i += 2) {
+      // normal()'s arithmetic: u1 = uniform_open(), then u2 = uniform().
+      const double u1 = (static_cast<double>(u[2 * k] >> 11) + 0.5) * 0x1.0p-53;
+      const double u2 = static_cast<double>(u[2 * k + 1] >> 11) * 0x1.0p-53;
+      const double r = std::sqrt(-2.0 * std::log(u1));
+      const double angle = 2.0 * std::numbers::pi * u2;
+      out[i] = r * std::cos(angle);
+      out[i + 1] = r * std::sin(angle);
+    }
+  }
+  if (i < n) out[i] = normal();  // an odd count leaves the spare, as normal() does
 }
 
 std::uint64_t Rng::uniform_int(std::uint64_t bound) {

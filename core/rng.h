@@ -23,6 +23,9 @@ class Rng {
   double uniform_open();                             // (0, 1), for logarithms
   double normal();                                   // N(0, 1) by Box–Muller (both values used)
   std::uint64_t uniform_int(std::uint64_t bound);    // [0, bound), unbiased
+  // The next n values of normal(), bit for bit (the same draws and float64 arithmetic, the
+  // uniforms drawn in one loop); the state afterwards, spare included, is normal()'s.
+  void fill_normal(double* out, std::size_t n);
 
  private:
   std::uint64_t s_[4];

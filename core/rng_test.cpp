@@ -64,5 +64,25 @@ TEST(Rng, FillU64IsTheSameSequenceAsNextU64) {
   EXPECT_EQ(a.next_u64(), b.next_u64());  // and leaves the generator where the loop would
 }
 
+// fill_normal is normal() called n times, bit for bit: counts below, at and above its chunk of
+// 32 pairs, even and odd, starting with and without a spare value; afterwards both generators
+// give the same next values (state and spare alike).
+TEST(Rng, FillNormalIsTheSameSequenceAsNormal) {
+  for (const std::size_t n : {0, 1, 2, 3, 32, 63, 64, 65, 200, 1001}) {
+    for (const int lead : {0, 1, 2}) {  // normal() calls before: 1 leaves a spare
+      Rng a(11, n), b(11, n);
+      for (int i = 0; i < lead; ++i) ASSERT_EQ(a.normal(), b.normal());
+      std::vector<double> bulk(n);
+      b.fill_normal(bulk.data(), n);
+      for (std::size_t i = 0; i < n; ++i) {
+        const double want = a.normal();
+        ASSERT_EQ(want, bulk[i]) << "n " << n << ", lead " << lead << ", value " << i;
+      }
+      for (int i = 0; i < 3; ++i) ASSERT_EQ(a.normal(), b.normal()) << "n " << n << " after";
+      EXPECT_EQ(a.next_u64(), b.next_u64());
+    }
+  }
+}
+
 }  // namespace
 }  // namespace fsr

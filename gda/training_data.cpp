@@ -26,25 +26,30 @@ TrainingData::TrainingData(const Target& truth, const LearnerConfig& config, int
                            bool float32)
     : truth_(truth), c_(config), levels_(levels) {
   if (c_.data.source == DataSource::kFixed) {
-    const SampleBatch b = sample(truth_, 0, c_.data.train_samples, SampleOptions{.threads = 1});
+    const SampleBatch b =
+        sample(truth_, 0, c_.data.train_samples, SampleOptions{.threads = 1, .levels = levels_});
     for (int l = 1; l <= levels_; ++l) {
       RowMatrix x = b.x[l - 1];
       if (float32) x = x.cast<float>().cast<double>();
       fixed_.push_back(std::move(x));
     }
   }
-  const SampleBatch ev = sample(truth_, kEvalFirstIndex, c_.log.eval_samples);
+  const SampleBatch ev =
+      sample(truth_, kEvalFirstIndex, c_.log.eval_samples, SampleOptions{.levels = levels_});
   for (int l = 1; l <= levels_; ++l) eval_.push_back(image_patches(ev.x[l - 1], truth_, l));
 }
 
 const std::vector<RowMatrix>& TrainingData::batch(std::int64_t index) {
   if (index == cached_batch_) return batch_;
   const std::int64_t B = c_.sgda.batch;
-  batch_.resize(levels_);
   if (c_.data.source == DataSource::kStream) {
-    SampleBatch b = sample(truth_, index * B, B, SampleOptions{.threads = c_.threads});
-    for (int l = 1; l <= levels_; ++l) batch_[l - 1] = std::move(b.x[l - 1]);
+    // Into the previous batch's arrays (no allocation per step), only the learner's levels.
+    stream_.x = std::move(batch_);
+    sample_into(truth_, index * B, B, SampleOptions{.threads = c_.threads, .levels = levels_},
+                stream_);
+    batch_ = std::move(stream_.x);
   } else {
+    batch_.resize(levels_);
     const std::int64_t N = c_.data.train_samples;
     std::vector<std::int64_t> idx(B);
     for (std::int64_t n = 0; n < B; ++n) {
@@ -81,8 +86,8 @@ const Eigen::MatrixXd& TrainingData::warm_start_patches(int level) {
             image_patches(x.topRows(std::min<std::int64_t>(x.rows(), want)), truth_, l));
       }
     } else {
-      const SampleBatch b =
-          sample(truth_, kWarmStartFirstIndex, want, SampleOptions{.threads = c_.threads});
+      const SampleBatch b = sample(truth_, kWarmStartFirstIndex, want,
+                                   SampleOptions{.threads = c_.threads, .levels = levels_});
       for (int l = 1; l <= levels_; ++l) warm_.push_back(image_patches(b.x[l - 1], truth_, l));
     }
   }
@@ -90,7 +95,7 @@ const Eigen::MatrixXd& TrainingData::warm_start_patches(int level) {
 }
 
 Eigen::MatrixXd TrainingData::first_patches(int level, std::int64_t n) const {
-  const SampleBatch b = sample(truth_, 0, n);
+  const SampleBatch b = sample(truth_, 0, n, SampleOptions{.levels = level});
   return image_patches(b.x[level - 1], truth_, level);
 }
 

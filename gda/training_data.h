@@ -47,6 +47,7 @@ class TrainingData {
   std::int64_t cached_epoch_ = -1, cached_batch_ = -1;
   std::vector<std::int64_t> epoch_order_;
   std::vector<RowMatrix> batch_;
+  SampleBatch stream_;  // data.source = stream: what sample_into draws batch_ into
   std::vector<Eigen::MatrixXd> eval_, warm_;
 };
 

@@ -36,8 +36,17 @@ class Sampler {
  public:
   Sampler(const Target& t, const SampleOptions& opt, std::int64_t first, std::int64_t count,
           SampleBatch& out)
-      : t_(t), opt_(opt), first_(first), count_(count), out_(out) {
-    for (const auto& layer : t.up) stacked_.push_back(stack_weights(layer));
+      : t_(t),
+        opt_(opt),
+        first_(first),
+        count_(count),
+        out_(out),
+        levels_(opt.levels > 0 ? opt.levels : t.levels) {
+    for (int l = 2; l <= levels_; ++l) stacked_.push_back(stack_weights(t.up[l - 2]));
+    // Independent first-layer units have A = I (g = z): the product is skipped. It is exact
+    // either way (every other term is a signed zero), so the values do not change.
+    a_identity_ = t.A.rows() == t.A.cols() &&
+                  (t.A.array() == Eigen::MatrixXd::Identity(t.A.rows(), t.A.cols()).array()).all();
   }
 
   void run_blocks(std::int64_t block_begin, std::int64_t block_end) {
@@ -57,12 +66,12 @@ class Sampler {
     ws.Z.resize(m0, B);
     for (int b = 0; b < B; ++b) {
       ws.rngs.emplace_back(t_.sample_seed, static_cast<std::uint64_t>(base + b));
-      Rng& rng = ws.rngs.back();
-      for (int i = 0; i < m0; ++i) ws.Z(i, b) = rng.normal();
+      ws.rngs.back().fill_normal(ws.Z.col(b).data(), m0);  // column b: sample b's z
     }
-    ws.G.noalias() = t_.A * ws.Z;  // n_1 x B
+    if (!a_identity_) ws.G.noalias() = t_.A * ws.Z;  // n_1 x B
+    const Eigen::MatrixXd& G = a_identity_ ? ws.Z : ws.G;
 
-    for (int l = 1; l <= t_.levels; ++l) {
+    for (int l = 1; l <= levels_; ++l) {
       const int h = t_.grid_at(l), hh = h * h, m = t_.channels[l - 1];
       Eigen::MatrixXd& S = ws.S[l - 1];
       S.resize(m, std::int64_t{hh} * B);
@@ -71,7 +80,7 @@ class Sampler {
           for (int i = 0; i < m; ++i) {
             for (int p = 0; p < hh; ++p) {
               const int n = i * hh + p;
-              S(i, b * hh + p) = std::max(t_.alpha[n] * ws.G(n, b) - t_.beta[n], 0.0);
+              S(i, b * hh + p) = std::max(t_.alpha[n] * G(n, b) - t_.beta[n], 0.0);
             }
           }
         }
@@ -107,7 +116,7 @@ class Sampler {
         const std::int64_t row = base + b - first_;
         if (row < 0 || row >= count_) continue;
         Rng& rng = ws.rngs[b];
-        for (int l = 1; l <= t_.levels; ++l) {
+        for (int l = 1; l <= levels_; ++l) {
           double* x = out_.x[l - 1].row(row).data();
           const std::int64_t n = t_.output_size(l);
           for (std::int64_t q = 0; q < n; ++q) x[q] += t_.noise * rng.normal();
@@ -164,6 +173,8 @@ class Sampler {
   const SampleOptions& opt_;
   std::int64_t first_, count_;
   SampleBatch& out_;
+  int levels_;
+  bool a_identity_ = false;
   std::vector<Eigen::MatrixXd> stacked_;
 };
 
@@ -171,7 +182,8 @@ class Sampler {
 
 double sample_bytes(const Target& target, std::int64_t count, const SampleOptions& options) {
   double per_sample = 0;
-  for (int l = 1; l <= target.levels; ++l) {
+  const int levels = options.levels > 0 ? std::min(options.levels, target.levels) : target.levels;
+  for (int l = 1; l <= levels; ++l) {
     if (options.with_outputs) per_sample += static_cast<double>(target.output_size(l));
     if (options.with_hidden) per_sample += static_cast<double>(target.hidden_size(l));
   }
@@ -180,19 +192,31 @@ double sample_bytes(const Target& target, std::int64_t count, const SampleOption
 
 SampleBatch sample(const Target& target, std::int64_t first_index, std::int64_t count,
                    const SampleOptions& options) {
+  SampleBatch out;
+  sample_into(target, first_index, count, options, out);
+  return out;
+}
+
+void sample_into(const Target& target, std::int64_t first_index, std::int64_t count,
+                 const SampleOptions& options, SampleBatch& out) {
   if (first_index < 0) fail_field("first_index", first_index, "must be >= 0");
   if (count < 0) fail_field("count", count, "must be >= 0");
   require_int_in_range("threads", options.threads, 1, 1024);
+  require_int_in_range("levels", options.levels, 0, target.levels);
   require_memory("count", std::to_string(count), sample_bytes(target, count, options),
                  "the sample batch");
-  SampleBatch out;
+  const int levels = options.levels > 0 ? options.levels : target.levels;
   out.first_index = first_index;
   out.count = count;
-  for (int l = 1; l <= target.levels; ++l) {
-    if (options.with_outputs) out.x.emplace_back(RowMatrix::Zero(count, target.output_size(l)));
-    if (options.with_hidden) out.s.emplace_back(RowMatrix::Zero(count, target.hidden_size(l)));
+  // Every entry of every row is written below, so reused (or fresh) arrays need no zeroing.
+  // resize() keeps the storage when the shape is unchanged.
+  out.x.resize(options.with_outputs ? levels : 0);
+  out.s.resize(options.with_hidden ? levels : 0);
+  for (int l = 1; l <= levels; ++l) {
+    if (options.with_outputs) out.x[l - 1].resize(count, target.output_size(l));
+    if (options.with_hidden) out.s[l - 1].resize(count, target.hidden_size(l));
   }
-  if (count == 0) return out;
+  if (count == 0) return;
   Sampler sampler(target, options, first_index, count, out);
   const std::int64_t b0 = first_index / kSampleBlock;
   const std::int64_t b1 = (first_index + count - 1) / kSampleBlock + 1;
@@ -208,7 +232,6 @@ SampleBatch sample(const Target& target, std::int64_t first_index, std::int64_t 
     }
     for (auto& th : pool) th.join();
   }
-  return out;
 }
 
 RowMatrix super_resolve(const SuperResolutionLayer& layer, const RowMatrix& s_prev, int h,

@@ -2,6 +2,8 @@
 // hidden codes S_1..S_L. Sample i draws its latent z (then its output noise) from its own stream
 // Rng(target.sample_seed, i) and is computed in a fixed aligned block of kSampleBlock samples,
 // so it is bit-identical for any batch size, first index or thread count (on one build).
+// sample_into() is the same draw into a caller's batch whose arrays are reused (a training loop
+// draws one batch per step without allocating).
 //
 //   fsr::SampleBatch b = fsr::sample(target, /*first_index=*/0, /*count=*/64,
 //   /*with_hidden=*/true);
@@ -27,6 +29,9 @@ struct SampleOptions {
   bool with_hidden = false;  // also return S_l
   bool with_outputs = true;  // return X_l (off: hidden codes only, for calibration)
   int threads = 1;           // blocks are split over threads; results do not depend on it
+  // Levels 1..levels only (0: all). A level's values do not depend on the levels above it (its
+  // noise is drawn before theirs), so they are those of a full draw.
+  int levels = 0;
 };
 
 struct SampleBatch {
@@ -39,13 +44,18 @@ struct SampleBatch {
 // Bytes of the batch sample() returns for `count` samples (float64 arrays).
 double sample_bytes(const Target& target, std::int64_t count, const SampleOptions& options = {});
 
-// Throws InputError (naming "count") when the batch would not fit in the memory available.
+// Throws InputError naming the field: "count" when the batch would not fit in the memory
+// available, "levels" outside 0..target.levels, "threads" outside 1..1024.
 SampleBatch sample(const Target& target, std::int64_t first_index, std::int64_t count,
                    const SampleOptions& options);
 inline SampleBatch sample(const Target& target, std::int64_t first_index, std::int64_t count,
                           bool with_hidden = false) {
   return sample(target, first_index, count, SampleOptions{.with_hidden = with_hidden});
 }
+// sample() into `out`: its matrices are resized only when their shapes change, so drawing batch
+// after batch of one size allocates nothing. The values are sample()'s, bit for bit.
+void sample_into(const Target& target, std::int64_t first_index, std::int64_t count,
+                 const SampleOptions& options, SampleBatch& out);
 
 // The local super-resolution map of `layer` on a batch of codes: s_prev is count x
 // (m_{l-1} * h^2) in (channel, y, x) order; returns count x (m_l * (2h)^2), with ReLU(. - b)

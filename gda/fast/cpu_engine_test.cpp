@@ -128,7 +128,8 @@ struct Reference {
 
   // Decoded codes u[p * U + i] (raster p) of sample n at level l.
   std::vector<double> codes(const std::vector<RowMatrix>& x, int n, int l) const {
-    const int h = s.grid_at(l), r = s.patch, c = s.colors, side = h * r, d = s.patch_dim(), U = s.units[l - 1];
+    const int h = s.grid_at(l), r = s.patch, c = s.colors, side = h * r, d = s.patch_dim(),
+              U = s.units[l - 1];
     const std::string nm = std::to_string(l);
     Eigen::MatrixXd V(U, d);
     for (int i = 0; i < U; ++i)
@@ -541,7 +542,8 @@ TEST_P(CpuEngineStepTest, StepIsTheOptimiserOnTheGradients) {
   for (int k = 0; k < 2; ++k) {
     RealBatch<double> r;
     for (int l = 1; l <= s.levels; ++l)
-      r.push_back(normals(std::size_t(o.batch) * s.patches_at(l) * s.patch_dim(), 60 + 10 * k + l, 0.5));
+      r.push_back(
+          normals(std::size_t(o.batch) * s.patches_at(l) * s.patch_dim(), 60 + 10 * k + l, 0.5));
     reals.push_back(r);
   }
   const std::size_t zs = std::size_t(o.batch) * s.latent_dim;
@@ -624,7 +626,8 @@ TEST(CpuEngineThreads, ThreadCountsAgreeAndEachIsDeterministic) {
       std::vector<RealBatch<T>> reals(2);
       for (int k = 0; k < 2; ++k)
         for (int l = 1; l <= s.levels; ++l) {
-          const auto v = normals(std::size_t(o.batch) * s.patches_at(l) * s.patch_dim(), 90 + 10 * k + l, 0.5);
+          const auto v =
+              normals(std::size_t(o.batch) * s.patches_at(l) * s.patch_dim(), 90 + 10 * k + l, 0.5);
           reals[k].emplace_back(v.begin(), v.end());
         }
       const auto zd = normals(3 * std::size_t(o.batch) * s.latent_dim, 95);
@@ -706,6 +709,50 @@ TEST(CpuEngineLayout, QuadtreeOrderIsAPermutationWithSiblingsTogether) {
       for (int x = 0; x < h; ++x)
         EXPECT_EQ(o[y * h + x] / 4, parent[(y / 2) * (h / 2) + x / 2]) << l << " " << y << " " << x;
   }
+}
+
+// real_patches_into (one pass, into reused arrays) against images_to_patches put in quadtree
+// order by patch_order: the same values exactly (a float64 -> T conversion, no arithmetic), also
+// when the arrays come from a batch of another size and are poisoned.
+template <typename T>
+void check_real_patches_into() {
+  ModelShape s = tiny_shape(4);
+  s.grid = 3;
+  RealBatch<T> reused;
+  for (const int n : {5, 3, 5}) {
+    std::vector<RowMatrix> images;
+    for (int l = 1; l <= s.levels; ++l) {
+      const int side = s.grid_at(l) * s.patch;
+      images.push_back(
+          RowMatrix::NullaryExpr(n, s.colors * side * side, [&](Eigen::Index i, Eigen::Index j) {
+            return std::sin(1.0 + 7.3 * double(i) + 0.37 * double(j) +
+                            double(l));  // not exact in float
+          }));
+    }
+    for (auto& v : reused) std::fill(v.begin(), v.end(), T(-12345));
+    real_patches_into<T>(s, images, reused);
+    ASSERT_EQ(int(reused.size()), s.levels);
+    const int d = s.patch_dim();
+    for (int l = 1; l <= s.levels; ++l) {
+      const std::vector<T> raster =
+          images_to_patches<T>(images[l - 1], s.grid_at(l), s.patch, s.colors);
+      const std::vector<int> order = patch_order(s, l);
+      const std::size_t P = order.size();
+      ASSERT_EQ(reused[l - 1].size(), raster.size()) << "level " << l;
+      for (int b = 0; b < n; ++b)
+        for (std::size_t p = 0; p < P; ++p)
+          for (int k = 0; k < d; ++k)
+            ASSERT_EQ(reused[l - 1][(b * P + order[p]) * d + k], raster[(b * P + p) * d + k])
+                << "level " << l << " sample " << b << " patch " << p << " entry " << k;
+    }
+    const RealBatch<T> fresh = real_patches<T>(s, images);
+    EXPECT_TRUE(fresh == reused) << "real_patches and real_patches_into differ";
+  }
+}
+
+TEST(CpuEngineLayout, RealPatchesIntoReusedArraysIsTheQuadtreeOrderOfTheImagePatches) {
+  check_real_patches_into<float>();
+  check_real_patches_into<double>();
 }
 
 TEST(CpuEngineLatents, FillNormalsHasGaussianMoments) {

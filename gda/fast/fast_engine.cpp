@@ -56,7 +56,7 @@ std::vector<const RealBatch<T>*> step_inputs(const ModelShape& s, const ModelOpt
       real[k] = real[k - 1];
       continue;
     }
-    store[k] = real_patches<T>(s, *in.real[k]);
+    real_patches_into<T>(s, *in.real[k], store[k]);  // reuses the previous step's arrays
     real[k] = &store[k];
   }
   const std::size_t zs = std::size_t(B) * m0;

@@ -50,23 +50,41 @@ std::vector<int> patch_order(const ModelShape& s, int level) {
 
 template <typename T>
 RealBatch<T> real_patches(const ModelShape& shape, const std::vector<RowMatrix>& images) {
+  RealBatch<T> out;
+  real_patches_into<T>(shape, images, out);
+  return out;
+}
+
+template <typename T>
+void real_patches_into(const ModelShape& shape, const std::vector<RowMatrix>& images,
+                       RealBatch<T>& out) {
   if (int(images.size()) > shape.levels)
     fail_field("images.levels", images.size(),
                "must be <= levels = " + std::to_string(shape.levels));
-  RealBatch<T> out;
-  const int d = shape.patch_dim();
+  const int r = shape.patch, c = shape.colors, d = shape.patch_dim();
+  out.resize(images.size());
   for (int l = 1; l <= int(images.size()); ++l) {
-    const std::vector<T> raster =
-        images_to_patches<T>(images[l - 1], shape.grid_at(l), shape.patch, shape.colors);
+    const RowMatrix& im = images[l - 1];
+    const int h = shape.grid_at(l), side = h * r, P = h * h;
+    if (im.cols() != std::int64_t(c) * side * side)
+      fail_field("images.cols", im.cols(),
+                 "must be c * side^2 = " + std::to_string(c * side * side));
     const std::vector<int> order = patch_order(shape, l);
-    const std::size_t P = order.size();
-    std::vector<T> q(raster.size());
-    for (std::size_t n = 0; n < raster.size() / (P * d); ++n)
-      for (std::size_t p = 0; p < P; ++p)
-        std::copy_n(raster.begin() + (n * P + p) * d, d, q.begin() + (n * P + order[p]) * d);
-    out.push_back(std::move(q));
+    std::vector<T>& q = out[l - 1];
+    q.resize(std::size_t(im.rows()) * P * d);
+    for (Eigen::Index n = 0; n < im.rows(); ++n) {
+      const double* src = im.row(n).data();  // (colour, y, x)
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < h; ++x) {
+          T* dst = q.data() + (std::size_t(n) * P + order[y * h + x]) * d;  // (colour, dy, dx)
+          for (int col = 0; col < c; ++col)
+            for (int dy = 0; dy < r; ++dy)
+              for (int dx = 0; dx < r; ++dx)
+                dst[(col * r + dy) * r + dx] =
+                    static_cast<T>(src[(col * side + y * r + dy) * side + x * r + dx]);
+        }
+    }
   }
-  return out;
 }
 
 ConvTaps conv_taps(int hi, int k) {
@@ -94,5 +112,9 @@ template std::vector<float> images_to_patches<float>(const RowMatrix&, int, int,
 template std::vector<double> images_to_patches<double>(const RowMatrix&, int, int, int);
 template RealBatch<float> real_patches<float>(const ModelShape&, const std::vector<RowMatrix>&);
 template RealBatch<double> real_patches<double>(const ModelShape&, const std::vector<RowMatrix>&);
+template void real_patches_into<float>(const ModelShape&, const std::vector<RowMatrix>&,
+                                       RealBatch<float>&);
+template void real_patches_into<double>(const ModelShape&, const std::vector<RowMatrix>&,
+                                        RealBatch<double>&);
 
 }  // namespace fsr::fast
