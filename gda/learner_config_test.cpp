@@ -64,6 +64,26 @@ TEST(LearnerConfig, ErrorsNameFieldValueAndRule) {
             std::string::npos);
 }
 
+// data.normals: exact by default (shipped configs unchanged); only with stream data.
+TEST(LearnerConfig, DataNormalsDefaultsToExactAndIsRefusedNamingTheField) {
+  const LearnerConfig d = parse_learner_config(Json::object());
+  EXPECT_EQ(d.data.normals, DataNormals::kExact);
+  EXPECT_EQ(to_json(d)["data"]["normals"], "exact");
+  EXPECT_EQ(parse_learner_config(Json::parse(R"({"data": {"normals": "fast"}})")).data.normals,
+            DataNormals::kFast);
+  EXPECT_EQ(error_of(Json::parse(R"({"data": {"normals": "approx"}})")),
+            "data.normals = approx: must be one of exact, fast");
+  EXPECT_EQ(error_of(Json::parse(R"({"data": {"normals": 1}})")).rfind("data.normals = 1", 0), 0u);
+  EXPECT_EQ(
+      error_of(
+          Json::parse(R"({"data": {"source": "fixed", "train_samples": 1000, "normals": "fast"}})"))
+          .rfind("data.normals = fast: needs data.source = stream", 0),
+      0u);
+  EXPECT_EQ(error_of(Json::parse(
+                R"({"data": {"source": "fixed", "train_samples": 1000, "normals": "exact"}})")),
+            "");
+}
+
 TEST(LearnerConfig, DifferencesNameChangedFields) {
   const Json a = to_json(parse_learner_config(Json::object()));
   const Json b =
