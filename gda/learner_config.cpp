@@ -178,8 +178,20 @@ LearnerConfig parse_learner_config(const Json& json) { return learner_fields().p
 
 Json to_json(const LearnerConfig& config) { return learner_fields().to_json(config); }
 
+namespace {
+// `defaults` with the keys of `saved` set, recursively into objects.
+Json with_defaults(Json defaults, const Json& saved) {
+  if (!defaults.is_object() || !saved.is_object()) return saved;
+  for (auto it = saved.begin(); it != saved.end(); ++it) {
+    defaults[it.key()] =
+        defaults.contains(it.key()) ? with_defaults(defaults[it.key()], it.value()) : it.value();
+  }
+  return defaults;
+}
+}  // namespace
+
 std::vector<std::string> config_differences(const Json& before, const Json& after) {
-  return json_differences(before, after);
+  return json_differences(with_defaults(to_json(LearnerConfig{}), before), after);
 }
 
 }  // namespace fsr

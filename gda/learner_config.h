@@ -216,7 +216,9 @@ const FieldTable<LearnerConfig>& learner_fields();
 LearnerConfig parse_learner_config(const Json& json);
 Json to_json(const LearnerConfig& config);
 
-// Fields whose normalised values differ, as "path: old -> new", for refusing a resume.
+// Fields whose normalised values differ, as "path: old -> new", for refusing a resume. A field
+// `before` lacks (a config saved before the field existed, e.g. data.normals) counts as its
+// default, which is what that run used.
 std::vector<std::string> config_differences(const Json& before, const Json& after);
 
 }  // namespace fsr

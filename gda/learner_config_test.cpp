@@ -84,6 +84,17 @@ TEST(LearnerConfig, DataNormalsDefaultsToExactAndIsRefusedNamingTheField) {
             "");
 }
 
+// A config saved before data.normals existed resumes as its default (what that run used).
+TEST(LearnerConfig, DifferencesTakeAFieldTheSavedConfigLacksAsItsDefault) {
+  Json saved = to_json(parse_learner_config(Json::object()));
+  saved["data"].erase("normals");
+  EXPECT_TRUE(config_differences(saved, to_json(parse_learner_config(Json::object()))).empty());
+  const auto d = config_differences(
+      saved, to_json(parse_learner_config(Json::parse(R"({"data": {"normals": "fast"}})"))));
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0], "data.normals: \"exact\" -> \"fast\"");
+}
+
 TEST(LearnerConfig, DifferencesNameChangedFields) {
   const Json a = to_json(parse_learner_config(Json::object()));
   const Json b =
