@@ -2,7 +2,7 @@
 """fsr train's step rate with the fast engine against the torch engine, side by side.
 
 Usage: /usr/bin/python3 bench/train_engines.py build/apps/fsr [--steps 200,600]
-                                                 [--only level1.json] [--cpu]
+                                                 [--only level1.json] [--cpu] [--patch JSON]
 
 For each learner config (experiments/learners/level1.json and level2.json, at their batch size)
 and each engine, the run is timed at two lengths of the last stage (S1 and S2 steps, every other
@@ -17,6 +17,8 @@ the machine sets them: they slow current OpenBLAS kernels for the torch engine).
 --only level1.json (or level2.json): that config at its own batch, fast and torch, nothing else.
 --cpu: t is the run's CPU time (user + system) instead of its wall time, which other jobs on a
 shared machine inflate; for one-thread runs, where the two agree on an idle machine.
+--patch '{"data": {"normals": "fast"}}': a JSON object merged key by key into every config
+(both engines, every case) before the runs, e.g. to time a data option on both engines alike.
 """
 import argparse
 import json
@@ -27,6 +29,14 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def merge(base, patch):
+    """base with patch's keys set, recursively into objects (a copy)."""
+    out = dict(base)
+    for k, v in patch.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 def train_seconds(fsr, target, config, steps_last, tmp, tag, cpu=False):
@@ -59,7 +69,13 @@ def main():
                          "machine; one-thread configs only")
     ap.add_argument("--only", choices=["level1.json", "level2.json"],
                     help="only this config at its own batch, fast and torch")
+    ap.add_argument("--patch", default="{}",
+                    help="JSON object merged into every config (both engines), e.g. "
+                         "'{\"data\": {\"normals\": \"fast\"}}'")
     a = ap.parse_args()
+    patch = json.loads(a.patch)
+    if not isinstance(patch, dict):
+        sys.exit("--patch must be a JSON object")
     s1, s2 = (int(x) for x in a.steps.split(","))
     rows = []
     with tempfile.TemporaryDirectory(prefix="fsr_train_engines_") as tmp:
@@ -78,7 +94,7 @@ def main():
             cases = [c for c in cases if c[0] == a.only and c[3] is None]
         for learner, target, levels, batch, threads in cases:
             with open(os.path.join(ROOT, "experiments/learners", learner)) as f:
-                base = json.load(f)
+                base = merge(json.load(f), patch)
             base["_levels"] = levels
             base["threads"] = threads
             if batch:

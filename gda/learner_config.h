@@ -44,6 +44,7 @@ enum class SgdaMode { kAlternating, kSimultaneous };
 enum class OptimizerKind { kAdam, kSgd };
 enum class LrSchedule { kCosine, kConstant };
 enum class DataSource { kStream, kFixed };
+enum class DataNormals { kExact, kFast };
 enum class PruneRule { kStrongest, kClusters };
 enum class ScheduleKind { kLayerwise, kRandomLower, kJoint, kLayerwiseFinetune };
 
@@ -101,6 +102,9 @@ constexpr std::array<EnumName<LrSchedule>, 2> enum_names(LrSchedule) {
 }
 constexpr std::array<EnumName<DataSource>, 2> enum_names(DataSource) {
   return {{{DataSource::kStream, "stream"}, {DataSource::kFixed, "fixed"}}};
+}
+constexpr std::array<EnumName<DataNormals>, 2> enum_names(DataNormals) {
+  return {{{DataNormals::kExact, "exact"}, {DataNormals::kFast, "fast"}}};
 }
 constexpr std::array<EnumName<PruneRule>, 2> enum_names(PruneRule) {
   return {{{PruneRule::kStrongest, "strongest"}, {PruneRule::kClusters, "clusters"}}};
@@ -172,6 +176,7 @@ struct LearnerConfig {
   struct Data {
     DataSource source = DataSource::kStream;
     std::int64_t train_samples = 0;
+    DataNormals normals = DataNormals::kExact;
   } data;
 
   struct Schedule {
@@ -211,7 +216,9 @@ const FieldTable<LearnerConfig>& learner_fields();
 LearnerConfig parse_learner_config(const Json& json);
 Json to_json(const LearnerConfig& config);
 
-// Fields whose normalised values differ, as "path: old -> new", for refusing a resume.
+// Fields whose normalised values differ, as "path: old -> new", for refusing a resume. A field
+// `before` lacks (a config saved before the field existed, e.g. data.normals) counts as its
+// default, which is what that run used.
 std::vector<std::string> config_differences(const Json& before, const Json& after);
 
 }  // namespace fsr

@@ -64,6 +64,37 @@ TEST(LearnerConfig, ErrorsNameFieldValueAndRule) {
             std::string::npos);
 }
 
+// data.normals: exact by default (shipped configs unchanged); only with stream data.
+TEST(LearnerConfig, DataNormalsDefaultsToExactAndIsRefusedNamingTheField) {
+  const LearnerConfig d = parse_learner_config(Json::object());
+  EXPECT_EQ(d.data.normals, DataNormals::kExact);
+  EXPECT_EQ(to_json(d)["data"]["normals"], "exact");
+  EXPECT_EQ(parse_learner_config(Json::parse(R"({"data": {"normals": "fast"}})")).data.normals,
+            DataNormals::kFast);
+  EXPECT_EQ(error_of(Json::parse(R"({"data": {"normals": "approx"}})")),
+            "data.normals = approx: must be one of exact, fast");
+  EXPECT_EQ(error_of(Json::parse(R"({"data": {"normals": 1}})")).rfind("data.normals = 1", 0), 0u);
+  EXPECT_EQ(
+      error_of(
+          Json::parse(R"({"data": {"source": "fixed", "train_samples": 1000, "normals": "fast"}})"))
+          .rfind("data.normals = fast: needs data.source = stream", 0),
+      0u);
+  EXPECT_EQ(error_of(Json::parse(
+                R"({"data": {"source": "fixed", "train_samples": 1000, "normals": "exact"}})")),
+            "");
+}
+
+// A config saved before data.normals existed resumes as its default (what that run used).
+TEST(LearnerConfig, DifferencesTakeAFieldTheSavedConfigLacksAsItsDefault) {
+  Json saved = to_json(parse_learner_config(Json::object()));
+  saved["data"].erase("normals");
+  EXPECT_TRUE(config_differences(saved, to_json(parse_learner_config(Json::object()))).empty());
+  const auto d = config_differences(
+      saved, to_json(parse_learner_config(Json::parse(R"({"data": {"normals": "fast"}})"))));
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0], "data.normals: \"exact\" -> \"fast\"");
+}
+
 TEST(LearnerConfig, DifferencesNameChangedFields) {
   const Json a = to_json(parse_learner_config(Json::object()));
   const Json b =

@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "core/rng.h"
+#include "gda/fast/cpu_engine.h"
 #include "gda/fast/layout.h"
 
 namespace fsr {
@@ -12,6 +13,14 @@ namespace {
 constexpr std::int64_t kEvalFirstIndex = std::int64_t{1} << 40;  // held-out samples for metrics
 constexpr std::int64_t kWarmStartFirstIndex = std::int64_t{1} << 41;  // warm starts (stream data)
 constexpr std::uint64_t kStreamData = 401;
+constexpr std::uint64_t kStreamNormals = 405;  // data.normals = fast (401..404 are taken)
+
+// n normals of fast::fill_normals (float32) into `out`, widened.
+void fill_fast(Rng& rng, double* out, std::int64_t n, std::vector<float>& buffer) {
+  buffer.resize(static_cast<std::size_t>(n));
+  fast::fill_normals(rng, buffer.data(), buffer.size());
+  std::copy(buffer.begin(), buffer.end(), out);
+}
 
 }  // namespace
 
@@ -20,6 +29,20 @@ Eigen::MatrixXd image_patches(const RowMatrix& images, const Target& t, int leve
       fast::images_to_patches<double>(images, t.grid_at(level), t.patch, t.colors);
   const int d = t.patch_dim();
   return Eigen::Map<const RowMatrix>(p.data(), Eigen::Index(p.size() / d), d);
+}
+
+void fast_batch_normals(const Target& truth, std::uint64_t seed, std::int64_t index,
+                        std::int64_t count, int levels, Eigen::MatrixXd& z,
+                        std::vector<RowMatrix>& noise) {
+  Rng rng(seed ^ kStreamNormals, static_cast<std::uint64_t>(index));
+  std::vector<float> buffer;
+  z.resize(truth.latent_dim(), count);
+  fill_fast(rng, z.data(), z.size(), buffer);
+  noise.resize(truth.noise > 0 ? levels : 0);
+  for (std::size_t l = 1; l <= noise.size(); ++l) {
+    noise[l - 1].resize(count, truth.output_size(int(l)));
+    fill_fast(rng, noise[l - 1].data(), noise[l - 1].size(), buffer);
+  }
 }
 
 TrainingData::TrainingData(const Target& truth, const LearnerConfig& config, int levels,
@@ -45,8 +68,14 @@ const std::vector<RowMatrix>& TrainingData::batch(std::int64_t index) {
   if (c_.data.source == DataSource::kStream) {
     // Into the previous batch's arrays (no allocation per step), only the learner's levels.
     stream_.x = std::move(batch_);
-    sample_into(truth_, index * B, B, SampleOptions{.threads = c_.threads, .levels = levels_},
-                stream_);
+    SampleOptions opt{.threads = c_.threads, .levels = levels_};
+    GivenNormals given;
+    if (c_.data.normals == DataNormals::kFast) {
+      fast_batch_normals(truth_, c_.seed, index, B, levels_, fast_z_, fast_noise_);
+      given = {.z = &fast_z_, .noise = &fast_noise_};
+      opt.normals = &given;
+    }
+    sample_into(truth_, index * B, B, opt, stream_);
     batch_ = std::move(stream_.x);
   } else {
     batch_.resize(levels_);

@@ -23,13 +23,25 @@ namespace fsr {
 // patch vector in (colour, dy, dx) order.
 Eigen::MatrixXd image_patches(const RowMatrix& images, const Target& arch, int level);
 
+// data.normals = fast: the standard normals of real batch `index` (count samples, levels
+// 1..levels) — z (latent_dim x count), then, when the target has output noise, count x
+// output_size(l) per level — drawn by the fast engine's float32 Box-Muller (fast::fill_normals,
+// widened to float64) from Rng(seed ^ 405, index) alone: a function of (seed, index), so a batch
+// needs no state to checkpoint and does not depend on the thread count. The same vector kernel
+// runs on one machine; another instruction set may differ in the last bits (gda/fast/kernels.h).
+void fast_batch_normals(const Target& truth, std::uint64_t seed, std::int64_t index,
+                        std::int64_t count, int levels, Eigen::MatrixXd& z,
+                        std::vector<RowMatrix>& noise);
+
 class TrainingData {
  public:
   // float32: the fixed training set is held as float32 values (what a float32 engine reads).
   TrainingData(const Target& truth, const LearnerConfig& config, int levels, bool float32);
 
   // Real batch `index` (sgda.batch samples): images of levels 1..levels. The last batch is kept,
-  // so asking for it again (the generator step of optimal read-outs) costs nothing.
+  // so asking for it again (the generator step of optimal read-outs) costs nothing. Stream data:
+  // samples index B .. index B + B - 1 of the target, or with data.normals = fast the target's
+  // level maps on fast_batch_normals(truth, seed, index, ...).
   const std::vector<RowMatrix>& batch(std::int64_t index);
   // generator.warm_start_samples real samples' patches of a level (built once, every level).
   const Eigen::MatrixXd& warm_start_patches(int level);
@@ -47,7 +59,9 @@ class TrainingData {
   std::int64_t cached_epoch_ = -1, cached_batch_ = -1;
   std::vector<std::int64_t> epoch_order_;
   std::vector<RowMatrix> batch_;
-  SampleBatch stream_;  // data.source = stream: what sample_into draws batch_ into
+  SampleBatch stream_;      // data.source = stream: what sample_into draws batch_ into
+  Eigen::MatrixXd fast_z_;  // data.normals = fast: the batch's latents and output noise
+  std::vector<RowMatrix> fast_noise_;
   std::vector<Eigen::MatrixXd> eval_, warm_;
 };
 

@@ -64,9 +64,22 @@ class Sampler {
 
     ws.rngs.clear();
     ws.Z.resize(m0, B);
-    for (int b = 0; b < B; ++b) {
-      ws.rngs.emplace_back(t_.sample_seed, static_cast<std::uint64_t>(base + b));
-      ws.rngs.back().fill_normal(ws.Z.col(b).data(), m0);  // column b: sample b's z
+    if (opt_.normals != nullptr) {
+      // The caller's z; the block's samples outside the batch are computed but not kept.
+      const Eigen::MatrixXd& z = *opt_.normals->z;
+      for (int b = 0; b < B; ++b) {
+        const std::int64_t row = base + b - first_;
+        if (row < 0 || row >= count_) {
+          ws.Z.col(b).setZero();
+        } else {
+          ws.Z.col(b) = z.col(row);
+        }
+      }
+    } else {
+      for (int b = 0; b < B; ++b) {
+        ws.rngs.emplace_back(t_.sample_seed, static_cast<std::uint64_t>(base + b));
+        ws.rngs.back().fill_normal(ws.Z.col(b).data(), m0);  // column b: sample b's z
+      }
     }
     if (!a_identity_) ws.G.noalias() = t_.A * ws.Z;  // n_1 x B
     const Eigen::MatrixXd& G = a_identity_ ? ws.Z : ws.G;
@@ -115,6 +128,15 @@ class Sampler {
       for (int b = 0; b < B; ++b) {
         const std::int64_t row = base + b - first_;
         if (row < 0 || row >= count_) continue;
+        if (opt_.normals != nullptr) {
+          for (int l = 1; l <= levels_; ++l) {
+            double* x = out_.x[l - 1].row(row).data();
+            const double* g = (*opt_.normals->noise)[l - 1].row(row).data();
+            const std::int64_t n = t_.output_size(l);
+            for (std::int64_t q = 0; q < n; ++q) x[q] += t_.noise * g[q];
+          }
+          continue;
+        }
         Rng& rng = ws.rngs[b];
         for (int l = 1; l <= levels_; ++l) {
           double* x = out_.x[l - 1].row(row).data();
@@ -206,6 +228,31 @@ void sample_into(const Target& target, std::int64_t first_index, std::int64_t co
   require_memory("count", std::to_string(count), sample_bytes(target, count, options),
                  "the sample batch");
   const int levels = options.levels > 0 ? options.levels : target.levels;
+  if (options.normals != nullptr) {
+    const Eigen::MatrixXd* z = options.normals->z;
+    if (z == nullptr || z->rows() != target.latent_dim() || z->cols() != count) {
+      fail_field(
+          "normals.z",
+          z == nullptr ? "null" : std::to_string(z->rows()) + " x " + std::to_string(z->cols()),
+          "must be latent_dim x count = " + std::to_string(target.latent_dim()) + " x " +
+              std::to_string(count));
+    }
+    if (options.with_outputs && target.noise > 0) {
+      const std::vector<RowMatrix>* noise = options.normals->noise;
+      if (noise == nullptr || std::ssize(*noise) < levels)
+        fail_field("normals.noise",
+                   noise == nullptr ? "null" : std::to_string(noise->size()) + " levels",
+                   "must hold the output noise of levels 1.." + std::to_string(levels) +
+                       " (the target has output noise)");
+      for (int l = 1; l <= levels; ++l) {
+        const RowMatrix& g = (*noise)[l - 1];
+        if (g.rows() != count || g.cols() != target.output_size(l))
+          fail_field("normals.noise", std::to_string(g.rows()) + " x " + std::to_string(g.cols()),
+                     "level " + std::to_string(l) + " must be count x output_size = " +
+                         std::to_string(count) + " x " + std::to_string(target.output_size(l)));
+      }
+    }
+  }
   out.first_index = first_index;
   out.count = count;
   // Every entry of every row is written below, so reused (or fresh) arrays need no zeroing.

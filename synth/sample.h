@@ -3,7 +3,9 @@
 // Rng(target.sample_seed, i) and is computed in a fixed aligned block of kSampleBlock samples,
 // so it is bit-identical for any batch size, first index or thread count (on one build).
 // sample_into() is the same draw into a caller's batch whose arrays are reused (a training loop
-// draws one batch per step without allocating).
+// draws one batch per step without allocating). With SampleOptions::normals the standard normals
+// (z, then the output noise) come from the caller instead of the samples' streams, and the rest
+// of the computation is the same: the images are those the streams would give with these draws.
 //
 //   fsr::SampleBatch b = fsr::sample(target, /*first_index=*/0, /*count=*/64,
 //   /*with_hidden=*/true);
@@ -25,6 +27,15 @@ using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::R
 
 inline constexpr int kSampleBlock = 32;  // samples per aligned block (part of the definition)
 
+// A batch's standard normals given by the caller (SampleOptions::normals): what sample i would
+// otherwise draw from Rng(target.sample_seed, i). Row/column n is sample first_index + n.
+struct GivenNormals {
+  const Eigen::MatrixXd* z = nullptr;  // latent_dim() x count: column n is sample n's z
+  // Only read when target.noise > 0 and outputs are asked for: one entry per level drawn (at
+  // least), count x output_size(l), in (colour, y, x) order: x += target.noise * value.
+  const std::vector<RowMatrix>* noise = nullptr;
+};
+
 struct SampleOptions {
   bool with_hidden = false;  // also return S_l
   bool with_outputs = true;  // return X_l (off: hidden codes only, for calibration)
@@ -32,6 +43,8 @@ struct SampleOptions {
   // Levels 1..levels only (0: all). A level's values do not depend on the levels above it (its
   // noise is drawn before theirs), so they are those of a full draw.
   int levels = 0;
+  // Non-null: the batch's normals from the caller, not the target's stream (GivenNormals).
+  const GivenNormals* normals = nullptr;
 };
 
 struct SampleBatch {
@@ -45,7 +58,8 @@ struct SampleBatch {
 double sample_bytes(const Target& target, std::int64_t count, const SampleOptions& options = {});
 
 // Throws InputError naming the field: "count" when the batch would not fit in the memory
-// available, "levels" outside 0..target.levels, "threads" outside 1..1024.
+// available, "levels" outside 0..target.levels, "threads" outside 1..1024, "normals.z" /
+// "normals.noise" when given normals have the wrong shape (or noise is missing but needed).
 SampleBatch sample(const Target& target, std::int64_t first_index, std::int64_t count,
                    const SampleOptions& options);
 inline SampleBatch sample(const Target& target, std::int64_t first_index, std::int64_t count,

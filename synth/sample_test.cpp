@@ -7,6 +7,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "core/rng.h"
 #include "core/validate.h"
 #include "synth/config.h"
 #include "synth/report.h"
@@ -238,6 +239,73 @@ TEST(Noise, ResidualHasConfiguredStd) {
     const double sd = std::sqrt((b.x[l - 1] - x).squaredNorm() / double(x.size()));
     EXPECT_NEAR(sd, 0.05, 0.05 * 0.02 * (l == 1 ? 3 : 1)) << "level " << l;
   }
+}
+
+// SampleOptions::normals: each sample's own stream draws (z, then its output noise level by level),
+// given back by the caller, reproduce sample() bit for bit — the images from given latents are
+// synth's images from those latents — for a 4-level target with correlated latents and output
+// noise, an unaligned first index (partial blocks), 3 threads, and all or 2 of the 4 levels.
+// Other normals give other images (the given ones are the ones used).
+TEST(GivenNormals, TheStreamsOwnDrawsReproduceSamplesExactly) {
+  const Target t = make(four_level());
+  const std::int64_t first = 45, count = 70;
+  for (int levels : {0, 2}) {
+    const int L = levels > 0 ? levels : t.levels;
+    Eigen::MatrixXd z(t.latent_dim(), count);
+    std::vector<RowMatrix> noise(L);
+    for (int l = 1; l <= L; ++l) noise[l - 1].resize(count, t.output_size(l));
+    for (std::int64_t n = 0; n < count; ++n) {
+      Rng rng(t.sample_seed, static_cast<std::uint64_t>(first + n));
+      rng.fill_normal(z.col(n).data(), static_cast<std::size_t>(z.rows()));
+      for (int l = 1; l <= L; ++l) {
+        for (std::int64_t q = 0; q < noise[l - 1].cols(); ++q) noise[l - 1](n, q) = rng.normal();
+      }
+    }
+    const GivenNormals given{.z = &z, .noise = &noise};
+    const SampleBatch ref =
+        sample(t, first, count, SampleOptions{.with_hidden = true, .levels = levels});
+    const SampleBatch got = sample(
+        t, first, count,
+        SampleOptions{.with_hidden = true, .threads = 3, .levels = levels, .normals = &given});
+    ASSERT_EQ(got.x.size(), std::size_t(L));
+    ASSERT_EQ(got.s.size(), std::size_t(L));
+    expect_equal_batches(ref, 0, got, count, "given normals, levels " + std::to_string(levels));
+    // Reused arrays (sample_into), as the trainer draws them.
+    SampleBatch into = sample(t, 0, count, SampleOptions{.levels = levels});
+    sample_into(t, first, count, SampleOptions{.levels = levels, .normals = &given}, into);
+    expect_equal_batches(ref, 0, into, count, "sample_into, levels " + std::to_string(levels));
+
+    Eigen::MatrixXd other = -z;
+    const GivenNormals flipped{.z = &other, .noise = &noise};
+    const SampleBatch b = sample(
+        t, first, count, SampleOptions{.with_hidden = true, .levels = levels, .normals = &flipped});
+    EXPECT_FALSE(b.s[0] == ref.s[0]);
+  }
+}
+
+TEST(GivenNormals, WrongShapesAreRefusedNamingTheField) {
+  const Target t = make(four_level());  // noise 0.05: the output noise must be given too
+  const Eigen::MatrixXd z = Eigen::MatrixXd::Zero(t.latent_dim(), 10);
+  const Eigen::MatrixXd short_z = Eigen::MatrixXd::Zero(t.latent_dim(), 9);
+  std::vector<RowMatrix> noise(t.levels);
+  for (int l = 1; l <= t.levels; ++l) noise[l - 1] = RowMatrix::Zero(10, t.output_size(l));
+  auto message = [&](const GivenNormals& g, SampleOptions o) {
+    o.normals = &g;
+    try {
+      sample(t, 0, 10, o);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(message({.z = &z, .noise = &noise}, {}), "accepted");
+  EXPECT_NE(message({.z = &short_z, .noise = &noise}, {}).find("normals.z"), std::string::npos);
+  EXPECT_NE(message({.z = nullptr, .noise = &noise}, {}).find("normals.z"), std::string::npos);
+  EXPECT_NE(message({.z = &z}, {}).find("normals.noise"), std::string::npos);
+  std::vector<RowMatrix> two(noise.begin(), noise.begin() + 2);
+  EXPECT_NE(message({.z = &z, .noise = &two}, {}).find("normals.noise"), std::string::npos);
+  EXPECT_EQ(message({.z = &z, .noise = &two}, {.levels = 2}), "accepted");
+  EXPECT_EQ(message({.z = &z}, {.with_hidden = true, .with_outputs = false}), "accepted");
 }
 
 TEST(Sample, RejectsBadArguments) {
