@@ -33,9 +33,10 @@ Eigen::MatrixXd image_patches(const RowMatrix& images, const Target& t, int leve
 
 void fast_batch_normals(const Target& truth, std::uint64_t seed, std::int64_t index,
                         std::int64_t count, int levels, Eigen::MatrixXd& z,
-                        std::vector<RowMatrix>& noise) {
+                        std::vector<RowMatrix>& noise, std::vector<float>* scratch) {
   Rng rng(seed ^ kStreamNormals, static_cast<std::uint64_t>(index));
-  std::vector<float> buffer;
+  std::vector<float> own;
+  std::vector<float>& buffer = scratch ? *scratch : own;
   z.resize(truth.latent_dim(), count);
   fill_fast(rng, z.data(), z.size(), buffer);
   noise.resize(truth.noise > 0 ? levels : 0);
@@ -71,7 +72,7 @@ const std::vector<RowMatrix>& TrainingData::batch(std::int64_t index) {
     SampleOptions opt{.threads = c_.threads, .levels = levels_};
     GivenNormals given;
     if (c_.data.normals == DataNormals::kFast) {
-      fast_batch_normals(truth_, c_.seed, index, B, levels_, fast_z_, fast_noise_);
+      fast_batch_normals(truth_, c_.seed, index, B, levels_, fast_z_, fast_noise_, &fast_scratch_);
       given = {.z = &fast_z_, .noise = &fast_noise_};
       opt.normals = &given;
     }

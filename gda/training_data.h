@@ -31,7 +31,7 @@ Eigen::MatrixXd image_patches(const RowMatrix& images, const Target& arch, int l
 // runs on one machine; another instruction set may differ in the last bits (gda/fast/kernels.h).
 void fast_batch_normals(const Target& truth, std::uint64_t seed, std::int64_t index,
                         std::int64_t count, int levels, Eigen::MatrixXd& z,
-                        std::vector<RowMatrix>& noise);
+                        std::vector<RowMatrix>& noise, std::vector<float>* scratch = nullptr);
 
 class TrainingData {
  public:
@@ -62,6 +62,7 @@ class TrainingData {
   SampleBatch stream_;      // data.source = stream: what sample_into draws batch_ into
   Eigen::MatrixXd fast_z_;  // data.normals = fast: the batch's latents and output noise
   std::vector<RowMatrix> fast_noise_;
+  std::vector<float> fast_scratch_;  // their float32 draws, reused (no allocation per step)
   std::vector<Eigen::MatrixXd> eval_, warm_;
 };
 
