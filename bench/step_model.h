@@ -37,6 +37,7 @@ inline fast::ModelOptions step_options(int batch) {
   o.unit_norm_columns = o.unit_norm_rows = false;
   o.quadratic = fast::Quadratic::kDiag;
   o.cubic = false;
+  o.quartic = false;
   o.cross_scale = true;
   o.readout = fast::Readout::kLearned;
   o.loss = fast::Loss::kIpm;

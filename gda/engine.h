@@ -17,7 +17,8 @@
 // pruned), and for l >= 2 W<l> (m_{l-1}, m_l, k, k) (ConvTranspose2d's weight) and bW<l> (m_l).
 // Theory discriminator, per level: V<l> (U_l, d), tau<l> (U_l), lin<l> (P_l, U_l), quad<l>
 // ((P_l, U_l) diagonal or (P_l U_l, P_l U_l) full; absent for none), cubic<l> (P_l, U_l; when
-// cubic), cross<l> (P_l, U_l, U_{l-1}; l >= 2 with cross-scale terms); patches in raster order.
+// cubic), quartic<l> (P_l, U_l; when quartic), cross<l> (P_l, U_l, U_{l-1}; l >= 2 with
+// cross-scale terms); patches in raster order.
 // Optimiser states: "<tensor>.step" (1 value), "<tensor>.exp_avg", "<tensor>.exp_avg_sq" (Adam)
 // or "<tensor>.momentum_buffer" (SGD with momentum), for every tensor that has a state.
 #pragma once

@@ -11,8 +11,8 @@
 //    level-2 model; the tiny fast-moving games here reach 4e-4 after 50 steps).
 //  * The engines start from the same seeded tensors (initial_tensors is what gda/networks.h
 //    builds, bit for bit), and the fast engine refuses what it does not compute, naming the field.
-// Option sets: learned read-outs (IPM + L2 and non-saturating, diagonal / full / cubic /
-// cross-scale), optimal read-outs (split halves, odd batch), Adam and SGD (+ momentum),
+// Option sets: learned read-outs (IPM + L2 and non-saturating, diagonal / full / cubic / quartic /
+// cross-scale), optimal read-outs (split halves, odd batch, quartic), Adam and SGD (+ momentum),
 // alternating and simultaneous, 2 D steps, unit-norm columns and rows on and off, relative and
 // absolute thresholds, independent and learned correlation, fixed thresholds, a wider generator
 // with a pruned channel; joint and layer-wise stages; kernels 2 and 4.
@@ -58,6 +58,15 @@ const OptionCase kOptions[] = {
      R"({"generator": {"width": 2, "init": "gaussian"},
          "discriminator": {"readout": "learned", "quadratic": "none", "cubic": true},
          "loss": {"penalty_weight": 0.001}, "sgda": {"batch": 6}})"},
+    {"learned_ipm_l2_diag_cubic_quartic_adam",
+     R"({"discriminator": {"readout": "learned", "quadratic": "diag", "cubic": true,
+                           "quartic": true},
+         "loss": {"kind": "ipm", "penalty": "l2", "penalty_weight": 0.01},
+         "sgda": {"batch": 6, "optimizer": "adam"}})"},
+    {"optimal_diag_quartic_independent_relative",
+     R"({"generator": {"threshold": "relative", "correlation": "independent"},
+         "discriminator": {"readout": "optimal", "quadratic": "diag", "quartic": true},
+         "sgda": {"batch": 8, "optimizer": "adam"}})"},
 };
 
 struct StageCase {
@@ -227,7 +236,8 @@ TEST(EngineInit, InitialTensorsAreWhatTheTorchModulesAreBuiltWith) {
                                "threshold": "relative", "init_code_scale": 0.7}})",
                            R"({"seed": 7, "generator": {"init": "gaussian", "width": 2},
                                "discriminator": {"quadratic": "diag", "cubic": true,
-                                                 "threshold_init": 0.1}})"}) {
+                                                 "threshold_init": 0.1}})",
+                           R"({"seed": 8, "discriminator": {"quartic": true}})"}) {
     const LearnerConfig c = parse_learner_config(Json::parse(json));
     for (int k : {2, 4}) {
       const NetworkShape shape = tiny_shape(k, c);

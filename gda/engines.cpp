@@ -70,6 +70,7 @@ fast::ModelOptions fast_options(const LearnerConfig& c) {
                 : c.discriminator.quadratic == QuadraticReadout::kDiag ? fast::Quadratic::kDiag
                                                       : fast::Quadratic::kNone;
   o.cubic = c.discriminator.cubic;
+  o.quartic = c.discriminator.quartic;
   o.cross_scale = c.discriminator.cross_scale;
   o.readout =
       c.discriminator.readout == Readout::kOptimal ? fast::Readout::kOptimal : fast::Readout::kLearned;
@@ -140,6 +141,7 @@ NamedArrays initial_tensors(const NetworkShape& s, const LearnerConfig& config) 
     if (dc.quadratic == QuadraticReadout::kFull) out.emplace_back("quad" + n, filled({P * units, P * units}, 0.0));
     if (dc.quadratic == QuadraticReadout::kDiag) out.emplace_back("quad" + n, filled({P, units}, 0.0));
     if (dc.cubic) out.emplace_back("cubic" + n, filled({P, units}, 0.0));
+    if (dc.quartic) out.emplace_back("quartic" + n, filled({P, units}, 0.0));
     if (dc.cross_scale && l >= 2)
       out.emplace_back("cross" + n, filled({P, units, s.decoder_units[l - 2]}, 0.0));
   }

@@ -77,6 +77,7 @@ const FieldTable<LearnerConfig>& learner_fields() {
         .boolean(FSR_FIELD(C, discriminator.learn_threshold), "tau is trained")
         .choice(FSR_FIELD(C, discriminator.quadratic), "quadratic read-out of the codes")
         .boolean(FSR_FIELD(C, discriminator.cubic), "per-unit u^3 read-out")
+        .boolean(FSR_FIELD(C, discriminator.quartic), "per-unit u^4 read-out")
         .boolean(FSR_FIELD(C, discriminator.cross_scale), "levels >= 2: child-parent code products")
         .integer(FSR_FIELD(C, discriminator.conv_channels), 1, 4096, "conv: hidden channels")
         .choice(FSR_FIELD(C, discriminator.readout),

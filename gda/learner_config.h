@@ -150,6 +150,7 @@ struct LearnerConfig {
     bool learn_threshold = true;
     QuadraticReadout quadratic = QuadraticReadout::kFull;
     bool cubic = false;
+    bool quartic = false;
     bool cross_scale = true;
     int conv_channels = 32;
     Readout readout = Readout::kLearned;

@@ -95,6 +95,18 @@ TEST(LearnerConfig, DifferencesTakeAFieldTheSavedConfigLacksAsItsDefault) {
   EXPECT_EQ(d[0], "data.normals: \"exact\" -> \"fast\"");
 }
 
+// Likewise a config saved before discriminator.quartic existed: no quartic read-out, the default.
+TEST(LearnerConfig, DifferencesTakeAMissingQuarticAsFalse) {
+  Json saved = to_json(parse_learner_config(Json::object()));
+  EXPECT_EQ(saved["discriminator"]["quartic"], false);
+  saved["discriminator"].erase("quartic");
+  EXPECT_TRUE(config_differences(saved, to_json(parse_learner_config(Json::object()))).empty());
+  const auto d = config_differences(
+      saved, to_json(parse_learner_config(Json::parse(R"({"discriminator": {"quartic": true}})"))));
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0], "discriminator.quartic: false -> true");
+}
+
 TEST(LearnerConfig, DifferencesNameChangedFields) {
   const Json a = to_json(parse_learner_config(Json::object()));
   const Json b =

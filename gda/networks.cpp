@@ -195,6 +195,8 @@ TheoryDiscriminator::TheoryDiscriminator(const NetworkShape& s, const LearnerCon
     }
     if (options.cubic)
       cubic.push_back(register_parameter("cubic" + n, torch::zeros({P, units}, opts)));
+    if (options.quartic)
+      quartic.push_back(register_parameter("quartic" + n, torch::zeros({P, units}, opts)));
     if (options.cross_scale && l >= 2) {
       cross.push_back(
           register_parameter("cross" + n, torch::zeros({P, units, s.decoder_units[l - 2]}, opts)));
@@ -238,6 +240,7 @@ torch::Tensor TheoryDiscriminator::forward(const std::vector<torch::Tensor>& x, 
       fl = fl + (u * u * quad[l - 1]).sum({1, 2});
     }
     if (options.cubic) fl = fl + (u * u * u * cubic[l - 1]).sum({1, 2});
+    if (options.quartic) fl = fl + (u * u * u * u * quartic[l - 1]).sum({1, 2});
     if (options.cross_scale && l >= 2) {
       const torch::Tensor up = parent_codes(l, x);
       fl = fl + torch::einsum("npi,pij,npj->n", {u, cross[l - 2], up});
@@ -258,6 +261,7 @@ std::vector<torch::Tensor> TheoryDiscriminator::feature_means(const std::vector<
     if (options.quadratic == QuadraticReadout::kFull) out.push_back(uf.t().matmul(uf) / double(n));
     if (options.quadratic == QuadraticReadout::kDiag) out.push_back(uf.pow(2).mean(0));
     if (options.cubic) out.push_back(uf.pow(3).mean(0));
+    if (options.quartic) out.push_back(uf.pow(4).mean(0));
     if (options.cross_scale && l >= 2) {
       const torch::Tensor up = parent_codes(l, x);
       out.push_back(torch::einsum("npi,npj->pij", {u, up}) / double(n));
@@ -268,7 +272,7 @@ std::vector<torch::Tensor> TheoryDiscriminator::feature_means(const std::vector<
 
 std::vector<torch::Tensor> TheoryDiscriminator::penalised_parameters() {
   std::vector<torch::Tensor> p;
-  for (auto* group : {&lin, &quad, &cubic, &cross})
+  for (auto* group : {&lin, &quad, &cubic, &quartic, &cross})
     for (auto& t : *group) p.push_back(t);
   return p;
 }

@@ -4,8 +4,9 @@
 // (A_hat rows carry alpha), levels l >= 2: S_l = ReLU(ConvT_l(S_{l-1}) - b_l), outputs
 // [X_l]_p = M_hat_l [S_l]_p. A channel mask per level switches pruned channels off.
 // Theory discriminator, per level: decoded codes u_p = ReLU(V_l x_p - tau_l) of every patch,
-// then linear, quadratic (over all patches' codes) and optional cubic read-outs, plus for l >= 2
-// cross-scale products u_child^T C u_parent. Conv discriminator: two convolutions, mean, linear.
+// then linear, quadratic (over all patches' codes) and optional cubic and quartic read-outs, plus
+// for l >= 2 cross-scale products u_child^T C u_parent. Conv discriminator: two convolutions,
+// mean, linear.
 //
 //   fsr::Generator g(shape, config, device);  auto xs = g->forward(z, /*levels=*/1);
 //   fsr::TheoryDiscriminator d(shape, config, device);  torch::Tensor f = d->forward(xs, 1, 1);
@@ -89,14 +90,14 @@ class TheoryDiscriminator : public DiscriminatorImpl {
   torch::Tensor decode(int level, const torch::Tensor& x) const;  // (N, h^2, units)
   // The level-(l-1) decoded codes of each level-l position's parent: (N, h_l^2, units_{l-1}).
   torch::Tensor parent_codes(int level, const std::vector<torch::Tensor>& x) const;
-  // The read-out features' batch means, one tensor per group (linear, quadratic, cubic, cross),
-  // for the closed-form ("optimal") read-out.
+  // The read-out features' batch means, one tensor per group (linear, quadratic, cubic, quartic,
+  // cross), for the closed-form ("optimal") read-out.
   std::vector<torch::Tensor> feature_means(const std::vector<torch::Tensor>& x, int first,
                                            int last) const;
 
   NetworkShape shape;
   LearnerConfig::Discriminator options;
-  std::vector<torch::Tensor> V, tau, lin, quad, cubic, cross;
+  std::vector<torch::Tensor> V, tau, lin, quad, cubic, quartic, cross;
 };
 
 class ConvDiscriminator : public DiscriminatorImpl {

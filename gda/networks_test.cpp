@@ -139,10 +139,8 @@ void check_gradients(torch::nn::Module& module, const std::function<torch::Tenso
   }
 }
 
-TEST(GradientCheck, TheoryDiscriminatorAndGenerator) {
+void check_theory_discriminator_and_generator(const LearnerConfig& c) {
   const Target t = small_target(2);
-  LearnerConfig c;
-  c.discriminator.cubic = true;
   const NetworkShape shape = network_shape(t, c);
   const auto opts = torch::TensorOptions().dtype(torch::kFloat64);
   TheoryDiscriminator d(shape, c, opts);
@@ -157,6 +155,19 @@ TEST(GradientCheck, TheoryDiscriminatorAndGenerator) {
   std::vector<torch::Tensor> xd = {x[0].detach(), x[1].detach()};
   check_gradients(d, [&] { return d.forward(xd, 1, 2).pow(2).mean(); });
   check_gradients(*g, [&] { return d.forward(g->forward(z, 2), 1, 2).mean(); });
+}
+
+TEST(GradientCheck, TheoryDiscriminatorAndGenerator) {
+  LearnerConfig c;
+  c.discriminator.cubic = true;
+  check_theory_discriminator_and_generator(c);
+}
+
+TEST(GradientCheck, TheoryDiscriminatorWithQuarticReadout) {
+  LearnerConfig c;
+  c.discriminator.cubic = true;
+  c.discriminator.quartic = true;
+  check_theory_discriminator_and_generator(c);
 }
 
 }  // namespace

@@ -32,12 +32,12 @@ struct Block {
 };
 
 // The read-outs of one level, contiguous: lin (P U), quad (P U diagonal, (P U)^2 full, or none),
-// cubic (P U or none), cross (P U U_{l-1} or none). The same layout holds the read-out weights
-// (learned), their gradients, the batch feature means and the coefficients of the optimal
-// read-out.
+// cubic (P U or none), quartic (P U or none), cross (P U U_{l-1} or none). The same layout holds
+// the read-out weights (learned), their gradients, the batch feature means and the coefficients of
+// the optimal read-out.
 struct ReadoutLayout {
-  std::size_t lin = 0, quad = 0, cubic = 0, cross = 0, size = 0;
-  std::size_t n_lin = 0, n_quad = 0, n_cubic = 0, n_cross = 0;
+  std::size_t lin = 0, quad = 0, cubic = 0, quartic = 0, cross = 0, size = 0;
+  std::size_t n_lin = 0, n_quad = 0, n_cubic = 0, n_quartic = 0, n_cross = 0;
 };
 
 template <typename T>
@@ -60,7 +60,7 @@ struct CpuEngine<T>::Impl {
     std::vector<int> order;
     ConvTaps taps;
     int b_M = -1, b_mask = -1, b_W = -1, b_bW = -1, b_V = -1, b_tau = -1;
-    int b_lin = -1, b_quad = -1, b_cubic = -1, b_cross = -1;
+    int b_lin = -1, b_quad = -1, b_cubic = -1, b_quartic = -1, b_cross = -1;
     std::size_t M = 0, mask = 0, W = 0, bW = 0, V = 0, tau = 0, readout = 0;
     ReadoutLayout ro;
     // Effective (normalised) parameters and their norms.
@@ -207,6 +207,10 @@ struct CpuEngine<T>::Impl {
         lv.b_cubic = add("cubic" + n, {P, U}, Role::kReadout, l);
         by_patch(lv.b_cubic, U);
       }
+      if (o.quartic) {
+        lv.b_quartic = add("quartic" + n, {P, U}, Role::kReadout, l);
+        by_patch(lv.b_quartic, U);
+      }
       if (o.cross_scale && l >= 2) {
         lv.b_cross = add("cross" + n, {P, U, lv.Up}, Role::kReadout, l);
         by_patch(lv.b_cross, std::size_t(U) * lv.Up);
@@ -220,6 +224,8 @@ struct CpuEngine<T>::Impl {
       r.n_quad = lv.b_quad >= 0 ? blocks[lv.b_quad].size : 0;
       r.cubic = lv.b_cubic >= 0 ? blocks[lv.b_cubic].offset - base : 0;
       r.n_cubic = lv.b_cubic >= 0 ? blocks[lv.b_cubic].size : 0;
+      r.quartic = lv.b_quartic >= 0 ? blocks[lv.b_quartic].offset - base : 0;
+      r.n_quartic = lv.b_quartic >= 0 ? blocks[lv.b_quartic].size : 0;
       r.cross = lv.b_cross >= 0 ? blocks[lv.b_cross].offset - base : 0;
       r.n_cross = lv.b_cross >= 0 ? blocks[lv.b_cross].size : 0;
       r.size = pos - base;
@@ -631,13 +637,14 @@ struct CpuEngine<T>::Impl {
     sc.lin = R + ro.lin;
     sc.quad = o.quadratic == Quadratic::kDiag ? R + ro.quad : nullptr;
     sc.cubic = o.cubic ? R + ro.cubic : nullptr;
+    sc.quartic = o.quartic ? R + ro.quartic : nullptr;
     sc.t = cross ? lv.t.data() + std::size_t(s0) * PU : nullptr;
     sc.tq = o.quadratic == Quadratic::kFull ? lv.tq.data() + std::size_t(s0) * PU : nullptr;
     readout_score(sc);
   }
 
   // F += sum over samples [s0, s1) of w_i phi(sample i), phi the read-out features of level l in
-  // the read-out layout: u, u^2 (diagonal) or u u^T (full), u^3, u_p u'_parent(p)^T.
+  // the read-out layout: u, u^2 (diagonal) or u u^T (full), u^3, u^4, u_p u'_parent(p)^T.
   void features(int l, int s0, int s1, T* F, Ctx& cx) {
     if (s1 <= s0) return;
     Level& lv = L[l - 1];
@@ -652,6 +659,7 @@ struct CpuEngine<T>::Impl {
     fs.lin = F + ro.lin;
     fs.quad = o.quadratic == Quadratic::kDiag ? F + ro.quad : nullptr;
     fs.cubic = o.cubic ? F + ro.cubic : nullptr;
+    fs.quartic = o.quartic ? F + ro.quartic : nullptr;
     feature_sums(fs);
     if (o.quadratic == Quadratic::kFull) {
       cx.wu.resize(std::size_t(n) * PU);
@@ -709,6 +717,7 @@ struct CpuEngine<T>::Impl {
       rb.lin = R + ro.lin;
       rb.quad = o.quadratic == Quadratic::kDiag ? R + ro.quad : nullptr;
       rb.cubic = o.cubic ? R + ro.cubic : nullptr;
+      rb.quartic = o.quartic ? R + ro.quartic : nullptr;
       rb.t = cross ? lv.t.data() + std::size_t(s0) * PU : nullptr;
       rb.tq = full ? lv.tq.data() + std::size_t(s0) * PU : nullptr;
     }
@@ -821,7 +830,7 @@ struct CpuEngine<T>::Impl {
     for (int l = stage.first; l <= stage.last; ++l) {
       Level& lv = L[l - 1];
       const ReadoutLayout& ro = lv.ro;
-      lv.scales.resize(4, T(1));
+      lv.scales.resize(5, T(1));
       int gi = 0;
       auto group = [&](std::size_t off, std::size_t n) {
         if (n == 0) return;
@@ -851,6 +860,7 @@ struct CpuEngine<T>::Impl {
       group(ro.lin, ro.n_lin);
       group(ro.quad, ro.n_quad);
       group(ro.cubic, ro.n_cubic);
+      group(ro.quartic, ro.n_quartic);
       group(ro.cross, ro.n_cross);
     }
     return total;

@@ -17,9 +17,10 @@
 //     columns. Channel masks (0/1) switch pruned channels off.
 //   Discriminator, level l: u_p = ReLU(V̂_l x_p - τ_l) (V̂ = V or V with unit rows), then either
 //     learned read-outs D_l = Σ_p lin·u_p + [quad·u_p² | u^T Q u over all patches] + cubic·u_p³
-//     + (l >= 2) u_p^T C_p u'_{parent(p)}, with an IPM (+ λ||read-outs||²) or non-saturating loss;
-//     or "optimal" read-outs: the relative squared distance of the batch means of those features
-//     between real and fake, split-half unbiased (gda/trainer.cpp moment_discrepancy).
+//     + quartic·u_p⁴ + (l >= 2) u_p^T C_p u'_{parent(p)}, with an IPM (+ λ||read-outs||²) or
+//     non-saturating loss; or "optimal" read-outs: the relative squared distance of the batch means
+//     of those features between real and fake, split-half unbiased (gda/trainer.cpp
+//     moment_discrepancy).
 //   One SGDA step: d_steps discriminator steps (each: a real batch, fresh latents), then the
 //     generator step (fresh latents; against the updated discriminator; simultaneous: before the
 //     discriminator steps, applied after them); Adam or SGD (+ momentum).
@@ -59,6 +60,7 @@ struct ModelOptions {
   bool learn_threshold = true;
   Quadratic quadratic = Quadratic::kFull;
   bool cubic = false;
+  bool quartic = false;
   bool cross_scale = true;
   Readout readout = Readout::kLearned;
   // Loss (learned read-outs).
@@ -112,9 +114,10 @@ class CpuEngine {
   // row c h_1^2 + y h_1 + x, A_mask (buffer, same shape), b1 (n_1), then per level M<l> (d, m_l),
   // mask<l> (buffer, m_l), W<l> (m_{l-1}, m_l, k, k) and bW<l> (m_l) for l >= 2; discriminator per
   // level V<l> (U_l, d), tau<l> (U_l), lin<l> (P_l, U_l), quad<l> ((P_l, U_l) diagonal or
-  // (P_l U_l, P_l U_l) full; absent for none), cubic<l> (P_l, U_l; when cubic), cross<l>
-  // (P_l, U_l, U_{l-1}; l >= 2 with cross_scale). Patch rows in raster order. Values as doubles:
-  // exact both ways for T = float, so a checkpoint round trip is bit-identical.
+  // (P_l U_l, P_l U_l) full; absent for none), cubic<l> (P_l, U_l; when cubic), quartic<l>
+  // (P_l, U_l; when quartic), cross<l> (P_l, U_l, U_{l-1}; l >= 2 with cross_scale). Patch rows in
+  // raster order. Values as doubles: exact both ways for T = float, so a checkpoint round trip is
+  // bit-identical.
   std::vector<NamedTensor<double>> parameters() const;
   NamedTensor<double> parameter(const std::string& name) const;
   // Throws InputError naming the tensor on an unknown name or a wrong size.

@@ -3,7 +3,8 @@
 //  * the generator against synth's super_resolve and render (channel masks, unit columns,
 //    relative thresholds, independent units; kernels 2 and 4);
 //  * the losses (learned read-outs: IPM + L2 and non-saturating; diagonal, full and no quadratic
-//    read-out, cubic, cross-scale; optimal split-half read-outs) against direct loops over images;
+//    read-out, cubic, quartic, cross-scale; optimal split-half read-outs) against direct loops over
+//    images;
 //  * every gradient of L_D and L_G against central differences (each hand-written backward:
 //    transposed convolution, ReLUs and masks, column and row normalisation, relative thresholds,
 //    read-outs and their features, the cross-scale products up and down, the optimal read-out's
@@ -172,6 +173,11 @@ struct Reference {
       for (std::size_t a = 0; a < u.size(); ++a) q[a] = u[a] * u[a] * u[a];
       out["cubic" + nm] = q;
     }
+    if (o.quartic) {
+      std::vector<double> q(u.size());
+      for (std::size_t a = 0; a < u.size(); ++a) q[a] = u[a] * u[a] * u[a] * u[a];
+      out["quartic" + nm] = q;
+    }
     if (o.cross_scale && l >= 2) {
       const std::vector<double> up = codes(x, n, l - 1);
       const int h = s.grid_at(l), U = s.units[l - 1], Up = s.units[l - 2];
@@ -203,7 +209,7 @@ struct Reference {
     double acc = 0;
     for (const auto& [name, v] : p)
       if (name.rfind("lin", 0) == 0 || name.rfind("quad", 0) == 0 || name.rfind("cubic", 0) == 0 ||
-          name.rfind("cross", 0) == 0)
+          name.rfind("quartic", 0) == 0 || name.rfind("cross", 0) == 0)
         for (double e : v) acc += e * e;
     return o.penalty_weight * acc;
   }
@@ -307,6 +313,23 @@ std::vector<Case> cases() {
   o.quadratic = Quadratic::kFull;
   o.unit_norm_columns = false;
   c.push_back({"optimal_full_oddbatch", o});
+  // The quartic read-out, learned (alone beside the diagonal quadratic) and optimal (beside the
+  // cubic one).
+  o = ModelOptions{};
+  o.batch = 6;
+  o.loss = Loss::kNonSaturating;
+  o.quadratic = Quadratic::kDiag;
+  o.quartic = true;
+  o.penalty_weight = 0.03;
+  c.push_back({"learned_diag_quartic_nonsaturating", o});
+  o = ModelOptions{};
+  o.batch = 6;
+  o.readout = Readout::kOptimal;
+  o.quadratic = Quadratic::kDiag;
+  o.cubic = true;
+  o.quartic = true;
+  o.independent_units = true;
+  c.push_back({"optimal_diag_cubic_quartic_independent", o});
   return c;
 }
 

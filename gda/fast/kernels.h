@@ -34,8 +34,10 @@ struct Epilogue {
 };
 
 // Per sample i < n, over the E values of its row (u, du, t, tq rows are E floats apart):
-//   du = ([lin: w_i (lin + 2 quad o u + 3 cubic o u^2 + t + tq)] [+ du when child]) o [u > 0]
-// lin, quad, cubic are E-vectors (null: absent; lin null: no read-out of this level's own).
+//   du = ([lin: w_i (lin + 2 quad o u + 3 cubic o u^2 + 4 quartic o u^3 + t + tq)] [+ du when
+//   child]) o [u > 0]
+// lin, quad, cubic, quartic are E-vectors (null: absent; lin null: no read-out of this level's
+// own).
 struct ReadoutBackward {
   Index n, E;
   const float* u;
@@ -44,12 +46,14 @@ struct ReadoutBackward {
   const float* lin;
   const float* quad;
   const float* cubic;
+  const float* quartic;
   const float* t;
   const float* tq;
   bool child;
 };
 
-// lin += sum_i w_i u_i, quad += sum_i w_i u_i^2, cubic += sum_i w_i u_i^3 (null: skipped).
+// lin += sum_i w_i u_i, quad += sum_i w_i u_i^2, cubic += sum_i w_i u_i^3, quartic += sum_i w_i
+// u_i^4 (null: skipped).
 struct FeatureSums {
   Index n, E;
   const float* u;
@@ -57,9 +61,11 @@ struct FeatureSums {
   float* lin;
   float* quad;
   float* cubic;
+  float* quartic;
 };
 
-// f_i += sum_e u_ie (lin_e + quad_e u_ie + cubic_e u_ie^2 + t_ie + tq_ie) (null terms skipped).
+// f_i += sum_e u_ie (lin_e + quad_e u_ie + cubic_e u_ie^2 + quartic_e u_ie^3 + t_ie + tq_ie)
+// (null terms skipped).
 struct ReadoutScore {
   Index n, E;
   const float* u;
@@ -67,6 +73,7 @@ struct ReadoutScore {
   const float* lin;
   const float* quad;
   const float* cubic;
+  const float* quartic;
   const float* t;
   const float* tq;
 };

@@ -122,7 +122,8 @@ std::vector<const Table*> supported_tables() {
   return v;
 }
 
-// E = 37 values per row (vector tails for every width), 5 rows; every term on or off.
+// E = 37 values per row (vector tails for every width), 5 rows; every term (quartic included) on
+// or off.
 TEST(Kernels, ReadoutPassesMatchFloat64) {
   const Index n = 5, E = 37;
   std::vector<float> u = random(std::size_t(n * E), 10);
@@ -130,11 +131,12 @@ TEST(Kernels, ReadoutPassesMatchFloat64) {
   const std::vector<float> w = random(std::size_t(n), 11), lin = random(std::size_t(E), 12),
                            quad = random(std::size_t(E), 13), cubic = random(std::size_t(E), 14),
                            tt = random(std::size_t(n * E), 15), tq = random(std::size_t(n * E), 16),
-                           child = random(std::size_t(n * E), 17);
+                           child = random(std::size_t(n * E), 17),
+                           quartic = random(std::size_t(E), 18);
   for (const Table* t : supported_tables())
-    for (int mask = 0; mask < 64; ++mask) {
+    for (int mask = 0; mask < 128; ++mask) {
       const bool own = mask & 1, q = mask & 2, c = mask & 4, has_t = mask & 8, has_tq = mask & 16,
-                 ch = mask & 32;
+                 ch = mask & 32, c4 = mask & 64;
       std::vector<float> du = child;
       kernels::ReadoutBackward rb{};
       rb.n = n;
@@ -145,11 +147,12 @@ TEST(Kernels, ReadoutPassesMatchFloat64) {
       rb.lin = own ? lin.data() : nullptr;
       rb.quad = own && q ? quad.data() : nullptr;
       rb.cubic = own && c ? cubic.data() : nullptr;
+      rb.quartic = own && c4 ? quartic.data() : nullptr;
       rb.t = own && has_t ? tt.data() : nullptr;
       rb.tq = own && has_tq ? tq.data() : nullptr;
       rb.child = ch;
       t->readout_backward(rb);
-      std::vector<float> fl(E, 1.0f), fq(E, 2.0f), fc(E, 3.0f), f(n, 0.5f);
+      std::vector<float> fl(E, 1.0f), fq(E, 2.0f), fc(E, 3.0f), f4(E, 4.0f), f(n, 0.5f);
       kernels::FeatureSums fs{};
       fs.n = n;
       fs.E = E;
@@ -158,6 +161,7 @@ TEST(Kernels, ReadoutPassesMatchFloat64) {
       fs.lin = fl.data();
       fs.quad = q ? fq.data() : nullptr;
       fs.cubic = c ? fc.data() : nullptr;
+      fs.quartic = c4 ? f4.data() : nullptr;
       t->feature_sums(fs);
       kernels::ReadoutScore sc{};
       sc.n = n;
@@ -167,6 +171,7 @@ TEST(Kernels, ReadoutPassesMatchFloat64) {
       sc.lin = own ? lin.data() : nullptr;
       sc.quad = q ? quad.data() : nullptr;
       sc.cubic = c ? cubic.data() : nullptr;
+      sc.quartic = c4 ? quartic.data() : nullptr;
       sc.t = has_t ? tt.data() : nullptr;
       sc.tq = has_tq ? tq.data() : nullptr;
       t->readout_score(sc);
@@ -181,6 +186,7 @@ TEST(Kernels, ReadoutPassesMatchFloat64) {
           if (own) {
             if (q) r += 2.0 * quad[e] * ue;
             if (c) r += 3.0 * cubic[e] * ue * ue;
+            if (c4) r += 4.0 * quartic[e] * ue * ue * ue;
             if (has_t) r += tt[k];
             if (has_tq) r += tq[k];
             v = w[i] * r;
@@ -191,6 +197,7 @@ TEST(Kernels, ReadoutPassesMatchFloat64) {
           double s = own ? lin[e] : 0.0;
           if (q) s += quad[e] * ue;
           if (c) s += cubic[e] * ue * ue;
+          if (c4) s += quartic[e] * ue * ue * ue;
           if (has_t) s += tt[k];
           if (has_tq) s += tq[k];
           score += ue * s;
@@ -199,12 +206,13 @@ TEST(Kernels, ReadoutPassesMatchFloat64) {
         ASSERT_NEAR(f[i], score, 4 * E * 0x1p-24 * mag) << t->isa << " score, mask " << mask;
       }
       for (Index e = 0; e < E; ++e) {
-        double sl = 1, sq = 2, sc3 = 3;
+        double sl = 1, sq = 2, sc3 = 3, sc4 = 4;
         for (Index i = 0; i < n; ++i) {
           const double ue = u[std::size_t(i * E + e)];
           sl += w[i] * ue;
           sq += w[i] * ue * ue;
           sc3 += w[i] * ue * ue * ue;
+          sc4 += w[i] * ue * ue * ue * ue;
         }
         ASSERT_NEAR(fl[e], sl, 1e-5 * (1 + std::abs(sl))) << t->isa;
         if (q) {
@@ -212,6 +220,9 @@ TEST(Kernels, ReadoutPassesMatchFloat64) {
         }
         if (c) {
           ASSERT_NEAR(fc[e], sc3, 1e-5 * (1 + std::abs(sc3))) << t->isa;
+        }
+        if (c4) {
+          ASSERT_NEAR(f4[e], sc4, 1e-5 * (1 + std::abs(sc4))) << t->isa;
         }
       }
     }

@@ -108,6 +108,7 @@ void readout_backward(const ReadoutBackward<T>& a) {
         T r = a.lin[e];
         if (a.quad) r += T(2) * a.quad[e] * u[e];
         if (a.cubic) r += T(3) * a.cubic[e] * u[e] * u[e];
+        if (a.quartic) r += T(4) * a.quartic[e] * u[e] * u[e] * u[e];
         if (a.t) r += a.t[i * a.E + e];
         if (a.tq) r += a.tq[i * a.E + e];
         v = a.w[i] * r;
@@ -127,6 +128,7 @@ void feature_sums(const FeatureSums<T>& a) {
       if (a.lin) a.lin[e] += w * u[e];
       if (a.quad) a.quad[e] += w * u[e] * u[e];
       if (a.cubic) a.cubic[e] += w * u[e] * u[e] * u[e];
+      if (a.quartic) a.quartic[e] += w * u[e] * u[e] * u[e] * u[e];
     }
   }
 }
@@ -140,6 +142,7 @@ void readout_score(const ReadoutScore<T>& a) {
       T r = a.lin ? a.lin[e] : T(0);
       if (a.quad) r += a.quad[e] * u[e];
       if (a.cubic) r += a.cubic[e] * u[e] * u[e];
+      if (a.quartic) r += a.quartic[e] * u[e] * u[e] * u[e];
       if (a.t) r += a.t[i * a.E + e];
       if (a.tq) r += a.tq[i * a.E + e];
       acc += u[e] * r;
@@ -177,6 +180,7 @@ void readout_backward<float>(const ReadoutBackward<float>& a) {
   k.lin = a.lin;
   k.quad = a.quad;
   k.cubic = a.cubic;
+  k.quartic = a.quartic;
   k.t = a.t;
   k.tq = a.tq;
   k.child = a.child;
@@ -192,6 +196,7 @@ void feature_sums<float>(const FeatureSums<float>& a) {
   k.lin = a.lin;
   k.quad = a.quad;
   k.cubic = a.cubic;
+  k.quartic = a.quartic;
   kernels::active().feature_sums(k);
 }
 template <>
@@ -204,6 +209,7 @@ void readout_score<float>(const ReadoutScore<float>& a) {
   k.lin = a.lin;
   k.quad = a.quad;
   k.cubic = a.cubic;
+  k.quartic = a.quartic;
   k.t = a.t;
   k.tq = a.tq;
   kernels::active().readout_score(k);

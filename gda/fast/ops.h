@@ -42,7 +42,8 @@ void gemm_tn(Index m, Index n, Index k, const T* A, Index lda, const T* B, Index
              Index ldc, bool accumulate);
 
 // Per sample i < n over the E values of its row (u, du, t, tq rows are E apart):
-//   du = ([lin: w_i (lin + 2 quad o u + 3 cubic o u^2 + t + tq)] [+ du when child]) o [u > 0].
+//   du = ([lin: w_i (lin + 2 quad o u + 3 cubic o u^2 + 4 quartic o u^3 + t + tq)] [+ du when
+//   child]) o [u > 0].
 template <typename T>
 struct ReadoutBackward {
   Index n = 0, E = 0;
@@ -52,6 +53,7 @@ struct ReadoutBackward {
   const T* lin = nullptr;  // null: no read-out of the level's own (a parent-only level)
   const T* quad = nullptr;
   const T* cubic = nullptr;
+  const T* quartic = nullptr;
   const T* t = nullptr;
   const T* tq = nullptr;
   bool child = false;
@@ -59,7 +61,8 @@ struct ReadoutBackward {
 template <typename T>
 void readout_backward(const ReadoutBackward<T>& args);
 
-// lin += sum_i w_i u_i, quad += sum_i w_i u_i^2, cubic += sum_i w_i u_i^3 (null: skipped).
+// lin += sum_i w_i u_i, quad += sum_i w_i u_i^2, cubic += sum_i w_i u_i^3, quartic += sum_i w_i
+// u_i^4 (null: skipped).
 template <typename T>
 struct FeatureSums {
   Index n = 0, E = 0;
@@ -68,11 +71,13 @@ struct FeatureSums {
   T* lin = nullptr;
   T* quad = nullptr;
   T* cubic = nullptr;
+  T* quartic = nullptr;
 };
 template <typename T>
 void feature_sums(const FeatureSums<T>& args);
 
-// f_i += sum_e u_ie (lin_e + quad_e u_ie + cubic_e u_ie^2 + t_ie + tq_ie) (null terms skipped).
+// f_i += sum_e u_ie (lin_e + quad_e u_ie + cubic_e u_ie^2 + quartic_e u_ie^3 + t_ie + tq_ie)
+// (null terms skipped).
 template <typename T>
 struct ReadoutScore {
   Index n = 0, E = 0;
@@ -81,6 +86,7 @@ struct ReadoutScore {
   const T* lin = nullptr;
   const T* quad = nullptr;
   const T* cubic = nullptr;
+  const T* quartic = nullptr;
   const T* t = nullptr;
   const T* tq = nullptr;
 };
