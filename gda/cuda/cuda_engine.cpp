@@ -33,6 +33,7 @@ StepLayout step_layout(const fast::CpuEngine<T>& cpu, const fast::ModelShape& s,
   so.unit_norm_rows = o.unit_norm_rows;
   so.learn_threshold = o.learn_threshold;
   so.cubic = o.cubic;
+  so.quartic = o.quartic;
   so.cross_scale = o.cross_scale;
   so.quadratic = o.quadratic == fast::Quadratic::kNone   ? 0
                  : o.quadratic == fast::Quadratic::kDiag ? 1
@@ -105,6 +106,11 @@ StepLayout step_layout(const fast::CpuEngine<T>& cpu, const fast::ModelShape& s,
     if (const auto* c = at("cubic" + n)) {
       sl.ro_cubic = c->offset - sl.readout;
       sl.n_cubic = c->size;
+      end = std::max(end, c->offset + c->size);
+    }
+    if (const auto* c = at("quartic" + n)) {
+      sl.ro_quartic = c->offset - sl.readout;
+      sl.n_quartic = c->size;
       end = std::max(end, c->offset + c->size);
     }
     if (const auto* c = at("cross" + n)) {

@@ -127,6 +127,27 @@ std::vector<OptionCase> option_cases() {
     o.batch = 6;
     v.push_back({"learned_nonsat_l2_diag_adam", o});
   }
+  {
+    fast::ModelOptions o = base();
+    o.readout = fast::Readout::kLearned;
+    o.quadratic = fast::Quadratic::kDiag;
+    o.cubic = true;
+    o.quartic = true;
+    o.loss = fast::Loss::kIpm;
+    o.penalty_weight = 1e-2;
+    o.batch = 6;
+    v.push_back({"learned_ipm_l2_diag_cubic_quartic_adam", o});
+  }
+  {
+    fast::ModelOptions o = base();
+    o.readout = fast::Readout::kOptimal;
+    o.quadratic = fast::Quadratic::kDiag;
+    o.quartic = true;
+    o.independent_units = true;
+    o.relative_threshold = true;
+    o.batch = 8;
+    v.push_back({"optimal_diag_quartic_independent_relative_adam", o});
+  }
   return v;
 }
 

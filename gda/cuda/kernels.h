@@ -183,7 +183,7 @@ struct ReadoutBackward {
   const T* u;
   T* du;
   const T* w;
-  const T *lin, *quad, *cubic, *t, *tq;
+  const T *lin, *quad, *cubic, *quartic, *t, *tq;
   bool child;
   FSR_HD void operator()(Index k) const {
     const Index i = k / E, e = k % E;
@@ -193,6 +193,7 @@ struct ReadoutBackward {
       T r = lin[e];
       if (quad) r += T(2) * quad[e] * ue;
       if (cubic) r += T(3) * cubic[e] * ue * ue;
+      if (quartic) r += T(4) * quartic[e] * ue * ue * ue;
       if (t) r += t[k];
       if (tq) r += tq[k];
       v = w[i] * r;
@@ -202,25 +203,28 @@ struct ReadoutBackward {
   }
 };
 
-// readout_score's term u_e (lin_e + quad_e u_e + cubic_e u_e^2 + t_e + tq_e) of sample i.
+// readout_score's term u_e (lin_e + quad_e u_e + cubic_e u_e^2 + quartic_e u_e^3 + t_e + tq_e)
+// of sample i.
 template <typename T>
 struct ScoreTerm {
   Index E;
   const T* u;
-  const T *lin, *quad, *cubic, *t, *tq;
+  const T *lin, *quad, *cubic, *quartic, *t, *tq;
   FSR_HD double operator()(Index i, Index e) const {
     const Index k = i * E + e;
     const T ue = u[k];
     T r = lin ? lin[e] : T(0);
     if (quad) r += quad[e] * ue;
     if (cubic) r += cubic[e] * ue * ue;
+    if (quartic) r += quartic[e] * ue * ue * ue;
     if (t) r += t[k];
     if (tq) r += tq[k];
     return double(ue * r);
   }
 };
 
-// feature_sums' quadratic (power 2) and cubic (power 3) terms w_i u_ie^p, summed over samples i.
+// feature_sums' quadratic (power 2), cubic (power 3) and quartic (power 4) terms w_i u_ie^p,
+// summed over samples i.
 template <typename T>
 struct PowerFeature {
   Index E;
@@ -229,7 +233,9 @@ struct PowerFeature {
   int power;
   FSR_HD double operator()(Index i, Index e) const {
     const T ue = u[i * E + e];
-    return double(power == 2 ? w[i] * ue * ue : w[i] * ue * ue * ue);
+    return double(power == 2   ? w[i] * ue * ue
+                  : power == 3 ? w[i] * ue * ue * ue
+                               : w[i] * ue * ue * ue * ue);
   }
 };
 

@@ -30,8 +30,8 @@ struct StepLevel {
   std::vector<int> order, taps_in, taps_k, taps_count;
   std::size_t M = 0, mask = 0, W = 0, bW = 0, V = 0, tau = 0, readout = 0;
   // The read-outs relative to `readout` (lin's offset) and their sizes (0: absent).
-  std::size_t ro_lin = 0, ro_quad = 0, ro_cubic = 0, ro_cross = 0, ro_size = 0;
-  std::size_t n_lin = 0, n_quad = 0, n_cubic = 0, n_cross = 0;
+  std::size_t ro_lin = 0, ro_quad = 0, ro_cubic = 0, ro_quartic = 0, ro_cross = 0, ro_size = 0;
+  std::size_t n_lin = 0, n_quad = 0, n_cubic = 0, n_quartic = 0, n_cross = 0;
 };
 
 // One named tensor in the flat vector, with the optimiser bookkeeping the CPU engine keeps.
@@ -47,7 +47,7 @@ struct StepBlock {
 // The model options of gda/fast/cpu_engine.h's ModelOptions that the step reads.
 struct StepOptions {
   bool relative_threshold = false, unit_norm_columns = true, unit_norm_rows = true;
-  bool learn_threshold = true, cubic = false, cross_scale = true;
+  bool learn_threshold = true, cubic = false, quartic = false, cross_scale = true;
   int quadratic = 2;   // 0 none, 1 diagonal, 2 full
   bool optimal = false;  // optimal read-outs (else learned)
   bool nonsaturating = false;

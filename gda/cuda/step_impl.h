@@ -52,6 +52,8 @@ class StepImpl final : public Stepper<T> {
   // Slots of the double scalars on the device.
   enum { kLossD = 0, kNormD = 1, kLossG = 2, kNormG = 3, kNonFinite = 4, kPenalty = 5, kPair = 6,
          kScalars = 8 };
+  // The optimal read-out's feature groups per level (lin, quad, cubic, quartic, cross), at most.
+  static constexpr int kGroups = 5;
 
   Backend be;
   Memory mem;
@@ -149,7 +151,7 @@ class StepImpl final : public Stepper<T> {
     ones = alloc<T>(max_rows);
     fill(ones, max_rows, T(1));
     tmp = alloc<T>(max_tmp);
-    scales = alloc<T>(std::size_t(4) * nl);
+    scales = alloc<T>(std::size_t(kGroups) * nl);
     scal = alloc<double>(kScalars);
     be.synchronize();
   }
@@ -350,12 +352,12 @@ class StepImpl final : public Stepper<T> {
     if (full)
       gemm(false, false, n, PU, PU, lv.u + s0 * PU, PU, R + sl.ro_quad, PU, lv.tq + s0 * PU, PU,
            false);
-    be.reduce_rows(n, PU,
-                   ScoreTerm<T>{PU, lv.u + s0 * PU, R + sl.ro_lin,
-                                o.quadratic == 1 ? R + sl.ro_quad : nullptr,
-                                o.cubic ? R + sl.ro_cubic : nullptr,
-                                cross ? lv.t + s0 * PU : nullptr, full ? lv.tq + s0 * PU : nullptr},
-                   f + s0, true);
+    be.reduce_rows(
+        n, PU,
+        ScoreTerm<T>{PU, lv.u + s0 * PU, R + sl.ro_lin, o.quadratic == 1 ? R + sl.ro_quad : nullptr,
+                     o.cubic ? R + sl.ro_cubic : nullptr, o.quartic ? R + sl.ro_quartic : nullptr,
+                     cross ? lv.t + s0 * PU : nullptr, full ? lv.tq + s0 * PU : nullptr},
+        f + s0, true);
   }
 
   // F += sum over samples [s0, s1) of w_i phi(sample i) in the read-out layout.
@@ -369,6 +371,8 @@ class StepImpl final : public Stepper<T> {
     if (o.quadratic == 1)
       be.reduce_cols(n, PU, PowerFeature<T>{PU, u, w + s0, 2}, F + sl.ro_quad, true);
     if (o.cubic) be.reduce_cols(n, PU, PowerFeature<T>{PU, u, w + s0, 3}, F + sl.ro_cubic, true);
+    if (o.quartic)
+      be.reduce_cols(n, PU, PowerFeature<T>{PU, u, w + s0, 4}, F + sl.ro_quartic, true);
     if (o.quadratic == 2) {
       T* wu = lv.wu + s0 * PU;
       be.for_each(n * PU, ScaleRows<T>{w + s0, u, wu, PU, PU, PU});
@@ -400,12 +404,17 @@ class StepImpl final : public Stepper<T> {
       gemm(false, false, n, PU, PU, u, PU, R + sl.ro_quad, PU, tq, PU, false);
       gemm(false, true, n, PU, PU, u, PU, R + sl.ro_quad, PU, tq, PU, true);
     }
-    ReadoutBackward<T> rb{PU, u, lv.du + s0 * PU, w + s0, nullptr, nullptr, nullptr,
-                          nullptr, nullptr, has_child};
+    ReadoutBackward<T> rb{};  // read-out terms null unless R
+    rb.E = PU;
+    rb.u = u;
+    rb.du = lv.du + s0 * PU;
+    rb.w = w + s0;
+    rb.child = has_child;
     if (R) {
       rb.lin = R + sl.ro_lin;
       rb.quad = o.quadratic == 1 ? R + sl.ro_quad : nullptr;
       rb.cubic = o.cubic ? R + sl.ro_cubic : nullptr;
+      rb.quartic = o.quartic ? R + sl.ro_quartic : nullptr;
       rb.t = cross ? lv.t + s0 * PU : nullptr;
       rb.tq = full ? lv.tq + s0 * PU : nullptr;
     }
@@ -480,7 +489,7 @@ class StepImpl final : public Stepper<T> {
       auto group = [&](std::size_t off, std::size_t n) {
         if (n == 0) return;
         const int g = gi++;
-        T* scale = scales + std::size_t(l - 1) * 4 + g;
+        T* scale = scales + std::size_t(l - 1) * kGroups + g;
         const OptimalSums<T> sums{lv.F[0] + off, lv.F[1] + off, lv.F[2] + off, lv.F[3] + off};
         be.reduce_rows(2, Index(n), sums, scal + kPair, false);
         be.for_each(1, OptimalFinish<T>{scal + kPair, scale, scal + slot, sign});
@@ -491,6 +500,7 @@ class StepImpl final : public Stepper<T> {
       group(sl.ro_lin, sl.n_lin);
       group(sl.ro_quad, sl.n_quad);
       group(sl.ro_cubic, sl.n_cubic);
+      group(sl.ro_quartic, sl.n_quartic);
       group(sl.ro_cross, sl.n_cross);
     }
   }
