@@ -217,5 +217,40 @@ class SampleComplexityTest(unittest.TestCase):
             self.assertIsNotNone(png_size(os.path.join(d, "censored_moments.png")))
 
 
+class PhaseCellsTest(unittest.TestCase):
+    """The map's cells (fsrplot/phase.py) on a three-run summary written here: a run at the bar, a
+    run that lost a column and was scored (columns.missing_columns non-empty, worst |cos| 0), and
+    one from an output made before lost columns were scored (job failed with the scorer's
+    message, no scores). Expected by hand: 1 success of 3, 2 lost, the mean over the 2 scored."""
+
+    def test_lost_columns_count_scored_or_not(self):
+        import json
+        sys.path.insert(0, HERE)
+        from fsrplot import phase
+        target = {"levels": 1, "grid": 2, "channels": [8], "patch": 2, "colors": 3,
+                  "active": [0.05], "first_layer": {"correlation": "independent"},
+                  "dictionary": {"kind": "orthonormal"}}
+        ids = ["t.gda.width=4.seed%d" % s for s in (1, 2, 3)]
+        plan = {"jobs": [{"id": i, "target_name": "t", "target": target,
+                          "config": {"generator": {"width": 4}}} for i in ids]}
+        rows = [
+            {"id": ids[0], "target": "t", "status": "ok", "sweep": {"generator.width": 4},
+             "values": {phase.MEAN_COS: 0.99, phase.MIN_COS: 0.97, phase.MISSING: []}},
+            {"id": ids[1], "target": "t", "status": "ok", "sweep": {"generator.width": 4},
+             "values": {phase.MEAN_COS: 0.87, phase.MIN_COS: 0.0, phase.MISSING: [5]}},
+            {"id": ids[2], "target": "t", "status": "failed", "sweep": {"generator.width": 4},
+             "error": "learned M_1: has 7 non-zero columns, fewer than the target's 8: cannot "
+                      "be matched one-to-one", "values": {}},
+        ]
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "plan.json"), "w") as f:
+                json.dump(plan, f)
+            cells = phase.cells({"jobs": rows}, d)
+        c = cells[(12, 0.05, None, 8)][4.0]
+        self.assertEqual((c.n, c.successes, c.lost), (3, 1, 2))
+        self.assertAlmostEqual(c.mean_cos, (0.99 + 0.87) / 2, places=12)
+        self.assertAlmostEqual(c.min_cos, (0.97 + 0.0) / 2, places=12)
+
+
 if __name__ == "__main__":
     unittest.main()

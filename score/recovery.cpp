@@ -87,6 +87,11 @@ FirstLayerRecovery first_layer_recovery(const Target& truth, const Target& learn
   r.beta_hat = Eigen::VectorXd::Constant(n1, kNaN);
   std::vector<int> truth_units, learned_units;  // scored pairs (for rho)
   for (int i = 0; i < m; ++i) {
+    if (std::find(columns.missing_columns.begin(), columns.missing_columns.end(), i) !=
+        columns.missing_columns.end()) {
+      r.missing_channels.push_back(i);
+      continue;
+    }
     std::vector<int> aligned{perm[i]};
     for (int j : columns.match.duplicate_columns)
       if (columns.match.estimate_best_truth[j] == i && act(j) > o.active_floor)
@@ -231,6 +236,77 @@ Eigen::VectorXd channel_activity(const Target& model) {
   return act;
 }
 
+namespace {
+
+// The one-to-one match of `truth` (d x m) against `kept` (d x k non-zero columns, k < m) plus
+// m - k stand-in columns of zero norm, indexed k..m-1: the Hungarian assignment on |cos| with
+// |cos| = 0 for a stand-in, so every kept column takes a distinct truth column (as the
+// reversed match would) and the truth columns left over, listed in `missing`, take the
+// stand-ins at |cos| 0. Fields as match_columns; "best" reuse runs over the kept columns.
+ColumnMatch match_with_stand_ins(const Eigen::MatrixXd& truth, const Eigen::MatrixXd& kept,
+                                 int stand_ins, double threshold, std::vector<int>& missing) {
+  require_in_range("threshold", threshold, 0.0, 1.0, true, true);
+  require_all_finite("truth", truth);
+  require_all_finite("estimate", kept);
+  const int m = static_cast<int>(truth.cols()), k = static_cast<int>(kept.cols());
+  for (int i = 0; i < m; ++i)
+    if (!(truth.col(i).norm() > 0))
+      fail_field("truth[:, " + std::to_string(i) + "] norm", 0.0,
+                 "must be > 0 (a zero column has no direction to match)");
+  const Eigen::MatrixXd sc =
+      (truth.colwise().normalized().transpose() * kept.colwise().normalized())
+          .cwiseMax(-1.0)
+          .cwiseMin(1.0);  // m x k
+  Eigen::MatrixXd cost = Eigen::MatrixXd::Ones(m, k + stand_ins);
+  cost.leftCols(k) = (1.0 - sc.array().abs()).matrix();
+  ColumnMatch r;
+  r.threshold = threshold;
+  r.permutation = solve_assignment(cost);
+  r.cosines.assign(m, 0.0);
+  r.signed_cosines.assign(m, 0.0);
+  r.min_cosine = std::numeric_limits<double>::infinity();
+  int above = 0;
+  for (int i = 0; i < m; ++i) {
+    const int j = r.permutation[i];
+    if (j >= k) {
+      missing.push_back(i);
+    } else {
+      r.signed_cosines[i] = sc(i, j);
+      r.cosines[i] = std::abs(sc(i, j));
+    }
+    r.total_cosine += r.cosines[i];
+    r.min_cosine = std::min(r.min_cosine, r.cosines[i]);
+    if (r.cosines[i] >= threshold) ++above;
+  }
+  r.mean_cosine = r.total_cosine / m;
+  r.fraction_above = double(above) / m;
+  r.best_cosines.resize(m);
+  r.best_index.resize(m);
+  r.min_best_cosine = std::numeric_limits<double>::infinity();
+  double best_sum = 0;
+  int best_above = 0;
+  for (int i = 0; i < m; ++i) {
+    Eigen::Index j = 0;
+    r.best_cosines[i] = sc.row(i).cwiseAbs().maxCoeff(&j);  // lowest index on exact ties
+    r.best_index[i] = static_cast<int>(j);
+    best_sum += r.best_cosines[i];
+    r.min_best_cosine = std::min(r.min_best_cosine, r.best_cosines[i]);
+    if (r.best_cosines[i] >= threshold) ++best_above;
+  }
+  r.mean_best_cosine = best_sum / m;
+  r.fraction_best_above = double(best_above) / m;
+  r.estimate_best_cosines.assign(k + stand_ins, 0.0);
+  r.estimate_best_truth.assign(k + stand_ins, -1);
+  for (int j = 0; j < k; ++j) {
+    Eigen::Index i = 0;
+    r.estimate_best_cosines[j] = sc.col(j).cwiseAbs().maxCoeff(&i);
+    r.estimate_best_truth[j] = static_cast<int>(i);
+  }
+  return r;  // square: nothing unmatched, no duplicates, no dead columns
+}
+
+}  // namespace
+
 DictionaryMatch match_dictionary(const Eigen::MatrixXd& truth, const Eigen::MatrixXd& estimate,
                                  double threshold, const std::string& what, bool allow_reversed) {
   DictionaryMatch out;
@@ -255,9 +331,15 @@ DictionaryMatch match_dictionary(const Eigen::MatrixXd& truth, const Eigen::Matr
     } else if (allow_reversed) {
       out.reversed = true;
       out.match = match_columns(kept, truth, threshold);
+    } else if (estimate.cols() >= truth.cols()) {
+      // Zero columns stand in for the missing truth columns (in index order).
+      const int stand_ins = static_cast<int>(truth.cols() - kept.cols());
+      keep.insert(keep.end(), out.zero_columns.begin(), out.zero_columns.begin() + stand_ins);
+      out.zero_columns.erase(out.zero_columns.begin(), out.zero_columns.begin() + stand_ins);
+      out.match = match_with_stand_ins(truth, kept, stand_ins, threshold, out.missing_columns);
     } else {
-      throw InputError("has " + std::to_string(kept.cols()) +
-                       " non-zero columns, fewer than the target's " +
+      throw InputError("has " + std::to_string(estimate.cols()) + " columns (" +
+                       std::to_string(kept.cols()) + " non-zero), fewer than the target's " +
                        std::to_string(truth.cols()) + ": cannot be matched one-to-one");
     }
   } catch (const InputError& e) {
@@ -282,6 +364,11 @@ DictionaryMatch match_dictionary(const Eigen::MatrixXd& truth, const Eigen::Matr
     for (int z : out.zero_columns) {
       m.unmatched.push_back(z);
       m.dead_columns.push_back(z);
+    }
+    if (!out.missing_columns.empty()) {  // the stand-ins are zero columns too (matched, not dead)
+      for (std::size_t j = keep.size() - out.missing_columns.size(); j < keep.size(); ++j)
+        out.zero_columns.push_back(keep[j]);
+      std::sort(out.zero_columns.begin(), out.zero_columns.end());
     }
     std::sort(m.unmatched.begin(), m.unmatched.end());
     std::sort(m.dead_columns.begin(), m.dead_columns.end());
@@ -397,6 +484,7 @@ Json to_json(const DictionaryMatch& d) {
           {"duplicate_columns", m.duplicate_columns},
           {"dead_columns", m.dead_columns},
           {"zero_columns", d.zero_columns},
+          {"missing_columns", d.missing_columns},
           {"reversed", d.reversed}};
 }
 
@@ -404,6 +492,7 @@ Json to_json(const FirstLayerRecovery& f) {
   return {{"identifiable", f.identifiable},
           {"merged_channels", f.merged_channels},
           {"not_identifiable_channels", f.not_identifiable_channels},
+          {"missing_channels", f.missing_channels},
           {"units_scored", f.units_scored},
           {"alpha_mean_relative", f.alpha_mean_relative},
           {"alpha_max_relative", f.alpha_max_relative},
@@ -452,7 +541,8 @@ Json summary_json(const LevelRecovery& r, const RecoveryBar& bar) {
          {"min_cosine", c.min_cosine},
          {"mean_best_cosine", c.mean_best_cosine},
          {"min_best_cosine", c.min_best_cosine},
-         {"channels", r.learned_channels}};
+         {"channels", r.learned_channels},
+         {"missing_columns", r.columns.missing_columns.size()}};
   if (r.first_layer) {
     const FirstLayerRecovery& f = *r.first_layer;
     e["alpha_max_relative"] = f.alpha_max_relative;

@@ -1,6 +1,6 @@
-// Scoring a learned generator against the planted target it was trained on (docs/science.md §2): the one
-// scorer, with one result schema, behind the learner's in-training score (gda/, result.json and
-// metrics.jsonl), the analyzer (experiments/analysis.h, which adds decoders, distributions and
+// Scoring a learned generator against the planted target it was trained on (docs/science.md §2):
+// the one scorer, with one result schema, behind the learner's in-training score (gda/, result.json
+// and metrics.jsonl), the analyzer (experiments/analysis.h, which adds decoders, distributions and
 // activity measured on samples) and the reports. Output columns by the Hungarian match on |cos|,
 // the first layer (alpha, beta, rho) of the matched units with duplicates merged or set aside, and
 // the super-resolution operators W_l after the permutations and scales of both levels, over all
@@ -61,8 +61,9 @@ Target canonical_form(const Target& model);
 // "pre-activation <= 0" is known, so an entry never identified this way is bounded, not
 // determined: e.g. every weight into a child channel that is silent at one kernel offset (seed 1
 // of experiments/learners/target_level2.json has one such offset: 8 of 256 entries, 12.7% of
-// ||W_2||). No estimator recovers them; docs/science.md §2 compares what is identified (rho, not A), so the
-// W error is also reported over the identified entries and the level-2 bar reads that one.
+// ||W_2||). No estimator recovers them; docs/science.md §2 compares what is identified (rho, not
+// A), so the W error is also reported over the identified entries and the level-2 bar reads that
+// one.
 std::vector<bool> identified_weights(const Target& truth, int level, std::int64_t samples = 20000);
 
 // Largest closed-form P(active) over the h_1^2 positions of each level-1 channel of a model in
@@ -78,17 +79,25 @@ struct DictionaryMatch {
   // way round (every estimate column to a distinct truth column): reversed = true, and `match`
   // holds estimate-to-truth roles (permutation[j] = truth column of estimate j).
   bool reversed = false;
+  // Truth columns no non-zero estimate column is left for (a generator whose prune or training
+  // zeroed a column it needed): when the estimate has fewer non-zero columns than the truth but
+  // at least as many columns in all, and the match is not reversed, every non-zero column is
+  // matched to a distinct truth column as usual and each missing truth column to one of the zero
+  // columns, at |cos| 0 — so the one-to-one mean counts the loss and the worst column is 0.
+  std::vector<int> missing_columns;
 };
-// Zero estimate columns are left out of the match and listed as unmatched and dead. `what` names
+// Zero estimate columns are left out of the match and listed as unmatched and dead (or, where
+// they stand in for missing truth columns, matched at |cos| 0; see missing_columns). `what` names
 // the estimate in errors ("learned M_1: has 5 rows, the target's 12 ..."); with fewer non-zero
-// columns than the truth the match is reversed if allow_reversed, else an InputError.
+// columns than the truth the match is reversed if allow_reversed, else scored with missing
+// columns when the estimate has at least the truth's number of columns, else an InputError.
 DictionaryMatch match_dictionary(const Eigen::MatrixXd& truth, const Eigen::MatrixXd& estimate,
                                  double threshold, const std::string& what, bool allow_reversed);
 
-// The docs/science.md §2 errors of one first-layer unit (alpha, beta) estimated as (alpha_hat, beta_hat):
-// |alpha_hat - alpha| / alpha; |beta_hat - beta| / max(|beta|, 0.1 alpha), because beta may be
-// ~0; |t_hat - t| with t = beta / alpha (infinite when alpha_hat <= 0). The learned model's units
-// and the learner-free estimators (experiments/jobs.h first_layer_baseline) are scored by it.
+// The docs/science.md §2 errors of one first-layer unit (alpha, beta) estimated as (alpha_hat,
+// beta_hat): |alpha_hat - alpha| / alpha; |beta_hat - beta| / max(|beta|, 0.1 alpha), because beta
+// may be ~0; |t_hat - t| with t = beta / alpha (infinite when alpha_hat <= 0). The learned model's
+// units and the learner-free estimators (experiments/jobs.h first_layer_baseline) are scored by it.
 struct UnitError {
   double alpha_relative = 0.0, beta_relative = 0.0, t_abs = 0.0;
 };
@@ -104,6 +113,10 @@ struct FirstLayerRecovery {
   std::vector<int> merged_channels;
   std::vector<int> not_identifiable_channels;
   bool identifiable = true;  // not_identifiable_channels is empty
+  // Channels whose true column is missing from the learned dictionary (DictionaryMatch::
+  // missing_columns): no learned unit plays them, so they are left out of every alpha/beta/rho
+  // statistic; the column match's worst |cos| of 0 already fails the bar.
+  std::vector<int> missing_channels;
   int units_scored = 0;
   // |alpha_hat - alpha| / alpha; |beta_hat - beta| / max(|beta|, 0.1 alpha) (beta may be ~0);
   // |t_hat - t| with t = beta / alpha.
@@ -152,7 +165,8 @@ struct Recovery {
 };
 
 // truth and learned share grid, patch, colours and, with two levels or more, the kernel; learned
-// may be wider (m_hat_l >= m_l non-zero columns). Throws InputError naming the mismatch
+// may be wider (m_hat_l >= m_l columns; a truth column left without a non-zero learned one is
+// scored as missing, DictionaryMatch::missing_columns). Throws InputError naming the mismatch
 // ("learned model grid = 3: must equal the target's 2").
 // `identified`: identified_weights(truth, l) at index l - 2 for the levels l >= 2 scored, when the
 // caller holds them — the sampling pass is nearly all of a level-2 evaluation (62 ms without, 0.05
@@ -171,7 +185,8 @@ Json to_json(const LevelRecovery& r, const RecoveryBar& bar = {});
 Json to_json(const Recovery& r, const RecoveryBar& bar = {});
 // The per-level line of a training log (metrics.jsonl "recovery"): level, channels (m_hat_l),
 // mean/min matched and best cosines, the first layer's alpha/beta max relative errors,
-// rho_max_abs_error, active_duplicates, active_unmatched, or W's errors; meets_bar.
+// rho_max_abs_error, active_duplicates, active_unmatched, or W's errors; missing_columns (the
+// number of truth columns left without a non-zero learned column); meets_bar.
 Json summary_json(const LevelRecovery& r, const RecoveryBar& bar = {});
 
 }  // namespace fsr

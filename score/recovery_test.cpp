@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/validate.h"
 #include "synth/config.h"
 #include "synth/sample.h"
 
@@ -102,6 +103,61 @@ TEST(Recovery, WiderModelWithActiveDuplicateIsNotIdentifiable) {
   // channel 2 is set aside, the others are scored.
   EXPECT_EQ(r.levels[0].first_layer->not_identifiable_channels, std::vector<int>{2});
   EXPECT_FALSE(r.meets_bar());
+}
+
+// A generator whose prune zeroed a column it needed (the map's "lost a column" runs): the truth
+// itself with column 2 zeroed, inside a model one channel wider whose extra channel is zero too.
+// Reference by construction: the other five columns are the truth's (|cos| 1, alpha/beta exact),
+// true column 2 has no learned column left, so it takes the lowest-index zero column (2) at
+// |cos| 0: mean 5/6, worst 0, alpha/beta scored over the other channels only.
+TEST(Recovery, MissingColumnIsMatchedToAZeroColumnAtCosineZero) {
+  const Target t = make(1, "independent");
+  Target u = t;
+  const int h2 = t.grid * t.grid, m = t.channels[0];
+  u.channels[0] = m + 1;
+  u.M[0].conservativeResize(Eigen::NoChange, m + 1);
+  u.M[0].col(m).setZero();
+  u.M[0].col(2).setZero();
+  u.A.conservativeResize(h2 * (m + 1), Eigen::NoChange);
+  u.alpha.conservativeResize(h2 * (m + 1));
+  u.beta.conservativeResize(h2 * (m + 1));
+  for (int p = 0; p < h2; ++p) {
+    u.A.row(m * h2 + p) = t.A.row(0);
+    u.alpha(m * h2 + p) = 1.0;
+    u.beta(m * h2 + p) = 1.0;
+  }
+  const Recovery r = evaluate_recovery(t, u);
+  const DictionaryMatch& c = r.levels[0].columns;
+  EXPECT_EQ(c.missing_columns, std::vector<int>{2});
+  EXPECT_EQ(c.match.permutation, (std::vector<int>{0, 1, 2, 3, 4, 5}));
+  EXPECT_EQ(c.match.cosines[2], 0.0);
+  // Exact copies in float64: 1e-12.
+  EXPECT_NEAR(c.match.mean_cosine, 5.0 / 6.0, 1e-12);
+  EXPECT_EQ(c.match.min_cosine, 0.0);
+  EXPECT_EQ(c.zero_columns, (std::vector<int>{2, m}));
+  EXPECT_EQ(c.match.dead_columns, std::vector<int>{m});  // the stand-in is matched, not dead
+  EXPECT_EQ(r.levels[0].first_layer->missing_channels, std::vector<int>{2});
+  EXPECT_EQ(r.levels[0].first_layer->units_scored, (m - 1) * h2);
+  EXPECT_LT(r.levels[0].first_layer->alpha_max_relative, 1e-12);
+  EXPECT_FALSE(r.meets_bar());
+  const Json j = summary_json(r.levels[0]);
+  EXPECT_EQ(j.at("missing_columns").get<int>(), 1);
+  EXPECT_EQ(to_json(r).at("levels")[0].at("columns").at("missing_columns"), Json({2}));
+
+  // With fewer columns in all than the truth there is nothing to stand in: refused, named.
+  Target narrow = t;
+  narrow.channels[0] = m - 1;
+  narrow.M[0] = t.M[0].leftCols(m - 1);
+  narrow.A = t.A.topRows(h2 * (m - 1));
+  narrow.alpha = t.alpha.head(h2 * (m - 1));
+  narrow.beta = t.beta.head(h2 * (m - 1));
+  try {
+    evaluate_recovery(t, narrow);
+    FAIL() << "expected InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("learned M_1: has 5 columns"), std::string::npos)
+        << e.what();
+  }
 }
 
 // A child channel that is silent at one kernel offset (every weight into it there <= 0, bias

@@ -65,9 +65,11 @@ def variant_of(t):
     return d, act, m, (", ".join(parts) or None)
 
 
-# A run whose generator ended with fewer non-zero columns than the target has cannot be matched
-# one-to-one (score/recovery.h refuses it, so the job "failed" with this message): it lost a
-# column, a failure of the run, counted as one seed below the bar.
+# A run whose generator ended with fewer non-zero columns than the target's m lost a column: the
+# scorer matches each missing true column to a zero column at |cos| 0 and lists it in
+# columns.missing_columns (score/recovery.h), so the run is scored and below the bar. Outputs
+# made before that scoring have the job "failed" with this message instead, and no scores.
+MISSING = "train.recovery.levels.0.columns.missing_columns"
 LOST_COLUMNS = "non-zero columns, fewer than the target's"
 
 
@@ -76,9 +78,10 @@ class Cell:
         self.runs = []  # (mean cos, min cos) per finished job; None: no scored model
         self.lost = 0   # runs that ended with fewer non-zero columns than the target's m
 
-    def add(self, mean, mn):
+    def add(self, mean, mn, lost=False):
         ok = isinstance(mean, (int, float)) and isinstance(mn, (int, float))
         self.runs.append((float(mean), float(mn)) if ok else None)
+        self.lost += int(lost)
 
     def add_lost(self):
         self.runs.append(None)
@@ -127,7 +130,7 @@ def cells(doc, root):
         if lost:
             c.add_lost()
         else:
-            c.add(vals.get(MEAN_COS), vals.get(MIN_COS))
+            c.add(vals.get(MEAN_COS), vals.get(MIN_COS), lost=bool(vals.get(MISSING)))
     return out
 
 
@@ -212,8 +215,9 @@ def map_figures(doc, root, outdir, name):
     notes = [f"column bar: one-to-one matched |cos| of M\u0302\u2081 with M\u2081, mean \u2265 "
              f"{BAR_MEAN} and worst \u2265 {BAR_MIN}; cell colour = fraction of seeds at the bar "
              "(red 0, yellow 1/2, green 1); text: successes/seeds and the mean matched |cos| "
-             "averaged over the seeds that kept at least m columns; 'k lost': k seeds ended with "
-             "fewer non-zero columns than the target's m (not scorable one-to-one: below the bar)"]
+             "averaged over the scored seeds; 'k lost': k seeds ended with fewer non-zero columns "
+             "than the target's m (each missing true column scored at |cos| 0, so below the bar; "
+             "in outputs made before that scoring, not scored)"]
     for (d, act, var, m), by_w in data.items():
         for w, c in sorted(by_w.items()):
             notes.append(f"d = {d}, m = {m}, activity {act * 100:g} %"
