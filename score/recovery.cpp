@@ -433,22 +433,72 @@ bool Recovery::meets_bar(const RecoveryBar& bar) const {
                      [&](const LevelRecovery& r) { return r.meets_bar(bar); });
 }
 
+namespace {
+
+// A learned model narrower than the truth at some scored level (a pruned generator that kept
+// fewer channels than the target has) gets silent stand-in channels appended there, up to the
+// truth's m_l: zero output column, zero weights in and out, and at level 1 alpha 0, beta 1 and a
+// unit direction row (never active). Its images are unchanged; the scorer then matches the
+// missing true columns to the stand-ins at |cos| 0 (DictionaryMatch::missing_columns), whose
+// indices (>= the model's own m_hat_l) name no channel of the model.
+Target with_stand_in_channels(const Target& model, const Target& truth, int levels) {
+  Target t = model;
+  for (int l = 1; l <= levels; ++l) {
+    const int have = t.channels[l - 1], want = truth.channels[l - 1];
+    if (have >= want) continue;
+    t.M[l - 1].conservativeResize(Eigen::NoChange, want);
+    t.M[l - 1].rightCols(want - have).setZero();
+    if (l == 1) {  // unit (j, p) is row j h^2 + p: new channels append rows
+      const Eigen::Index h2 = Eigen::Index(t.grid) * t.grid, n = h2 * want, n0 = h2 * have;
+      t.A.conservativeResize(n, Eigen::NoChange);
+      t.A.bottomRows(n - n0).setZero();
+      if (t.A.cols() > 0) t.A.bottomRows(n - n0).col(0).setOnes();
+      t.alpha.conservativeResize(n);
+      t.alpha.tail(n - n0).setZero();
+      t.beta.conservativeResize(n);
+      t.beta.tail(n - n0).setOnes();
+    } else {  // into level l: (in, out, k, k) with out growing
+      SuperResolutionLayer& in = t.up[l - 2];
+      std::vector<double> w(std::size_t(in.in_channels) * want * in.kernel * in.kernel, 0.0);
+      const std::size_t kk = std::size_t(in.kernel) * in.kernel;
+      for (int i = 0; i < in.in_channels; ++i)
+        for (int j = 0; j < have; ++j)
+          for (std::size_t q = 0; q < kk; ++q)
+            w[(std::size_t(i) * want + j) * kk + q] =
+                in.weight[(std::size_t(i) * have + j) * kk + q];
+      in.weight = std::move(w);
+      in.out_channels = want;
+      in.bias.conservativeResize(want);
+      in.bias.tail(want - have).setZero();
+    }
+    if (l < t.levels) {  // out of level l: in channels are the outermost index, zeros appended
+      SuperResolutionLayer& out = t.up[l - 1];
+      out.weight.resize(std::size_t(want) * out.out_channels * out.kernel * out.kernel, 0.0);
+      out.in_channels = want;
+    }
+    t.channels[l - 1] = want;
+  }
+  return t;
+}
+
+}  // namespace
+
 Recovery evaluate_recovery(const Target& truth_in, const Target& learned_in, const ScoreOptions& o,
                            const std::vector<std::vector<bool>>& identified) {
   require_in_range("threshold", o.threshold, 0, 1, true, true);
   require_nonnegative("active_floor", o.active_floor);
   require_nonnegative("merge_tolerance", o.merge_tolerance);
   check_compatible(truth_in, learned_in);
+  const int L = o.levels > 0 ? std::min({o.levels, truth_in.levels, learned_in.levels})
+                             : std::min(truth_in.levels, learned_in.levels);
   const Target truth = canonical_form(truth_in);
-  const Target learned = canonical_form(learned_in);
-  const int L = o.levels > 0 ? std::min({o.levels, truth.levels, learned.levels})
-                             : std::min(truth.levels, learned.levels);
+  const Target learned = canonical_form(with_stand_in_channels(learned_in, truth_in, L));
   Recovery out;
   for (int l = 1; l <= L; ++l) {
     LevelRecovery r;
     r.level = l;
     r.channels = truth.channels[l - 1];
-    r.learned_channels = learned.channels[l - 1];
+    r.learned_channels = learned_in.channels[l - 1];
     r.columns = match_dictionary(truth.M[l - 1], learned.M[l - 1], o.threshold,
                                  "learned M_" + std::to_string(l), false);
     if (l == 1) {

@@ -165,8 +165,10 @@ struct Recovery {
 };
 
 // truth and learned share grid, patch, colours and, with two levels or more, the kernel; learned
-// may be wider (m_hat_l >= m_l columns; a truth column left without a non-zero learned one is
-// scored as missing, DictionaryMatch::missing_columns). Throws InputError naming the mismatch
+// may be wider. A truth column left without a non-zero learned one is scored as missing
+// (DictionaryMatch::missing_columns); a model narrower than the truth (m_hat_l < m_l, a pruned
+// generator) first gets silent stand-in channels, indices m_hat_l.., to be matched to them at
+// |cos| 0. Throws InputError naming the mismatch
 // ("learned model grid = 3: must equal the target's 2").
 // `identified`: identified_weights(truth, l) at index l - 2 for the levels l >= 2 scored, when the
 // caller holds them — the sampling pass is nearly all of a level-2 evaluation (62 ms without, 0.05
