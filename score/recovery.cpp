@@ -239,69 +239,25 @@ Eigen::VectorXd channel_activity(const Target& model) {
 namespace {
 
 // The one-to-one match of `truth` (d x m) against `kept` (d x k non-zero columns, k < m) plus
-// m - k stand-in columns of zero norm, indexed k..m-1: the Hungarian assignment on |cos| with
-// |cos| = 0 for a stand-in, so every kept column takes a distinct truth column (as the
-// reversed match would) and the truth columns left over, listed in `missing`, take the
-// stand-ins at |cos| 0. Fields as match_columns; "best" reuse runs over the kept columns.
+// m - k stand-in columns of zero norm, indexed k..m-1, at cos 0 with every truth column: every
+// kept column takes a distinct truth column (as the reversed match would) and the truth columns
+// left over, listed in `missing`, take the stand-ins at |cos| 0.
 ColumnMatch match_with_stand_ins(const Eigen::MatrixXd& truth, const Eigen::MatrixXd& kept,
                                  int stand_ins, double threshold, std::vector<int>& missing) {
-  require_in_range("threshold", threshold, 0.0, 1.0, true, true);
   require_all_finite("truth", truth);
   require_all_finite("estimate", kept);
-  const int m = static_cast<int>(truth.cols()), k = static_cast<int>(kept.cols());
-  for (int i = 0; i < m; ++i)
+  for (Eigen::Index i = 0; i < truth.cols(); ++i)
     if (!(truth.col(i).norm() > 0))
       fail_field("truth[:, " + std::to_string(i) + "] norm", 0.0,
                  "must be > 0 (a zero column has no direction to match)");
-  const Eigen::MatrixXd sc =
+  Eigen::MatrixXd cosines = Eigen::MatrixXd::Zero(truth.cols(), kept.cols() + stand_ins);
+  cosines.leftCols(kept.cols()) =
       (truth.colwise().normalized().transpose() * kept.colwise().normalized())
           .cwiseMax(-1.0)
-          .cwiseMin(1.0);  // m x k
-  Eigen::MatrixXd cost = Eigen::MatrixXd::Ones(m, k + stand_ins);
-  cost.leftCols(k) = (1.0 - sc.array().abs()).matrix();
-  ColumnMatch r;
-  r.threshold = threshold;
-  r.permutation = solve_assignment(cost);
-  r.cosines.assign(m, 0.0);
-  r.signed_cosines.assign(m, 0.0);
-  r.min_cosine = std::numeric_limits<double>::infinity();
-  int above = 0;
-  for (int i = 0; i < m; ++i) {
-    const int j = r.permutation[i];
-    if (j >= k) {
-      missing.push_back(i);
-    } else {
-      r.signed_cosines[i] = sc(i, j);
-      r.cosines[i] = std::abs(sc(i, j));
-    }
-    r.total_cosine += r.cosines[i];
-    r.min_cosine = std::min(r.min_cosine, r.cosines[i]);
-    if (r.cosines[i] >= threshold) ++above;
-  }
-  r.mean_cosine = r.total_cosine / m;
-  r.fraction_above = double(above) / m;
-  r.best_cosines.resize(m);
-  r.best_index.resize(m);
-  r.min_best_cosine = std::numeric_limits<double>::infinity();
-  double best_sum = 0;
-  int best_above = 0;
-  for (int i = 0; i < m; ++i) {
-    Eigen::Index j = 0;
-    r.best_cosines[i] = sc.row(i).cwiseAbs().maxCoeff(&j);  // lowest index on exact ties
-    r.best_index[i] = static_cast<int>(j);
-    best_sum += r.best_cosines[i];
-    r.min_best_cosine = std::min(r.min_best_cosine, r.best_cosines[i]);
-    if (r.best_cosines[i] >= threshold) ++best_above;
-  }
-  r.mean_best_cosine = best_sum / m;
-  r.fraction_best_above = double(best_above) / m;
-  r.estimate_best_cosines.assign(k + stand_ins, 0.0);
-  r.estimate_best_truth.assign(k + stand_ins, -1);
-  for (int j = 0; j < k; ++j) {
-    Eigen::Index i = 0;
-    r.estimate_best_cosines[j] = sc.col(j).cwiseAbs().maxCoeff(&i);
-    r.estimate_best_truth[j] = static_cast<int>(i);
-  }
+          .cwiseMin(1.0);
+  ColumnMatch r = match_cosines(cosines, threshold);
+  for (int i = 0; i < int(truth.cols()); ++i)
+    if (r.permutation[i] >= kept.cols()) missing.push_back(i);
   return r;  // square: nothing unmatched, no duplicates, no dead columns
 }
 
@@ -492,7 +448,10 @@ Recovery evaluate_recovery(const Target& truth_in, const Target& learned_in, con
   const int L = o.levels > 0 ? std::min({o.levels, truth_in.levels, learned_in.levels})
                              : std::min(truth_in.levels, learned_in.levels);
   const Target truth = canonical_form(truth_in);
-  const Target learned = canonical_form(with_stand_in_channels(learned_in, truth_in, L));
+  bool narrower = false;
+  for (int l = 1; l <= L; ++l) narrower |= learned_in.channels[l - 1] < truth_in.channels[l - 1];
+  const Target learned = narrower ? canonical_form(with_stand_in_channels(learned_in, truth_in, L))
+                                  : canonical_form(learned_in);
   Recovery out;
   for (int l = 1; l <= L; ++l) {
     LevelRecovery r;

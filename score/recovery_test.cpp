@@ -80,21 +80,28 @@ TEST(Recovery, ReportsParameterErrors) {
   EXPECT_TRUE(r.levels[0].meets_bar(RecoveryBar{.alpha_relative = 0.11, .beta_relative = 0.21}));
 }
 
-TEST(Recovery, WiderModelWithActiveDuplicateIsNotIdentifiable) {
-  const Target t = make(1, "independent");
+// A one-level model one channel wider than `t`: the extra channel has output column `column`,
+// the direction rows of t's channel `rows_of` and alpha = beta = 1 at every position (active).
+Target with_extra_channel(const Target& t, const Eigen::VectorXd& column, int rows_of) {
   Target u = t;
   const int h2 = t.grid * t.grid, m = t.channels[0];
   u.channels[0] = m + 1;
   u.M[0].conservativeResize(Eigen::NoChange, m + 1);
-  u.M[0].col(m) = t.M[0].col(2);  // a second copy of column 2, active
+  u.M[0].col(m) = column;
   u.A.conservativeResize(h2 * (m + 1), Eigen::NoChange);
   u.alpha.conservativeResize(h2 * (m + 1));
   u.beta.conservativeResize(h2 * (m + 1));
   for (int p = 0; p < h2; ++p) {
-    u.A.row(m * h2 + p) = t.A.row(2 * h2 + p);
+    u.A.row(m * h2 + p) = t.A.row(rows_of * h2 + p);
     u.alpha(m * h2 + p) = 1.0;
     u.beta(m * h2 + p) = 1.0;
   }
+  return u;
+}
+
+TEST(Recovery, WiderModelWithActiveDuplicateIsNotIdentifiable) {
+  const Target t = make(1, "independent");
+  const Target u = with_extra_channel(t, t.M[0].col(2), 2);  // a second copy of column 2, active
   const Recovery r = evaluate_recovery(t, u);
   EXPECT_EQ(r.levels[0].first_layer->active_duplicates, 1);
   EXPECT_FALSE(r.levels[0].first_layer->identifiable);
@@ -111,20 +118,9 @@ TEST(Recovery, WiderModelWithActiveDuplicateIsNotIdentifiable) {
 // |cos| 0: mean 5/6, worst 0, alpha/beta scored over the other channels only.
 TEST(Recovery, MissingColumnIsMatchedToAZeroColumnAtCosineZero) {
   const Target t = make(1, "independent");
-  Target u = t;
   const int h2 = t.grid * t.grid, m = t.channels[0];
-  u.channels[0] = m + 1;
-  u.M[0].conservativeResize(Eigen::NoChange, m + 1);
-  u.M[0].col(m).setZero();
+  Target u = with_extra_channel(t, Eigen::VectorXd::Zero(t.M[0].rows()), 0);
   u.M[0].col(2).setZero();
-  u.A.conservativeResize(h2 * (m + 1), Eigen::NoChange);
-  u.alpha.conservativeResize(h2 * (m + 1));
-  u.beta.conservativeResize(h2 * (m + 1));
-  for (int p = 0; p < h2; ++p) {
-    u.A.row(m * h2 + p) = t.A.row(0);
-    u.alpha(m * h2 + p) = 1.0;
-    u.beta(m * h2 + p) = 1.0;
-  }
   const Recovery r = evaluate_recovery(t, u);
   const DictionaryMatch& c = r.levels[0].columns;
   EXPECT_EQ(c.missing_columns, std::vector<int>{2});

@@ -137,8 +137,14 @@ Eigen::MatrixXd abs_cosine_matrix(const Eigen::MatrixXd& truth, const Eigen::Mat
 
 ColumnMatch match_columns(const Eigen::MatrixXd& truth, const Eigen::MatrixXd& estimate,
                           double threshold) {
+  return match_cosines(signed_cosine_matrix(truth, estimate), threshold);
+}
+
+ColumnMatch match_cosines(const Eigen::MatrixXd& signed_cos, double threshold) {
   require_in_range("threshold", threshold, 0.0, 1.0, /*closed_lo=*/true, /*closed_hi=*/true);
-  const Eigen::MatrixXd signed_cos = signed_cosine_matrix(truth, estimate);
+  if (signed_cos.rows() == 0 || signed_cos.rows() > signed_cos.cols())
+    fail_field("cosine shape", matrix_shape(signed_cos), "must be m x m_hat with 1 <= m <= m_hat");
+  require_all_finite("cosines", signed_cos);
   const Eigen::MatrixXd abs_cos = signed_cos.cwiseAbs();
   const int m = static_cast<int>(abs_cos.rows());
   const int m_hat = static_cast<int>(abs_cos.cols());

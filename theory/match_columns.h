@@ -1,8 +1,8 @@
-// Matching learned dictionary columns to true ones (docs/science.md §2, "output columns"). Columns are
-// features: the true output dictionary M is d x m, a learned one M̂ is d x m_hat with
-// m_hat >= m (a generator may be wider than the target). Columns are normalised to unit norm and
-// matched one-to-one by an exact maximum-weight assignment on |cos| (codes are >= 0, so the sign
-// of a column carries information, but |cos| is what docs/science.md scores; the signed cosine of each
+// Matching learned dictionary columns to true ones (docs/science.md §2, "output columns"). Columns
+// are features: the true output dictionary M is d x m, a learned one M̂ is d x m_hat with m_hat >= m
+// (a generator may be wider than the target). Columns are normalised to unit norm and matched
+// one-to-one by an exact maximum-weight assignment on |cos| (codes are >= 0, so the sign of a
+// column carries information, but |cos| is what docs/science.md scores; the signed cosine of each
 // matched pair is reported beside it).
 //
 //   fsr::ColumnMatch r = fsr::match_columns(M_true, M_learned, /*threshold=*/0.99);
@@ -82,6 +82,11 @@ struct ColumnMatch {
 // zero-norm column; and on a threshold outside [0, 1].
 ColumnMatch match_columns(const Eigen::MatrixXd& truth, const Eigen::MatrixXd& estimate,
                           double threshold = 0.99);
+
+// The same match from the signed cosines themselves (m x m_hat, m <= m_hat, entries in [-1, 1]):
+// for callers whose estimate has columns without a direction (score/recovery.h scores a missing
+// column against a zero stand-in at cos 0), which match_columns refuses.
+ColumnMatch match_cosines(const Eigen::MatrixXd& signed_cosines, double threshold = 0.99);
 
 // The match as the document `fsr match` prints and `fsrlab.match_columns` returns: permutation,
 // cosines, signed_cosines, mean_cosine, min_cosine, threshold, fraction_above, unmatched,
