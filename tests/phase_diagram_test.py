@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """CI check of experiments/suites/gda_phase_diagram.json (docs/learner.md, "The map"): runs its
 `ci` size through `fsr run` (pure-GDA level-1 learner, experiments/learners/level1_gda.json, with
-the generator width swept, on targets of two activities at d = 12; 2000 steps instead of 6000),
+the generator width swept, on targets of two activities at d = 12; 2000 steps instead of 2500),
 checks every row against the trained models on disk (matched |cos| recomputed with scipy's
 Hungarian solver from target/M_1.npy and run/model/M_1.npy), the claims the ci runs support, and
 that `fsr report` draws the heat map with one cell per (activity, width).
@@ -109,13 +109,14 @@ class PhaseDiagramTest(unittest.TestCase):
 
     def test_claims_of_the_ci_map(self):
         # Measured (docs/learner.md, "The map", ci size, seed 1, 2000 steps): the 4x wide
-        # generator reaches the column bar at 5 % and at 25 % activity (0.9867 / 0.9789 and
-        # 0.9869 / 0.9765), the generator at the target's width stays far below it (mean 0.691 and
-        # 0.645): over-parameterisation is what lets pure GDA find the columns.
-        for target in ("d12_a050", "d12_a250"):
+        # generator reaches the column bar at 5 % and at 10 % activity (0.9883 / 0.9681 and
+        # 0.9900 / 0.9676), the generator at the target's width stays far below it (mean 0.691 and
+        # 0.648): over-parameterisation is what lets pure GDA find the columns. (At 25 % the wide
+        # run ends at 0.9810 / 0.9662, 0.001 above the mean bar: too close to assert.)
+        for target in ("d12_a050", "d12_a100"):
             wide, narrow = cell(target, 4)["values"], cell(target, 1)["values"]
             self.assertTrue(at_bar(wide), (target, wide[MEAN], wide[MIN]))
-            # 0.8 is 0.11 above the measured means: below it the width-1 run is no near miss.
+            # 0.8 is 0.11-0.15 above the measured means: below it the width-1 run is no near miss.
             self.assertLess(narrow[MEAN], 0.8, (target, narrow[MEAN]))
             self.assertFalse(at_bar(narrow), target)
             # The random start is far from the bar in both: what the runs reach is learned.
@@ -131,7 +132,7 @@ class PhaseDiagramTest(unittest.TestCase):
             with open(os.path.join(figs, "report.md")) as f:
                 md = f.read()
             # One note per drawn cell, with its count and its mean cosine.
-            for target, act in (("d12_a050", "5"), ("d12_a250", "25")):
+            for target, act in (("d12_a050", "5"), ("d12_a100", "10")):
                 for w in (1, 4):
                     c = cell(target, w)["values"]
                     ok = int(at_bar(c))
