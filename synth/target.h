@@ -50,6 +50,8 @@ struct SuperResolutionLayer {
 struct Target : Architecture {
   double noise = 0.0;             // sigma of the output noise
   std::uint64_t sample_seed = 0;  // sample i draws from Rng(sample_seed, i)
+  // The law of the entries of z (synth/latent.h). A learned model is always Gaussian.
+  FirstLayerNoise first_layer_noise = FirstLayerNoise::kGaussian;
 
   // Parameters.
   Eigen::MatrixXd A;                     // n_1 x m0
