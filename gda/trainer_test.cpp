@@ -394,5 +394,37 @@ TEST(TrainingData, FastNormalsBatchIsTheTargetsMapsOnTheFastDraws) {
   EXPECT_FALSE(e3 == x3);
 }
 
+// data.normals = fast draws the target's latents as standard normals: refused, naming the field,
+// for a target whose first_layer.noise is not Gaussian; data.normals = exact samples it.
+TEST(TrainingData, FastNormalsRefuseANonGaussianTarget) {
+  Json tj = {
+      {"levels", 1},
+      {"grid", 2},
+      {"channels", {8}},
+      {"patch", 2},
+      {"colors", 3},
+      {"active", {0.1}},
+      {"first_layer", {{"correlation", "independent"}, {"alpha", 1.0}, {"noise", "laplace"}}},
+      {"seed", 4}};
+  const Target truth = build_target(parse_target_config(tj));
+  Json cj = Json::parse(
+      R"({"seed": 9, "sgda": {"batch": 100}, "data": {"normals": "fast"}, "log": {"eval_samples": 16}})");
+  const LearnerConfig fast = parse_learner_config(cj);
+  try {
+    TrainingData data(truth, fast, 1, false);
+    ADD_FAILURE() << "accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(
+        std::string(e.what()).find("data.normals = fast: draws the target's latents as "
+                                   "Gaussian, and the target has first_layer.noise = laplace"),
+        std::string::npos)
+        << e.what();
+  }
+  cj["data"]["normals"] = "exact";
+  const LearnerConfig exact = parse_learner_config(cj);
+  TrainingData data(truth, exact, 1, false);
+  EXPECT_TRUE(data.batch(2)[0] == sample(truth, 200, 100, SampleOptions{.levels = 1}).x[0]);
+}
+
 }  // namespace
 }  // namespace fsr
