@@ -24,8 +24,9 @@ enum class Correlation { kIndependent, kLatent, kFile };
 enum class DictionaryKind { kOrthonormal, kIncoherent, kFile };
 
 // The distribution of the latent entries z_i (first_layer.noise, docs/target_format.md §1). Every
-// one has mean 0 and variance 1, so g = A z keeps the covariance A A^T; only the Gaussian one is
-// what the learner's generator draws (the others make the target misspecified for it).
+// one has mean 0 and variance 1, so g = A z keeps the covariance A A^T, and the level-1 threshold
+// is its own quantile (P(z > t) = active[0]); only the Gaussian one is what the learner's generator
+// draws (the others make the target misspecified for it).
 //   gaussian: N(0, 1)
 //   laplace:  Laplace with scale b = 1/sqrt(2) (variance 2 b^2 = 1, E z^4 = 6)
 //   mixture:  N(0, s^2) with s = kMixtureHighStd with probability kMixtureHighProb, else

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/validate.h"
 #include "theory/relu_moments.h"
 
 namespace fsr {
@@ -43,6 +44,28 @@ double latent_q(FirstLayerNoise law, double t) {
     case FirstLayerNoise::kMixture:
       return kMixtureHighProb * normal_q(t / kMixtureHighStd) +
              (1.0 - kMixtureHighProb) * normal_q(t / kMixtureLowStd);
+  }
+  return 0.0;
+}
+
+double latent_q_inverse(FirstLayerNoise law, double p) {
+  require_in_range("p", p, 0.0, 1.0);
+  switch (law) {
+    case FirstLayerNoise::kGaussian:
+      return normal_q_inverse(p);
+    case FirstLayerNoise::kLaplace:
+      return p <= 0.5 ? -kLaplaceScale * std::log(2.0 * p)
+                      : kLaplaceScale * std::log(2.0 * (1 - p));
+    case FirstLayerNoise::kMixture: {
+      // latent_q is decreasing; P(z > -40) = 1 and P(z > 40) = 0 in double for both components.
+      double lo = -40.0, hi = 40.0;
+      for (int i = 0; i < 200; ++i) {
+        const double mid = 0.5 * (lo + hi);
+        if (mid <= lo || mid >= hi) break;  // no double left between them
+        (latent_q(law, mid) > p ? lo : hi) = mid;
+      }
+      return 0.5 * (lo + hi);
+    }
   }
   return 0.0;
 }

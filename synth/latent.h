@@ -7,7 +7,8 @@
 //
 //   fsr::Rng rng(seed, sample_index);
 //   fsr::fill_latents(rng, fsr::FirstLayerNoise::kLaplace, z.data(), z.size());
-//   double p = fsr::latent_q(fsr::FirstLayerNoise::kLaplace, 1.28);   // P(z > 1.28) = 0.0816...
+//   double t = fsr::latent_q_inverse(fsr::FirstLayerNoise::kLaplace, 0.1);  // 1.138: P(z > t) =
+//   0.1
 #pragma once
 
 #include <cstddef>
@@ -25,6 +26,9 @@ void fill_latents(Rng& rng, FirstLayerNoise law, double* out, std::size_t n);
 
 // P(z > t).
 double latent_q(FirstLayerNoise law, double t);
+// The t with P(z > t) = p, p in (0, 1): the level-1 threshold of build_target (gaussian:
+// normal_q_inverse, the same value; laplace: closed form; mixture: bisection to the last bit).
+double latent_q_inverse(FirstLayerNoise law, double p);
 // E[ReLU(alpha z - beta)^2], alpha > 0 (gaussian: theory/relu_moments.h, the same value).
 double latent_relu_second_moment(FirstLayerNoise law, double alpha, double beta);
 // E[z^4]: 3, 6, 3 (p s_hi^4 + (1 - p) s_lo^4) = 18.1875.

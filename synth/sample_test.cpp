@@ -371,12 +371,13 @@ TEST_P(Laws, LatentsHaveMeanZeroVarianceOneAndTheLawsFourthMoment) {
 }
 
 // The thresholded code S_1 = ReLU(alpha z - beta) of a target with independent units (A = I, so
-// g = z): beta = alpha Q^{-1}(active) as for Gaussian latents, and each unit is active with the
-// law's own P(z > beta / alpha) (Laplace 0.0816, mixture 0.0369 at active 0.1, t = 1.2816), not
-// with the requested 0.1. 20000 samples x 32 units are independent Bernoulli draws: pooled
-// standard error sqrt(p (1 - p) / 640000) (3.4e-4, 2.4e-4); checked within 5 of them. The mean of
-// s^2 over units against the closed form the level-2 scaling uses (latent_relu_second_moment),
-// within 5 standard errors of the sample. Flake budget: 2 statistics x 2 laws -> < 3e-6.
+// g = z): beta / alpha = t is the law's own quantile, P(z > t) = active = 0.1 by the law's tail
+// written here (Laplace t = ln(5) / sqrt(2) = 1.1380; the Gaussian 1.2816 would give 0.0816 and,
+// for the mixture, 0.0369), and each unit is active with that probability. 20000 samples x 32
+// units are independent Bernoulli draws: pooled standard error sqrt(p (1 - p) / 640000) = 3.8e-4;
+// checked within 5 of them. The mean of s^2 over units against the closed form the level-2
+// scaling uses (latent_relu_second_moment), within 5 standard errors of the sample. Flake budget:
+// 2 statistics x 2 laws -> < 3e-6.
 TEST_P(Laws, ThresholdedActivityIsTheLawsTailProbability) {
   const LawCase& c = GetParam();
   Json config = base_config();
@@ -384,10 +385,15 @@ TEST_P(Laws, ThresholdedActivityIsTheLawsTailProbability) {
   config["first_layer"]["noise"] = c.name;
   const Target t = make(config);
   ASSERT_EQ(t.first_layer_noise, c.law);
-  const double thr = normal_q_inverse(0.1);
+  const double thr = t.beta[0] / t.alpha[0];
   const double p = c.p_above(thr);
-  EXPECT_NEAR(latent_q(c.law, thr), p, 1e-14 * (1 + p));
+  EXPECT_NEAR(p, 0.1, 1e-13) << c.name << ": P(z > t) at t = " << thr;
+  EXPECT_GT(std::abs(thr - normal_q_inverse(0.1)), 0.01) << c.name << ": the Gaussian threshold";
+  if (c.law == FirstLayerNoise::kLaplace) EXPECT_NEAR(thr, std::log(5.0) / std::sqrt(2.0), 1e-14);
+  EXPECT_NEAR(latent_q(c.law, thr), p, 1e-14);
+  EXPECT_NEAR(latent_q_inverse(c.law, 0.1), thr, 1e-14);
   EXPECT_NEAR(t.achieved["first_layer"]["p_active_closed_form"].get<double>(), p, 1e-14);
+  EXPECT_EQ(t.achieved["first_layer"]["threshold_t"].get<double>(), thr);
   constexpr std::int64_t n = 20000;
   const SampleBatch b =
       sample(t, 0, n, SampleOptions{.with_hidden = true, .with_outputs = false, .threads = 2});
@@ -405,11 +411,10 @@ TEST_P(Laws, ThresholdedActivityIsTheLawsTailProbability) {
   }
   const double N = double(n) * units;
   active /= N, s2 /= N, s2sq /= N, closed /= units;
-  std::printf("%s S_1: activity %.5f (P(z > t) = %.5f), E[s^2] %.5f (closed form %.5f)\n", c.name,
-              active, p, s2, closed);
+  std::printf("%s S_1: t = %.5f, activity %.5f (P(z > t) = %.5f), E[s^2] %.5f (closed form %.5f)\n",
+              c.name, thr, active, p, s2, closed);
   EXPECT_LE(std::abs(active - p), 5 * std::sqrt(p * (1 - p) / N))
       << c.name << ": P(s > 0) measured " << active << ", P(z > t) = " << p;
-  EXPECT_GT(std::abs(active - 0.1), 0.01) << c.name << ": the Gaussian activity";
   EXPECT_LE(std::abs(s2 - closed), 5 * std::sqrt((s2sq - s2 * s2) / N))
       << c.name << ": E[s^2] measured " << s2 << ", closed form " << closed;
 }
@@ -453,13 +458,16 @@ TEST_P(Laws, GivenNormalsAreRefused) {
 INSTANTIATE_TEST_SUITE_P(FirstLayerNoise, Laws, ::testing::Values(kLaplaceCase, kMixtureCase),
                          [](const auto& info) { return std::string(info.param.name); });
 
-// The same seed with another law: the same A, alpha, beta and dictionaries, other latents.
-TEST(FirstLayerNoise, OnlyTheLatentsChange) {
+// The same seed with another law: the same A, alpha and dictionaries; the threshold of the law
+// (beta = alpha t_law) and other latents.
+TEST(FirstLayerNoise, OnlyTheLatentsAndTheThresholdChange) {
   Json config = base_config();
   const Target g = make(config);
   config["first_layer"]["noise"] = "laplace";
   const Target l = make(config);
-  EXPECT_TRUE(g.A == l.A && g.alpha == l.alpha && g.beta == l.beta && g.M[0] == l.M[0]);
+  EXPECT_TRUE(g.A == l.A && g.alpha == l.alpha && g.M[0] == l.M[0]);
+  const double t = latent_q_inverse(FirstLayerNoise::kLaplace, 0.2);  // base_config: active 0.2
+  EXPECT_TRUE(l.beta == g.alpha * t);
   EXPECT_NE(fingerprint(g), fingerprint(l));
   EXPECT_FALSE(sample(g, 0, 8, true).s[0] == sample(l, 0, 8, true).s[0]);
 }

@@ -274,9 +274,9 @@ Target build_target(const TargetConfig& cfg) {
       config["first_layer"]["latent_dim"] = t.A.cols();
       break;
   }
-  // t = Q^{-1}(p): P(g > t) = p for Gaussian latents. The other laws keep the same threshold
-  // (same alpha, beta): their units are active with P(z > t) of their own law (latent_q).
-  const double threshold = normal_q_inverse(cfg.active[0]);
+  // t = Q^{-1}(p) of the latent law: P(z > t) = p (Gaussian: normal_q_inverse). Exact for
+  // independent units (g = z); with A != I, g = A z has the law only when it is Gaussian.
+  const double threshold = latent_q_inverse(cfg.first_layer_noise, cfg.active[0]);
   {
     Rng rng(param_seed, 2);
     t.alpha.resize(n1);
@@ -350,9 +350,9 @@ Target build_target(const TargetConfig& cfg) {
   if (cfg.first_layer_noise != FirstLayerNoise::kGaussian) {
     first_layer["noise"] = to_string(cfg.first_layer_noise);
     first_layer["noise_note"] =
-        "z has this law (mean 0, variance 1); threshold_t is the Gaussian Q^{-1}(active[0]), so "
-        "p_active_closed_form = P(z > t) of this law, not active[0]; closed forms are exact for "
-        "independent units (g = z), approximate with correlation latent or a file (g = A z)";
+        "z has this law (mean 0, variance 1); threshold_t = its quantile: P(z > t) = active[0]; "
+        "the closed forms are exact for independent units (g = z), approximate with correlation "
+        "latent or a file (g = A z is then a weighted sum of such draws)";
   }
   t.achieved = Json{{"activity", activity},
                     {"activity_note",
