@@ -286,6 +286,36 @@ TEST_P(Trainer, OracleColumnsAndFrozenRefineKeepTheColumnsExact) {
   EXPECT_GT(last["v_cosine"][0]["mean_cosine"].get<double>(), 1 - 1e-6);
 }
 
+// oracle_init starts the generator (Gaussian latents) at the target: refused for a target whose
+// latents are not Gaussian, naming the field; oracle_columns_only (M_l, W_l only) still runs.
+TEST_P(Trainer, OracleInitRefusesNonGaussianLatents) {
+  Json tj = {{"levels", 1},
+             {"grid", 2},
+             {"channels", {8}},
+             {"patch", 2},
+             {"colors", 3},
+             {"active", {0.1}},
+             {"first_layer", {{"correlation", "independent"}, {"noise", "mixture"}}},
+             {"seed", 3}};
+  const Target truth = build_target(parse_target_config(tj));
+  const LearnerConfig c = config(Json::parse(R"({
+    "seed": 3, "sgda": {"batch": 64}, "schedule": {"steps": 1},
+    "log": {"every": 10, "checkpoint_every": 0, "eval_samples": 64}})"));
+  try {
+    train(truth, c, {.progress = false, .oracle_init = true});
+    ADD_FAILURE() << "accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("oracle_init = true: starts the generator at the target, "
+                                         "which needs Gaussian latents, and the target has "
+                                         "first_layer.noise = mixture"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(
+      train(truth, c, {.progress = false, .oracle_init = true, .oracle_columns_only = true}).status,
+      "completed");
+}
+
 TEST_P(Trainer, NonFiniteRunEndsAsDiverged) {
   const Target truth = tiny_target(3);
   const fs::path dir = fresh_dir("diverge");
