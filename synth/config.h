@@ -46,7 +46,8 @@ inline constexpr double kMixtureLowStd = 0.5;         // s_lo^2 = 0.25
 struct TargetConfig : Architecture {
   std::vector<double> active;  // requested P(unit active), per level, each in (0, 1)
 
-  // First hidden layer g = A z, z ~ N(0, I_{m0}), rows of A of unit norm.
+  // First hidden layer g = A z, z ~ N(0, I_{m0}) (or the law of first_layer_noise), rows of A of
+  // unit norm.
   Correlation correlation = Correlation::kIndependent;
   int latent_dim = 0;                       // m0; for independent units m0 = h_1^2 m_1 and A = I
   std::filesystem::path correlation_file;   // kFile: an .npy of A, shape (h_1^2 m_1, m0)
