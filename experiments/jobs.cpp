@@ -52,6 +52,13 @@ Json run_first_layer(const JobSpec& spec, const JobContext& context) {
   const Json& c = spec.config;
   const Stopwatch clock;
   Target target = build_job_target(spec, c["reseed_target"].get<bool>());
+  if (target.first_layer_noise != FirstLayerNoise::kGaussian) {
+    // Its estimators are consistent for Gaussian latents only: the errors below would measure
+    // their bias under another law, not their sample complexity.
+    fail_field("first_layer.noise", to_string(target.first_layer_noise),
+               "first_layer_baseline fits censored-normal estimators (theory/first_layer.h) that "
+               "assume Gaussian latents; use a target with first_layer.noise = gaussian");
+  }
   target.sample_seed = mix64(target.sample_seed ^ mix64(spec.seed + 0x51ed270b27a3c1d5ULL));
   const std::int64_t n = c["samples"].get<std::int64_t>();
   const SampleBatch batch =

@@ -214,6 +214,20 @@ SampleComplexitySuite parse_body(const Json& j, const fs::path& base_dir) {
     } else {
       job.references = kReferences;
     }
+    // truncated_moment is the error of Gaussian truncated statistics (N = eps^-2 / Q(t), Q the
+    // normal tail): it says nothing about a point whose latents are not Gaussian.
+    if (std::find(job.references.begin(), job.references.end(), "truncated_moment") !=
+        job.references.end()) {
+      for (const ComplexityPoint& p : s.points) {
+        const Json& fl = p.target["first_layer"];
+        if (fl.is_object() && fl.contains("noise")) {
+          fail_field(f + ".references", "truncated_moment",
+                     "is the bound for Gaussian latents, and point " + p.name +
+                         " has first_layer.noise = " + fl["noise"].get<std::string>() +
+                         "; list the references without it");
+        }
+      }
+    }
     for (const ComplexityPoint& p : s.points) {
       const std::string g = f + ".config (" + job.name + " at " + p.name + ")";
       const Json normalized =

@@ -401,5 +401,25 @@ TEST(SampleComplexitySuite, UnknownKeysAndBadValuesNameTheField) {
   EXPECT_THROW(parse_sample_complexity_suite(stub_suite(), "huge"), InputError);
 }
 
+// The truncated_moment reference is the bound for Gaussian latents: a point whose target has
+// first_layer.noise laplace or mixture is refused with it, and accepted without it.
+TEST(SampleComplexitySuite, TruncatedMomentReferenceRefusesNonGaussianLatents) {
+  register_stub_kind();
+  Json j = stub_suite();
+  j["points"][2]["target"]["first_layer"] = {{"noise", "laplace"}};
+  try {
+    parse_sample_complexity_suite(j, "ci");
+    ADD_FAILURE() << "accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("jobs[0].references = truncated_moment: is the bound for "
+                                         "Gaussian latents, and point d27 has first_layer.noise = "
+                                         "laplace"),
+              std::string::npos)
+        << e.what();
+  }
+  j["jobs"][0]["references"] = {"sgda_one_layer"};
+  EXPECT_NO_THROW(parse_sample_complexity_suite(j, "ci"));
+}
+
 }  // namespace
 }  // namespace fsr

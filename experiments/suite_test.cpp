@@ -209,5 +209,27 @@ TEST(FirstLayerBaseline, RecoversThePlantedFirstLayer) {
   EXPECT_NE(without_timings(kind.run(spec, JobContext{})), without_timings(small));
 }
 
+// Its censored-normal estimators assume Gaussian latents: a target with first_layer.noise laplace
+// or mixture is refused, naming the field, before anything is sampled.
+TEST(FirstLayerBaseline, RefusesNonGaussianLatents) {
+  JobSpec spec;
+  spec.id = "x";
+  spec.target = level1_target();
+  spec.target["first_layer"]["noise"] = "mixture";
+  spec.kind = "first_layer_baseline";
+  spec.seed = 3;
+  const JobKind& kind = find_job_kind(spec.kind);
+  spec.config = kind.normalize(Json{{"samples", 300}}, "config", {});
+  try {
+    kind.run(spec, JobContext{});
+    ADD_FAILURE() << "accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("first_layer.noise = mixture: first_layer_baseline fits "
+                                         "censored-normal estimators"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace fsr

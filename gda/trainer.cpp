@@ -156,6 +156,14 @@ void Trainer::build() {
     if (shape_.channels != truth_.channels || shape_.latent_dim != truth_.latent_dim()) {
       fail_field("oracle_init", "true", "needs generator.width = 1 and the target's latent_dim");
     }
+    if (!o_.oracle_columns_only && truth_.first_layer_noise != FirstLayerNoise::kGaussian) {
+      // The generator draws Gaussian latents: with the target's parameters it is not the target.
+      fail_field("oracle_init", "true",
+                 "starts the generator at the target, which needs Gaussian latents, and the target "
+                 "has first_layer.noise = " +
+                     to_string(truth_.first_layer_noise) +
+                     " (oracle_columns_only, which copies only M_l and W_l, is allowed)");
+    }
     const NpyArray a0 = engine_->tensor("A"), b0 = engine_->tensor("b1");
     const bool m_only = o_.oracle_columns_only;
     Eigen::MatrixXd a = truth_.A;

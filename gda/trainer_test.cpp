@@ -286,6 +286,36 @@ TEST_P(Trainer, OracleColumnsAndFrozenRefineKeepTheColumnsExact) {
   EXPECT_GT(last["v_cosine"][0]["mean_cosine"].get<double>(), 1 - 1e-6);
 }
 
+// oracle_init starts the generator (Gaussian latents) at the target: refused for a target whose
+// latents are not Gaussian, naming the field; oracle_columns_only (M_l, W_l only) still runs.
+TEST_P(Trainer, OracleInitRefusesNonGaussianLatents) {
+  Json tj = {{"levels", 1},
+             {"grid", 2},
+             {"channels", {8}},
+             {"patch", 2},
+             {"colors", 3},
+             {"active", {0.1}},
+             {"first_layer", {{"correlation", "independent"}, {"noise", "mixture"}}},
+             {"seed", 3}};
+  const Target truth = build_target(parse_target_config(tj));
+  const LearnerConfig c = config(Json::parse(R"({
+    "seed": 3, "sgda": {"batch": 64}, "schedule": {"steps": 1},
+    "log": {"every": 10, "checkpoint_every": 0, "eval_samples": 64}})"));
+  try {
+    train(truth, c, {.progress = false, .oracle_init = true});
+    ADD_FAILURE() << "accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("oracle_init = true: starts the generator at the target, "
+                                         "which needs Gaussian latents, and the target has "
+                                         "first_layer.noise = mixture"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(
+      train(truth, c, {.progress = false, .oracle_init = true, .oracle_columns_only = true}).status,
+      "completed");
+}
+
 TEST_P(Trainer, NonFiniteRunEndsAsDiverged) {
   const Target truth = tiny_target(3);
   const fs::path dir = fresh_dir("diverge");
@@ -392,6 +422,38 @@ TEST(TrainingData, FastNormalsBatchIsTheTargetsMapsOnTheFastDraws) {
   const RowMatrix e3 = reference.batch(3)[0];
   EXPECT_TRUE(e3 == sample(truth, 300, 100, SampleOptions{.levels = 1}).x[0]);
   EXPECT_FALSE(e3 == x3);
+}
+
+// data.normals = fast draws the target's latents as standard normals: refused, naming the field,
+// for a target whose first_layer.noise is not Gaussian; data.normals = exact samples it.
+TEST(TrainingData, FastNormalsRefuseANonGaussianTarget) {
+  Json tj = {
+      {"levels", 1},
+      {"grid", 2},
+      {"channels", {8}},
+      {"patch", 2},
+      {"colors", 3},
+      {"active", {0.1}},
+      {"first_layer", {{"correlation", "independent"}, {"alpha", 1.0}, {"noise", "laplace"}}},
+      {"seed", 4}};
+  const Target truth = build_target(parse_target_config(tj));
+  Json cj = Json::parse(
+      R"({"seed": 9, "sgda": {"batch": 100}, "data": {"normals": "fast"}, "log": {"eval_samples": 16}})");
+  const LearnerConfig fast = parse_learner_config(cj);
+  try {
+    TrainingData data(truth, fast, 1, false);
+    ADD_FAILURE() << "accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(
+        std::string(e.what()).find("data.normals = fast: draws the target's latents as "
+                                   "Gaussian, and the target has first_layer.noise = laplace"),
+        std::string::npos)
+        << e.what();
+  }
+  cj["data"]["normals"] = "exact";
+  const LearnerConfig exact = parse_learner_config(cj);
+  TrainingData data(truth, exact, 1, false);
+  EXPECT_TRUE(data.batch(2)[0] == sample(truth, 200, 100, SampleOptions{.levels = 1}).x[0]);
 }
 
 }  // namespace

@@ -49,6 +49,13 @@ void fast_batch_normals(const Target& truth, std::uint64_t seed, std::int64_t in
 TrainingData::TrainingData(const Target& truth, const LearnerConfig& config, int levels,
                            bool float32)
     : truth_(truth), c_(config), levels_(levels) {
+  if (c_.data.normals == DataNormals::kFast &&
+      truth_.first_layer_noise != FirstLayerNoise::kGaussian) {
+    // fast_batch_normals draws the target's latents as standard normals.
+    fail_field("data.normals", "fast",
+               "draws the target's latents as Gaussian, and the target has first_layer.noise = " +
+                   to_string(truth_.first_layer_noise) + "; use data.normals = exact");
+  }
   if (c_.data.source == DataSource::kFixed) {
     const SampleBatch b =
         sample(truth_, 0, c_.data.train_samples, SampleOptions{.threads = 1, .levels = levels_});

@@ -44,6 +44,8 @@ std::string to_string(Correlation c) {
   return "?";
 }
 
+std::string to_string(FirstLayerNoise n) { return enum_name(n); }
+
 std::string to_string(DictionaryKind k) {
   switch (k) {
     case DictionaryKind::kOrthonormal:
@@ -119,7 +121,7 @@ TargetConfig parse_target_config(const Json& json, const std::filesystem::path& 
   c.latent_dim = c.first_layer_units();
   if (json.contains("first_layer")) {
     const Json& fl = json["first_layer"];
-    require_known_keys(fl, "first_layer", Keys{"correlation", "latent_dim", "alpha"},
+    require_known_keys(fl, "first_layer", Keys{"correlation", "latent_dim", "alpha", "noise"},
                        UnknownKey::kValue);
     bool latent_given = false;
     if (fl.contains("latent_dim")) {
@@ -147,6 +149,21 @@ TargetConfig parse_target_config(const Json& json, const std::filesystem::path& 
     if (c.correlation == Correlation::kIndependent) c.latent_dim = c.first_layer_units();
     if (c.correlation == Correlation::kLatent && !latent_given) {
       fail_field("first_layer.latent_dim", "(missing)", "is required with correlation = latent");
+    }
+    if (fl.contains("noise")) {
+      // The spellings are FirstLayerNoise's enum_names (core/fields.h), the message the field
+      // table's: first_layer.noise = "cauchy": must be one of gaussian, laplace, mixture.
+      const Json& nj = fl["noise"];
+      const std::string rule = "must be one of " + join_names(enum_spellings<FirstLayerNoise>());
+      if (!nj.is_string()) fail_field("first_layer.noise", compact_json(nj), rule);
+      bool known = false;
+      for (const auto& n : enum_names(FirstLayerNoise{})) {
+        if (nj.get<std::string>() == n.name) {
+          c.first_layer_noise = n.value;
+          known = true;
+        }
+      }
+      if (!known) fail_field("first_layer.noise", compact_json(nj), rule);
     }
     if (fl.contains("alpha")) {
       const Json& a = fl["alpha"];
@@ -253,6 +270,10 @@ Json to_json(const TargetConfig& c) {
                                                               : to_string(c.correlation)},
           {"latent_dim", c.latent_dim},
           {"alpha", Json::array({c.alpha_min, c.alpha_max})}};
+  // Written only when it is not the default: the normalised config (and so the suite plans and
+  // target.json) of every Gaussian target stays what it was before the key existed.
+  if (c.first_layer_noise != FirstLayerNoise::kGaussian)
+    fl["noise"] = to_string(c.first_layer_noise);
   Json dict{
       {"kind", c.dictionary == DictionaryKind::kFile ? c.dictionary_file : to_string(c.dictionary)},
       {"coherence", c.coherence}};

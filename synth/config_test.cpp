@@ -118,6 +118,35 @@ TEST(Config, BadValuesNamed) {
   expect_error(j, {"first_layer.latent_dim", "required with correlation = latent"});
 }
 
+// first_layer.noise: the law of z (synth/latent.h). The default is gaussian and is not written
+// into the normalised config, so every existing config normalises as it did before the key.
+TEST(Config, FirstLayerNoise) {
+  const TargetConfig plain = parse_target_config(issue_example());
+  EXPECT_EQ(plain.first_layer_noise, FirstLayerNoise::kGaussian);
+  EXPECT_FALSE(to_json(plain)["first_layer"].contains("noise"));
+  Json j = issue_example();
+  j["first_layer"]["noise"] = "gaussian";
+  EXPECT_EQ(to_json(parse_target_config(j)), to_json(plain));
+  for (const auto& [name, law] : {std::pair{"laplace", FirstLayerNoise::kLaplace},
+                                  std::pair{"mixture", FirstLayerNoise::kMixture}}) {
+    j["first_layer"]["noise"] = name;
+    const TargetConfig c = parse_target_config(j);
+    EXPECT_EQ(c.first_layer_noise, law);
+    const Json normal = to_json(c);
+    EXPECT_EQ(normal["first_layer"]["noise"], name);
+    EXPECT_EQ(to_json(parse_target_config(normal)), normal);  // round trip
+  }
+  j["first_layer"]["noise"] = "cauchy";
+  expect_error(j, {"first_layer.noise = \"cauchy\": must be one of gaussian, laplace, mixture"});
+  j["first_layer"]["noise"] = "Laplace";  // spellings are exact
+  expect_error(j, {"first_layer.noise = \"Laplace\": must be one of gaussian, laplace, mixture"});
+  j["first_layer"]["noise"] = 3;
+  expect_error(j, {"first_layer.noise = 3: must be one of gaussian, laplace, mixture"});
+  j["first_layer"].erase("noise");
+  j["first_layer"]["noize"] = "laplace";
+  expect_error(j, {"first_layer.noize = \"laplace\": unknown key", "noise"});
+}
+
 TEST(Config, SizesThatDoNotDivide) {
   Json j = issue_example();
   j.erase("grid");

@@ -6,6 +6,7 @@
 #include "core/memory_budget.h"
 #include "core/rng.h"
 #include "core/validate.h"
+#include "synth/latent.h"
 
 namespace fsr {
 namespace {
@@ -78,7 +79,9 @@ class Sampler {
     } else {
       for (int b = 0; b < B; ++b) {
         ws.rngs.emplace_back(t_.sample_seed, static_cast<std::uint64_t>(base + b));
-        ws.rngs.back().fill_normal(ws.Z.col(b).data(), m0);  // column b: sample b's z
+        // Column b: sample b's z (Gaussian: fill_normal, the draws every target made before
+        // first_layer.noise existed).
+        fill_latents(ws.rngs.back(), t_.first_layer_noise, ws.Z.col(b).data(), m0);
       }
     }
     if (!a_identity_) ws.G.noalias() = t_.A * ws.Z;  // n_1 x B
@@ -229,6 +232,12 @@ void sample_into(const Target& target, std::int64_t first_index, std::int64_t co
                  "the sample batch");
   const int levels = options.levels > 0 ? options.levels : target.levels;
   if (options.normals != nullptr) {
+    if (target.first_layer_noise != FirstLayerNoise::kGaussian) {
+      // Given normals are Gaussian latents: they cannot stand for this target's z.
+      fail_field("normals", "given",
+                 "the target's first_layer.noise = " + to_string(target.first_layer_noise) +
+                     " draws non-Gaussian latents; sample it from its own streams");
+    }
     const Eigen::MatrixXd* z = options.normals->z;
     if (z == nullptr || z->rows() != target.latent_dim() || z->cols() != count) {
       fail_field(

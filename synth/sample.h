@@ -6,6 +6,8 @@
 // draws one batch per step without allocating). With SampleOptions::normals the standard normals
 // (z, then the output noise) come from the caller instead of the samples' streams, and the rest
 // of the computation is the same: the images are those the streams would give with these draws.
+// Given normals stand for Gaussian latents: refused ("normals") for a target whose
+// first_layer_noise is not Gaussian (synth/latent.h draws its z from the streams).
 //
 //   fsr::SampleBatch b = fsr::sample(target, /*first_index=*/0, /*count=*/64,
 //   /*with_hidden=*/true);

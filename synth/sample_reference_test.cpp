@@ -230,6 +230,19 @@ std::vector<Case> cases() {
         {"noise", 0.03},
         {"seed", 1},
         {"calibration_samples", 500}}},
+      {"level2_noise_explicit_gaussian",  // first_layer.noise given as its default
+       {{"levels", 2},
+        {"grid", 2},
+        {"channels", {8, 8}},
+        {"patch", 2},
+        {"colors", 3},
+        {"kernel", 2},
+        {"active", {0.1, 0.1}},
+        {"first_layer", {{"correlation", "independent"}, {"alpha", 1.0}, {"noise", "gaussian"}}},
+        {"dictionary", {{"kind", "orthonormal"}, {"coherence", 0.1}}},
+        {"noise", 0.03},
+        {"seed", 1},
+        {"calibration_samples", 500}}},
       {"four_level_latent",
        {{"levels", 4},
         {"grid", 2},
@@ -349,6 +362,22 @@ TEST_P(Reference, FewerLevelsAreTheFullDrawsLowerLevels) {
 
 INSTANTIATE_TEST_SUITE_P(Targets, Reference, ::testing::ValuesIn(cases()),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// first_layer.noise = gaussian, given or not, is the target every config built before the key
+// existed: the same parameters (fingerprint), the same stored documents (no new key in the
+// architecture or the normalised config, so suite plans are unchanged) and, through
+// SampleIsBitIdentical above, the previous sampler's samples bit for bit.
+TEST(FirstLayerNoise, ExplicitGaussianIsTheDefaultTarget) {
+  const Target plain = make(cases()[1].config), given = make(cases()[2].config);
+  ASSERT_EQ(cases()[2].config["first_layer"]["noise"], "gaussian");
+  EXPECT_EQ(fingerprint(plain), fingerprint(given));
+  EXPECT_EQ(architecture_json(plain), architecture_json(given));
+  EXPECT_FALSE(architecture_json(given).contains("first_layer_noise"));
+  EXPECT_EQ(plain.config, given.config);
+  EXPECT_FALSE(given.config["first_layer"].contains("noise"));
+  EXPECT_EQ(plain.achieved, given.achieved);
+  EXPECT_FALSE(given.achieved["first_layer"].contains("noise"));
+}
 
 TEST(SampleOptions, LevelsOutOfRangeNamesTheField) {
   const Target t = make(cases()[1].config);  // 2 levels

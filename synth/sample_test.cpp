@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <numbers>
 
 #include "core/rng.h"
 #include "core/validate.h"
 #include "synth/config.h"
+#include "synth/latent.h"
 #include "synth/report.h"
 #include "synth/target.h"
 #include "theory/relu_moments.h"
@@ -313,6 +315,161 @@ TEST(Sample, RejectsBadArguments) {
   EXPECT_THROW(sample(t, -1, 3), InputError);
   EXPECT_THROW(sample(t, 0, -3), InputError);
   EXPECT_EQ(sample(t, 5, 0).count, 0);
+}
+
+// ---- first_layer.noise: Laplace and Gaussian-scale-mixture latents -----------------------------
+
+struct LawCase {
+  FirstLayerNoise law;
+  const char* name;
+  double m4, m8;  // E z^4 and E z^8 from the law's definition (not from synth/latent.cpp)
+  double p_above(double t) const {
+    if (law == FirstLayerNoise::kLaplace) {  // scale b = 1/sqrt(2): P(z > t) = e^{-t/b} / 2, t >= 0
+      return 0.5 * std::exp(-t * std::sqrt(2.0));
+    }
+    // p Q(t / s_hi) + (1 - p) Q(t / s_lo), p = 0.1, s_hi^2 = 7.75, s_lo = 0.5.
+    return 0.1 * normal_q(t / std::sqrt(7.75)) + 0.9 * normal_q(t / 0.5);
+  }
+};
+
+// Laplace, b = 1/sqrt(2): E z^{2k} = (2k)! b^{2k}: E z^4 = 24 / 4 = 6 (kurtosis 6), E z^8 =
+// 40320 / 16 = 2520. Mixture: E z^{2k} = (2k - 1)!! (p s_hi^{2k} + (1 - p) s_lo^{2k}): E z^4 =
+// 3 (0.1 * 7.75^2 + 0.9 * 0.25^2) = 18.1875, E z^8 = 105 (0.1 * 7.75^4 + 0.9 * 0.25^4).
+const LawCase kLaplaceCase{FirstLayerNoise::kLaplace, "laplace", 6.0, 2520.0};
+const LawCase kMixtureCase{FirstLayerNoise::kMixture, "mixture", 18.1875,
+                           105.0 * (0.1 * std::pow(7.75, 4) + 0.9 * std::pow(0.25, 4))};
+
+class Laws : public ::testing::TestWithParam<LawCase> {};
+
+// The draws of fill_latents (what sample() uses for z): N = 2e6 latents from 2000 streams of a
+// fixed seed. The sample mean of z^k has standard error sqrt((E z^{2k} - (E z^k)^2) / N), from the
+// law's own moments: mean sqrt(1 / N) = 7e-4, variance sqrt((E z^4 - 1) / N) (Laplace 1.6e-3,
+// mixture 2.9e-3), 4th moment sqrt((E z^8 - (E z^4)^2) / N) (Laplace 0.035 of 6, mixture 0.14 of
+// 18.19); each is checked within 5 standard errors. Flake budget: 3 statistics x 2 laws at
+// |z| <= 5 -> < 4e-6 under the normal approximation of the means.
+TEST_P(Laws, LatentsHaveMeanZeroVarianceOneAndTheLawsFourthMoment) {
+  const LawCase& c = GetParam();
+  constexpr std::int64_t kStreams = 2000, kPerStream = 1000, N = kStreams * kPerStream;
+  std::vector<double> z(kPerStream);
+  double m1 = 0, m2 = 0, m4 = 0;
+  for (std::int64_t s = 0; s < kStreams; ++s) {
+    Rng rng(12345, static_cast<std::uint64_t>(s));
+    fill_latents(rng, c.law, z.data(), z.size());
+    for (double v : z) {
+      const double v2 = v * v;
+      m1 += v, m2 += v2, m4 += v2 * v2;
+    }
+  }
+  m1 /= N, m2 /= N, m4 /= N;
+  std::printf("%s latents, N = %lld: mean %.2e, variance %.5f, E z^4 %.4f (law %.4f)\n", c.name,
+              static_cast<long long>(N), m1, m2, m4, c.m4);
+  EXPECT_LE(std::abs(m1), 5 * std::sqrt(1.0 / N)) << c.name << ": mean " << m1;
+  EXPECT_LE(std::abs(m2 - 1.0), 5 * std::sqrt((c.m4 - 1.0) / N)) << c.name << ": variance " << m2;
+  EXPECT_LE(std::abs(m4 - c.m4), 5 * std::sqrt((c.m8 - c.m4 * c.m4) / N))
+      << c.name << ": E z^4 " << m4 << " expected " << c.m4;
+  EXPECT_DOUBLE_EQ(latent_fourth_moment(c.law), c.m4);
+}
+
+// The thresholded code S_1 = ReLU(alpha z - beta) of a target with independent units (A = I, so
+// g = z): beta / alpha = t is the law's own quantile, P(z > t) = active = 0.1 by the law's tail
+// written here (Laplace t = ln(5) / sqrt(2) = 1.1380; the Gaussian 1.2816 would give 0.0816 and,
+// for the mixture, 0.0369), and each unit is active with that probability. 20000 samples x 32
+// units are independent Bernoulli draws: pooled standard error sqrt(p (1 - p) / 640000) = 3.8e-4;
+// checked within 5 of them. The mean of s^2 over units against the closed form the level-2
+// scaling uses (latent_relu_second_moment), within 5 standard errors of the sample. Flake budget:
+// 2 statistics x 2 laws -> < 3e-6.
+TEST_P(Laws, ThresholdedActivityIsTheLawsTailProbability) {
+  const LawCase& c = GetParam();
+  Json config = base_config();
+  config["active"] = {0.1};
+  config["first_layer"]["noise"] = c.name;
+  const Target t = make(config);
+  ASSERT_EQ(t.first_layer_noise, c.law);
+  const double thr = t.beta[0] / t.alpha[0];
+  const double p = c.p_above(thr);
+  EXPECT_NEAR(p, 0.1, 1e-13) << c.name << ": P(z > t) at t = " << thr;
+  EXPECT_GT(std::abs(thr - normal_q_inverse(0.1)), 0.01) << c.name << ": the Gaussian threshold";
+  if (c.law == FirstLayerNoise::kLaplace) EXPECT_NEAR(thr, std::log(5.0) / std::sqrt(2.0), 1e-14);
+  EXPECT_NEAR(latent_q(c.law, thr), p, 1e-14);
+  EXPECT_NEAR(latent_q_inverse(c.law, 0.1), thr, 1e-14);
+  EXPECT_NEAR(t.achieved["first_layer"]["p_active_closed_form"].get<double>(), p, 1e-14);
+  EXPECT_EQ(t.achieved["first_layer"]["threshold_t"].get<double>(), thr);
+  constexpr std::int64_t n = 20000;
+  const SampleBatch b =
+      sample(t, 0, n, SampleOptions{.with_hidden = true, .with_outputs = false, .threads = 2});
+  const int units = t.first_layer_units();
+  double active = 0, s2 = 0, s2sq = 0, closed = 0;
+  for (int u = 0; u < units; ++u) {
+    EXPECT_NEAR(t.beta[u] / t.alpha[u], thr, 1e-12);
+    closed += latent_relu_second_moment(c.law, t.alpha[u], t.beta[u]);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const double s = b.s[0](i, u);
+      active += s > 0;
+      s2 += s * s;
+      s2sq += s * s * s * s;
+    }
+  }
+  const double N = double(n) * units;
+  active /= N, s2 /= N, s2sq /= N, closed /= units;
+  std::printf("%s S_1: t = %.5f, activity %.5f (P(z > t) = %.5f), E[s^2] %.5f (closed form %.5f)\n",
+              c.name, thr, active, p, s2, closed);
+  EXPECT_LE(std::abs(active - p), 5 * std::sqrt(p * (1 - p) / N))
+      << c.name << ": P(s > 0) measured " << active << ", P(z > t) = " << p;
+  EXPECT_LE(std::abs(s2 - closed), 5 * std::sqrt((s2sq - s2 * s2) / N))
+      << c.name << ": E[s^2] measured " << s2 << ", closed form " << closed;
+}
+
+// sample() draws z with fill_latents from sample i's own stream: with A = I, S_1 is
+// ReLU(alpha z - beta) of those draws exactly.
+TEST_P(Laws, SampleUsesTheStreamsDrawsOfTheLaw) {
+  const LawCase& c = GetParam();
+  Json config = base_config();
+  config["first_layer"]["noise"] = c.name;
+  const Target t = make(config);
+  const std::int64_t first = 45, count = 40;
+  const SampleBatch b = sample(t, first, count, true);
+  std::vector<double> z(t.latent_dim());
+  for (std::int64_t i = 0; i < count; ++i) {
+    Rng rng(t.sample_seed, static_cast<std::uint64_t>(first + i));
+    fill_latents(rng, c.law, z.data(), z.size());
+    for (int u = 0; u < t.first_layer_units(); ++u)
+      ASSERT_EQ(b.s[0](i, u), std::max(t.alpha[u] * z[u] - t.beta[u], 0.0)) << "sample " << i;
+  }
+}
+
+// Given normals are Gaussian latents: refused for these targets, naming the field and the law.
+TEST_P(Laws, GivenNormalsAreRefused) {
+  const LawCase& c = GetParam();
+  Json config = base_config();
+  config["first_layer"]["noise"] = c.name;
+  const Target t = make(config);
+  const Eigen::MatrixXd z = Eigen::MatrixXd::Zero(t.latent_dim(), 4);
+  const GivenNormals given{.z = &z};
+  try {
+    sample(t, 0, 4, SampleOptions{.normals = &given});
+    ADD_FAILURE() << "accepted";
+  } catch (const InputError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("normals"), std::string::npos) << m;
+    EXPECT_NE(m.find(std::string("first_layer.noise = ") + c.name), std::string::npos) << m;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(FirstLayerNoise, Laws, ::testing::Values(kLaplaceCase, kMixtureCase),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+// The same seed with another law: the same A, alpha and dictionaries; the threshold of the law
+// (beta = alpha t_law) and other latents.
+TEST(FirstLayerNoise, OnlyTheLatentsAndTheThresholdChange) {
+  Json config = base_config();
+  const Target g = make(config);
+  config["first_layer"]["noise"] = "laplace";
+  const Target l = make(config);
+  EXPECT_TRUE(g.A == l.A && g.alpha == l.alpha && g.M[0] == l.M[0]);
+  const double t = latent_q_inverse(FirstLayerNoise::kLaplace, 0.2);  // base_config: active 0.2
+  EXPECT_TRUE(l.beta == g.alpha * t);
+  EXPECT_NE(fingerprint(g), fingerprint(l));
+  EXPECT_FALSE(sample(g, 0, 8, true).s[0] == sample(l, 0, 8, true).s[0]);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "core/rng.h"
 #include "core/validate.h"
 #include "synth/dictionary.h"
+#include "synth/latent.h"
 #include "synth/report.h"
 #include "synth/sample.h"
 #include "theory/relu_moments.h"
@@ -231,17 +232,22 @@ double Target::flops_per_sample(int level) const {
 }
 
 Json architecture_json(const Target& t) {
-  return Json{{"levels", t.levels},           {"grid", t.grid},
-              {"channels", t.channels},       {"patch", t.patch},
-              {"colors", t.colors},           {"kernel", t.kernel},
-              {"latent_dim", t.latent_dim()}, {"noise", t.noise},
-              {"sample_seed", t.sample_seed}};
+  Json a{{"levels", t.levels},           {"grid", t.grid},
+         {"channels", t.channels},       {"patch", t.patch},
+         {"colors", t.colors},           {"kernel", t.kernel},
+         {"latent_dim", t.latent_dim()}, {"noise", t.noise},
+         {"sample_seed", t.sample_seed}};
+  // Only when not Gaussian: the target.json of every Gaussian target stays as it was.
+  if (t.first_layer_noise != FirstLayerNoise::kGaussian)
+    a["first_layer_noise"] = to_string(t.first_layer_noise);
+  return a;
 }
 
 Target build_target(const TargetConfig& cfg) {
   Target t;
   static_cast<Architecture&>(t) = cfg;
   t.noise = cfg.noise;
+  t.first_layer_noise = cfg.first_layer_noise;
   const std::uint64_t param_seed = mix64(cfg.seed ^ kParamTag);
   const std::uint64_t calib_seed = mix64(cfg.seed ^ kCalibTag);
   t.sample_seed = mix64(cfg.seed ^ kSampleTag);
@@ -268,7 +274,9 @@ Target build_target(const TargetConfig& cfg) {
       config["first_layer"]["latent_dim"] = t.A.cols();
       break;
   }
-  const double threshold = normal_q_inverse(cfg.active[0]);  // t = Q^{-1}(p): P(g > t) = p
+  // t = Q^{-1}(p) of the latent law: P(z > t) = p (Gaussian: normal_q_inverse). Exact for
+  // independent units (g = z); with A != I, g = A z has the law only when it is Gaussian.
+  const double threshold = latent_q_inverse(cfg.first_layer_noise, cfg.active[0]);
   {
     Rng rng(param_seed, 2);
     t.alpha.resize(n1);
@@ -308,8 +316,9 @@ Target build_target(const TargetConfig& cfg) {
   }
 
   // Super-resolution layers: Gaussian weights with variance 1 / fan-in, then calibrated.
-  double second_moment = 0.0;  // mean E[s^2] of the level-1 units, closed form
-  for (int n = 0; n < n1; ++n) second_moment += relu_moments(t.alpha[n], t.beta[n], 2).moments[1];
+  double second_moment = 0.0;  // mean E[s^2] of the level-1 units, closed form of the z law
+  for (int n = 0; n < n1; ++n)
+    second_moment += latent_relu_second_moment(cfg.first_layer_noise, t.alpha[n], t.beta[n]);
   second_moment /= n1;
   Json calibration = Json::array();
   for (int l = 2; l <= cfg.levels; ++l) {
@@ -333,17 +342,24 @@ Target build_target(const TargetConfig& cfg) {
   const std::int64_t n_check = std::min<std::int64_t>(cfg.calibration_samples, 2000);
   Json activity = activity_report(t, n_check);
   for (std::size_t l = 0; l < activity.size(); ++l) activity[l]["requested"] = cfg.active[l];
+  Json first_layer{{"threshold_t", threshold},
+                   {"p_active_closed_form", latent_q(cfg.first_layer_noise, threshold)},
+                   {"alpha_min", t.alpha.minCoeff()},
+                   {"alpha_max", t.alpha.maxCoeff()},
+                   {"second_moment", second_moment}};
+  if (cfg.first_layer_noise != FirstLayerNoise::kGaussian) {
+    first_layer["noise"] = to_string(cfg.first_layer_noise);
+    first_layer["noise_note"] =
+        "z has this law (mean 0, variance 1); threshold_t = its quantile: P(z > t) = active[0]; "
+        "the closed forms are exact for independent units (g = z), approximate with correlation "
+        "latent or a file (g = A z is then a weighted sum of such draws)";
+  }
   t.achieved = Json{{"activity", activity},
                     {"activity_note",
                      "achieved = fraction of active units over the first samples of the target; "
                      "stderr from the spread of per-sample fractions (positions within a sample "
                      "are correlated)"},
-                    {"first_layer",
-                     {{"threshold_t", threshold},
-                      {"p_active_closed_form", normal_q(threshold)},
-                      {"alpha_min", t.alpha.minCoeff()},
-                      {"alpha_max", t.alpha.maxCoeff()},
-                      {"second_moment", second_moment}}},
+                    {"first_layer", first_layer},
                     {"rho", rho_summary(t.A)},
                     {"coherence", coherence_json},
                     {"calibration", calibration}};
@@ -399,6 +415,9 @@ std::uint64_t fingerprint(const Target& t) {
   for (int m : t.channels) add(static_cast<std::uint64_t>(m));
   add_doubles(&t.noise, 1);
   add(t.sample_seed);
+  // Only when not Gaussian: every Gaussian target keeps the fingerprint it had.
+  if (t.first_layer_noise != FirstLayerNoise::kGaussian)
+    add(0x6e6f6973'65000000ULL ^ static_cast<std::uint64_t>(t.first_layer_noise));  // "noise"
   add(static_cast<std::uint64_t>(t.A.cols()));
   add_doubles(t.A.data(), t.A.size());
   add_doubles(t.alpha.data(), t.alpha.size());
@@ -501,6 +520,12 @@ Target load_target(const fs::path& dir) {
   t.noise = json_number(json_member(a, "noise", arch), arch + ".noise");
   require_nonnegative(arch + ".noise", t.noise);
   t.sample_seed = json_uint64(json_member(a, "sample_seed", arch), arch + ".sample_seed");
+  if (a.is_object() && a.contains("first_layer_noise")) {  // absent: Gaussian (every older target)
+    const std::string s = as_choice(a["first_layer_noise"], arch + ".first_layer_noise",
+                                    enum_spellings<FirstLayerNoise>());
+    for (const auto& n : enum_names(FirstLayerNoise{}))
+      if (s == n.name) t.first_layer_noise = n.value;
+  }
   t.validate(arch + ".");
   const int n1 = t.first_layer_units(), d = t.patch_dim();
   t.A = read_matrix(dir / "A.npy", (dir / "A.npy").string(), n1, -1);

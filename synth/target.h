@@ -50,6 +50,8 @@ struct SuperResolutionLayer {
 struct Target : Architecture {
   double noise = 0.0;             // sigma of the output noise
   std::uint64_t sample_seed = 0;  // sample i draws from Rng(sample_seed, i)
+  // The law of the entries of z (synth/latent.h). A learned model is always Gaussian.
+  FirstLayerNoise first_layer_noise = FirstLayerNoise::kGaussian;
 
   // Parameters.
   Eigen::MatrixXd A;                     // n_1 x m0
@@ -71,7 +73,8 @@ struct Target : Architecture {
 };
 
 // Builds G* from a validated config: draws A, alpha, W_l, M_l from the seed, sets the level-1
-// thresholds by the closed form beta = alpha Q^{-1}(active[0]), calibrates b_l (l >= 2) by
+// thresholds by the closed form beta = alpha Q^{-1}(active[0]) (Q the tail of the latent law,
+// synth/latent.h), calibrates b_l (l >= 2) by
 // Monte Carlo so each channel is active with probability active[l-1], rescales each channel of
 // W_l, b_l so that E[s^2] matches level 1, and records requested vs achieved statistics in
 // `achieved`. Throws fsr::InputError (naming the field) when a request cannot be met.

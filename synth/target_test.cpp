@@ -156,6 +156,54 @@ TEST(Storage, LoadChecksTheArchitectureTypes) {
   EXPECT_NO_THROW(load_target(dir));
 }
 
+// first_layer.noise is part of the stored architecture (so a loaded target draws the same
+// latents) only when it is not gaussian: a Gaussian target's target.json is what it was before the
+// key existed. Both laws build a 3-level target with correlated units and calibrated levels 2, 3.
+TEST(Storage, FirstLayerNoiseIsStoredWhenNotGaussian) {
+  TempDir tmp("fsr_target_test_noise");
+  save_target(tmp.path() / "g", make(three_level()));
+  EXPECT_FALSE(
+      read_json(tmp.path() / "g" / "target.json")["architecture"].contains("first_layer_noise"));
+  for (const char* law : {"laplace", "mixture"}) {
+    SCOPED_TRACE(law);
+    Json j = three_level();
+    j["first_layer"]["noise"] = law;
+    const Target t = make(j);
+    const fs::path dir = tmp.path() / law;
+    save_target(dir, t);
+    const Json doc = read_json(dir / "target.json");
+    EXPECT_EQ(doc["architecture"]["first_layer_noise"], law);
+    EXPECT_EQ(doc["config"]["first_layer"]["noise"], law);
+    EXPECT_EQ(doc["achieved"]["first_layer"]["noise"], law);
+    const Target u = load_target(dir);
+    EXPECT_EQ(u.first_layer_noise, t.first_layer_noise);
+    EXPECT_EQ(fingerprint(u), fingerprint(t));
+    const SampleBatch a = sample(t, 3, 40, true), b = sample(u, 3, 40, true);
+    for (int l = 0; l < 3; ++l) EXPECT_TRUE(a.s[l] == b.s[l] && a.x[l] == b.x[l]) << "level " << l;
+    // Levels 2 and 3 are calibrated on the law's own samples: the requested activity within
+    // docs/target_format.md's tolerance 5 stderr sqrt(1 + n_val / n_cal), n_val = 600 samples.
+    for (int l = 1; l < 3; ++l) {
+      const Json& act = t.achieved["activity"][l];
+      const double n_cal = t.achieved["calibration"][l - 1]["samples"].get<double>();
+      EXPECT_LE(std::abs(act["achieved"].get<double>() - 0.1),
+                5 * act["stderr"].get<double>() * std::sqrt(1 + 600.0 / n_cal))
+          << "level " << l + 1;
+    }
+    Json bad = doc;
+    bad["architecture"]["first_layer_noise"] = "cauchy";
+    write_json_atomic(dir / "target.json", bad);
+    try {
+      load_target(dir);
+      ADD_FAILURE() << "accepted";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("architecture.first_layer_noise = cauchy: must be one "
+                                           "of gaussian, laplace, mixture"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 TEST(Construction, UnreachableActivityIsAnInputError) {
   Json j = three_level();
   j["active"] = {0.05, 0.45, 0.1};  // sparse parents: P(pre-activation > 0) is about 0.3
