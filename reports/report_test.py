@@ -252,5 +252,38 @@ class PhaseCellsTest(unittest.TestCase):
         self.assertAlmostEqual(c.min_cos, (0.97 + 0.0) / 2, places=12)
 
 
+class SchedulePanelsTest(unittest.TestCase):
+    """The panels of a schedules figure (fsrplot/suites.py), as agnostic_bfc.json records them:
+    four moment-mismatch orders before sliced W1 and its floor. Expected by hand: sliced W1 first
+    (it has a floor, the per-level mean of the floors recorded), then the first two orders."""
+
+    def test_metric_with_a_floor_comes_first_with_its_mean_floor(self):
+        sys.path.insert(0, HERE)
+        from fsrplot import suites
+        rows = []
+        for sched in ("layerwise", "joint"):
+            for seed, floor in ((1, 0.004), (2, 0.006)):
+                values = {"analysis.levels.0.distribution.moment_mismatch.%d" % k: 0.1 * k
+                          for k in range(4)}
+                values["analysis.levels.0.distribution.sliced_w1"] = 0.02
+                values["analysis.levels.0.distribution.sliced_w1_floor"] = floor
+                values["analysis.levels.1.distribution.sliced_w1"] = 0.03
+                values["analysis.levels.1.distribution.sliced_w1_floor"] = 2 * floor
+                rows.append({"id": "t.%s.seed%d" % (sched, seed), "job": sched, "status": "ok",
+                             "target": "t", "seed": seed, "sweep": {}, "values": values})
+        scheds, metrics = suites.schedule_metrics({"kind": "suite-summary", "jobs": rows})
+        self.assertEqual(scheds, ["layerwise", "joint"])
+        panels = suites.schedule_panels(metrics)
+        names = [m for m, _ in panels]
+        self.assertEqual(len(names), 3)
+        self.assertTrue(names[0].endswith("sliced_w1"), names)
+        self.assertTrue(names[1].endswith("moment_mismatch.0"), names)
+        self.assertTrue(names[2].endswith("moment_mismatch.1"), names)
+        floors = panels[0][1]
+        self.assertAlmostEqual(floors[1], 0.005, places=15)
+        self.assertAlmostEqual(floors[2], 0.010, places=15)
+        self.assertIsNone(panels[1][1])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -2,6 +2,7 @@
 against the number of samples N with fitted log-log slopes, and layer-wise vs random-lower vs
 joint per level when the suite sweeps the schedule."""
 import re
+import textwrap
 from collections import OrderedDict
 
 import numpy as np
@@ -209,20 +210,39 @@ def schedule_bars(ax, scheds, per_level, floors=None):
     return levels
 
 
+def _level_floors(metrics, met):
+    """{level: mean over schedules and seeds} of the recorded `<met>_floor`, or None."""
+    floor = metrics.get(met + "_floor")
+    if not floor:
+        return None
+    return {lvl: float(np.mean([v for vals in per.values() for v in vals]))
+            for lvl, per in floor.items()}
+
+
+def schedule_panels(metrics, most=3):
+    """[(metric, {level: floor} or None)] for the panels of schedules_figure: the metrics recorded
+    with a `<metric>_floor` first, then the others, each group in record order; at most `most`."""
+    mets = [m for m in metrics if not m.endswith("_floor")]
+    mets = sorted(mets, key=lambda m: (m + "_floor" not in metrics, mets.index(m)))[:most]
+    return [(m, _level_floors(metrics, m)) for m in mets]
+
+
 def schedules_figure(doc, outdir, name):
     """Suites that sweep the schedule (other than the paper's Fig. 10 suite, drawn by paper.py):
-    the first recorded metrics, one stacked panel each, grouped by level."""
+    up to three recorded metrics, one stacked panel each, grouped by level — first those recorded
+    with a noise floor (drawn as a black tick per level: what two samples of the target itself
+    score), then the others in record order. The metric names, wrapped, label the y axes."""
     scheds, metrics = schedule_metrics(doc)
     if len(scheds) < 2:
         return None
-    mets = [m for m in metrics if not m.endswith("_floor")][:3]
-    if not mets:
+    panels = schedule_panels(metrics)
+    if not panels:
         return None
-    fig, axes = style.figure(rows=len(mets), sharex=False)
-    for ax, met in zip(axes, mets):
-        schedule_bars(ax, scheds, metrics[met])
-        ax.set_ylabel(_pretty(met), fontsize=7)
+    fig, axes = style.figure(rows=len(panels), sharex=False)
+    for ax, (met, floors) in zip(axes, panels):
+        schedule_bars(ax, scheds, metrics[met], floors=floors)
+        ax.set_ylabel(textwrap.fill(_pretty(met), 18), fontsize=7)
         if any(m in met for m in ("sliced_w", "moment", "error", "relative")):
             ax.set_yscale("log")
-    style.figure_legend(fig, axes[0], ncol=min(4, len(scheds)))
+    style.figure_legend(fig, axes[0], ncol=2)
     return style.save(fig, outdir, name)
