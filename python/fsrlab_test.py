@@ -145,6 +145,30 @@ class Targets(Base):
         report = u.inspect(samples=500)
         self.assertEqual(len(report["activity"]), 2)
 
+    def test_non_gaussian_first_layer_equals_fsr_synth(self):
+        # first_layer.noise (docs/target_format.md §2, "Latent laws") passes through the dict
+        # config like any field: the module's Laplace and mixture targets are fsr synth's, bit for
+        # bit, and their normalised config names the law.
+        with open(QUICKSTART) as f:
+            base = json.load(f)
+        for law in ("laplace", "mixture"):
+            cfg = json.loads(json.dumps(base))
+            cfg.setdefault("first_layer", {})["noise"] = law
+            path = self.path(f"{law}.json")
+            with open(path, "w") as f:
+                json.dump(cfg, f)
+            cli = self.path(f"cli_{law}")
+            fsr("synth", "--config", path, "--out", cli, "--samples", 64, "--hidden")
+            t = fsrlab.build_target(cfg)
+            self.assertEqual(t.config["first_layer"]["noise"], law)
+            s = t.sample(64, hidden=True)
+            for l in range(1, t.levels + 1):
+                np.testing.assert_array_equal(s["X"][l - 1], np.load(os.path.join(cli, f"X_{l}.npy")))
+                np.testing.assert_array_equal(s["S"][l - 1], np.load(os.path.join(cli, f"S_{l}.npy")))
+            np.testing.assert_array_equal(t.beta, np.load(os.path.join(cli, "beta.npy")))
+        # The Gaussian default's thresholds differ from the last law's (each law's own quantile).
+        self.assertFalse(np.array_equal(fsrlab.build_target(cfg).beta, self.t.beta))
+
 
 class Theory(Base):
     def test_relu_moments_equal_fsr_moments(self):
