@@ -285,5 +285,71 @@ class SchedulePanelsTest(unittest.TestCase):
         self.assertIsNone(panels[1][1])
 
 
+class Fig7Test(unittest.TestCase):
+    """fig7 of feature_alignment (fsrplot/paper.py): a job swept over training length and a job
+    drawn from its runs' metrics.jsonl, each with the chance level of its own decoder count.
+    Expected values by hand: the trajectory's mean over two seeds at each logged step, and the
+    chance level of one random unit decoder against one axis in the plane, E|cos| = 2/pi."""
+
+    def test_chance_level_against_its_closed_form(self):
+        sys.path.insert(0, HERE)
+        from fsrplot import paper
+        mean, lo, hi = paper.chance_alignment(2, 1, 1, draws=400, seed=0)
+        # |cos| of a uniform angle has sd 0.308, so 400 draws give a standard error of 0.0154:
+        # 0.05 is 3.2 standard errors.
+        self.assertAlmostEqual(mean, 2 / 3.141592653589793, delta=0.05)
+        self.assertLess(lo, mean)
+        self.assertGreater(hi, mean)
+
+    def test_swept_and_trajectory_jobs_with_their_own_chance(self):
+        import json
+        import numpy as np
+        sys.path.insert(0, HERE)
+        from fsrplot import paper
+        root = tempfile.mkdtemp()
+        rows = []
+        key = "analysis.levels.0.decoder.vs_target.mean_cosine"
+        rng = np.random.default_rng(3)
+        M = np.eye(12)[:, :8]
+        for seed in (1, 2):
+            for steps in (100, 300):
+                rows.append({"id": "t.swept.schedule.steps=%d.seed%d" % (steps, seed),
+                             "job": "swept", "status": "ok", "target": "t", "seed": seed,
+                             "sweep": {"schedule.steps": steps},
+                             "values": {key: 0.5 + steps / 1000.0}})
+            rid = "t.traj.seed%d" % seed
+            rows.append({"id": rid, "job": "traj", "status": "ok", "target": "t", "seed": seed,
+                         "sweep": {}, "values": {}})
+            for rid_, units in ((rid, 32), ("t.swept.schedule.steps=100.seed%d" % seed, 16)):
+                os.makedirs(os.path.join(root, "jobs", rid_, "run"), exist_ok=True)
+                os.makedirs(os.path.join(root, "jobs", rid_, "target"), exist_ok=True)
+                np.save(os.path.join(root, "jobs", rid_, "run", "V_1.npy"),
+                        rng.standard_normal((12, units)))
+                np.save(os.path.join(root, "jobs", rid_, "target", "M_1.npy"), M)
+            with open(os.path.join(root, "jobs", rid, "run", "metrics.jsonl"), "w") as f:
+                for step, v, g in ((0, 0.6, 0.4), (50, 1.05 - 0.1 * seed, 0.7), (100, 0.7 + 0.1 * seed, 0.9)):
+                    f.write(json.dumps({"step": step,
+                                        "v_cosine": [{"level": 1, "mean_cosine": v, "min_cosine": v}],
+                                        "recovery": [{"level": 1, "mean_cosine": g,
+                                                      "min_cosine": g}]}) + "\n")
+        doc = {"kind": "suite-summary", "jobs": rows}
+        out = paper.fig7(doc, root, root, "fig7")
+        self.assertEqual(len(out), 1)
+        _, files, notes = out[0]
+        self.assertTrue(files and all(os.path.isfile(os.path.join(root, f)) for f in files), files)
+        text = "\n".join(notes)
+        for job, units in (("swept", 16), ("traj", 32)):
+            mean, lo, hi = paper.chance_alignment(12, 8, units)
+            self.assertIn(f"{job}: chance level of V vs M: {units} random unit decoders against 8 "
+                          f"orthonormal columns in d = 12: mean {mean:.3f}", text)
+        # D: V vs M over the two seeds: 0.6 at step 0, mean(0.95, 0.85) = 0.9 at step 50 (the
+        # largest), mean(0.8, 0.9) = 0.85 at step 100; the largest single value is seed 1's 0.95.
+        self.assertIn("traj, D: V vs M: mean over 2 seed(s) 0.600 at step 0, largest 0.900 at "
+                      "step 50, 0.850 at step 100; at the end seed 1 0.800, seed 2 0.900; largest "
+                      "logged value of any seed 0.950", text)
+        self.assertIn("traj, G: M\u0302 vs M: mean over 2 seed(s) 0.400 at step 0, largest 0.900", text)
+        self.assertIn("swept, 300 steps, seed 2: D 0.800", text)
+
+
 if __name__ == "__main__":
     unittest.main()

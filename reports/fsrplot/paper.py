@@ -5,7 +5,8 @@ output directory of its suite (summary.json and, for trajectories, the jobs' met
                                           learned, mean over seeds with the seeds' range
   moment_trajectories    fig6_moments_*   moment mismatch over training per job, with noise floor
   feature_alignment      fig7_alignment   matched |cos| of D's decoder V and G's M_hat with M
-                                          against training length, with the chance level of V
+                                          against training length (or over one run's logged
+                                          steps), with the chance level of V per job
   locality               fig9_locality    patch vs whole-image discriminator: W_2 and functional
                                           errors, level-2 sliced Wasserstein with its floor
   schedules              fig10_schedules  layer-wise vs random-lower vs joint vs fine-tune per
@@ -164,68 +165,138 @@ def chance_alignment(d, m, units, draws=400, seed=0):
     return float(vals.mean()), float(np.quantile(vals, 0.05)), float(np.quantile(vals, 0.95))
 
 
+def _v_chance(d):
+    """The chance level of a job's decoder V_1 against its target's M_1 (job directory d), or
+    None: chance_alignment with V's own unit count, when both arrays are there and the target's
+    columns fit in d (the chance level assumes orthonormal columns)."""
+    try:
+        V = np.load(os.path.join(d, "run", "V_1.npy"), mmap_mode="r")
+        M = np.load(os.path.join(d, "target", "M_1.npy"), mmap_mode="r")
+    except (OSError, ValueError):
+        return None
+    if V.ndim != 2 or M.ndim != 2 or V.shape[0] != M.shape[0] or M.shape[1] > M.shape[0]:
+        return None
+    return (M.shape[0], M.shape[1], V.shape[1]), chance_alignment(M.shape[0], M.shape[1], V.shape[1])
+
+
+FIG7_SWEEP = (("analysis.levels.0.decoder.vs_target.mean_cosine", r"D: $V$ vs $M$", "decoder"),
+              ("analysis.levels.0.decoder.vs_learned.mean_cosine", r"$V$ vs $\hat{M}$", "target"),
+              ("analysis.levels.0.columns.mean_cosine", r"G: $\hat{M}$ vs $M$", "learned"))
+# The same three series over one run, from its metrics.jsonl (level 1).
+FIG7_TRAJECTORY = ((keys.M_V_COSINE, "decoder"), (keys.M_V_HAT_COSINE, "target"),
+                   (keys.M_RECOVERY, "learned"))
+
+
+def _trajectory(d):
+    """{series key: (steps, level-1 mean matched |cos|)} of one job's run/metrics.jsonl."""
+    path = os.path.join(d, "run", keys.METRICS_FILES[0])
+    if not os.path.isfile(path):
+        return {}
+    out = {}
+    for key, _ in FIG7_TRAJECTORY:
+        steps, vals = training._per_level(load_jsonl(path), key,
+                                          lambda e: e.get(keys.M_MEAN_COS)).get(1, ([], []))
+        pairs = [(s, v) for s, v in zip(steps, vals) if isinstance(v, (int, float))]
+        if pairs:
+            out[key] = pairs
+    return out
+
+
 def fig7(doc, root, outdir, name):
-    rows = [r for r in _ok_rows(doc) if isinstance(get_path(r.get("sweep") or {}, "schedule.steps"),
-                                                   (int, float))]
+    """One panel per job. A job with a sweep of schedule.steps is drawn against training length
+    (one point per length, mean over seeds, from the summary); a job without one is drawn over
+    its runs' logged metrics (mean over seeds at each logged step), so a learner whose schedule
+    depends on its length (cosine step size, a prune at a fraction of the run) shows its one
+    trajectory. Grey: the chance level of V for that job's decoder count."""
+    rows = _ok_rows(doc)
     if not rows:
         return []
+    swept = lambda r: isinstance(get_path(r.get("sweep") or {}, "schedule.steps"), (int, float))
     jobs = list(OrderedDict((str(r.get("job")), 1) for r in rows))
-    series = (("analysis.levels.0.decoder.vs_target.mean_cosine", r"D: $V$ vs $M$", style.ROLE["decoder"]),
-              ("analysis.levels.0.decoder.vs_learned.mean_cosine", r"$V$ vs $\hat{M}$", style.ROLE["target"]),
-              ("analysis.levels.0.columns.mean_cosine", r"G: $\hat{M}$ vs $M$", style.ROLE["learned"]))
-    chance, notes = None, []
+    chances, trajectories, notes = {}, {}, []
     for r, d in _job_dirs(doc, root):
-        try:
-            V = np.load(os.path.join(d, "run", "V_1.npy"), mmap_mode="r")
-            M = np.load(os.path.join(d, "target", "M_1.npy"), mmap_mode="r")
-        except (OSError, ValueError):
-            continue
-        if V.shape[0] == M.shape[0]:
-            chance = chance_alignment(M.shape[0], M.shape[1], V.shape[1])
-            notes.append(f"chance level of V vs M: {V.shape[1]} random unit decoders against "
-                         f"{M.shape[1]} orthonormal columns in d = {M.shape[0]}: mean "
-                         f"{chance[0]:.3f}, 5-95 % [{chance[1]:.3f}, {chance[2]:.3f}] "
-                         f"(400 seeded draws; grey band)")
-            break
-    fig, axes = style.figure(rows=len(jobs))
+        job = str(r.get("job"))
+        if job not in chances:
+            c = _v_chance(d)
+            if c:
+                chances[job] = c[1]
+                (dd, m, units), (mean, lo, hi) = c
+                notes.append(f"{job}: chance level of V vs M: {units} random unit decoders against "
+                             f"{m} orthonormal columns in d = {dd}: mean {mean:.3f}, 5-95 % "
+                             f"[{lo:.3f}, {hi:.3f}] (400 seeded draws; grey band)")
+        if not swept(r):
+            t = _trajectory(d)
+            if t:
+                trajectories.setdefault(job, []).append((r, t))
+    jobs = [j for j in jobs if j in trajectories or any(swept(r) and str(r.get("job")) == j
+                                                         for r in rows)]
+    if not jobs:
+        return []
+    fig, axes = style.figure(rows=len(jobs), sharex=False)
     for ax, job in zip(axes, jobs):
-        rs = sorted((r for r in rows if str(r.get("job")) == job),
-                    key=lambda r: get_path(r["sweep"], "schedule.steps"))
-        steps = sorted({get_path(r["sweep"], "schedule.steps") for r in rs})
-        if chance:
-            ax.axhspan(chance[1], chance[2], color="0.85", lw=0, zorder=0)
-            ax.axhline(chance[0], color="0.6", lw=0.6, zorder=0)
-        for key, lab, col in series:
-            xs, ys = [], []
-            for t in steps:
-                v = [r[keys.S_VALUES].get(key) for r in rs if get_path(r["sweep"], "schedule.steps") == t]
-                v = [x for x in v if isinstance(x, (int, float))]
-                if v:
-                    xs.append(t)
-                    ys.append(float(np.mean(v)))
-            if xs:
-                ax.plot(xs, ys, color=col, marker="o", label=lab)
+        if job in chances:
+            ax.axhspan(chances[job][1], chances[job][2], color="0.85", lw=0, zorder=0)
+            ax.axhline(chances[job][0], color="0.6", lw=0.6, zorder=0)
+        if job in trajectories:
+            _fig7_trajectory(ax, job, trajectories[job], notes)
+        else:
+            _fig7_sweep(ax, [r for r in rows if swept(r) and str(r.get("job")) == job], notes)
         ax.set_ylim(0, 1.04)
         ax.set_ylabel("matched |cos|")
         style.tag(ax, job.replace("_", " "), loc="lower left")
-        if len(steps) > 1:
-            ax.set_xscale("log")
-            style.ticks_at(ax, steps)
     style.figure_legend(fig, axes[0], ncol=3)
     axes[-1].set_xlabel("training steps")
     files = style.save(fig, outdir, name)
-    for job in jobs:
-        for r in rows:
-            if str(r.get("job")) == job:
-                vals = ", ".join(f"{lab.split(':')[0] if ':' in lab else 'V vs M-hat'} "
-                                 f"{r[keys.S_VALUES].get(k, float('nan')):.3f}"
-                                 for k, lab, _ in series if isinstance(r[keys.S_VALUES].get(k), (int, float)))
-                notes.append(f"{job}, {get_path(r['sweep'], 'schedule.steps')} steps, seed "
-                             f"{r.get('seed')}: {vals}")
     return [("Feature alignment against training length (the paper's Fig. 7): mean matched "
              "|cos| of the discriminator's decoder V with the target's columns M (D) and with "
-             "the generator's columns (V vs M\u0302), and of the generator's M\u0302 with M (G)",
-             files, notes)]
+             "the generator's columns (V vs M\u0302), and of the generator's M\u0302 with M (G); "
+             "a job swept over training length has one point per length, a job without a sweep "
+             "its logged trajectory (mean over seeds)", files, notes)]
+
+
+def _fig7_sweep(ax, rs, notes):
+    rs = sorted(rs, key=lambda r: get_path(r["sweep"], "schedule.steps"))
+    steps = sorted({get_path(r["sweep"], "schedule.steps") for r in rs})
+    for key, lab, role in FIG7_SWEEP:
+        xs, ys = [], []
+        for t in steps:
+            v = [r[keys.S_VALUES].get(key) for r in rs if get_path(r["sweep"], "schedule.steps") == t]
+            v = [x for x in v if isinstance(x, (int, float))]
+            if v:
+                xs.append(t)
+                ys.append(float(np.mean(v)))
+        if xs:
+            ax.plot(xs, ys, color=style.ROLE[role], marker="o", label=lab)
+    if len(steps) > 1:
+        ax.set_xscale("log")
+        style.ticks_at(ax, steps)
+    for r in rs:
+        vals = ", ".join(f"{lab.split(':')[0] if ':' in lab else 'V vs M-hat'} "
+                         f"{r[keys.S_VALUES].get(k, float('nan')):.3f}"
+                         for k, lab, _ in FIG7_SWEEP if isinstance(r[keys.S_VALUES].get(k), (int, float)))
+        notes.append(f"{r.get('job')}, {get_path(r['sweep'], 'schedule.steps')} steps, seed "
+                     f"{r.get('seed')}: {vals}")
+
+
+def _fig7_trajectory(ax, job, runs, notes):
+    labels = {key: lab for (key, role), (_, lab, _) in zip(FIG7_TRAJECTORY, FIG7_SWEEP)}
+    for key, role in FIG7_TRAJECTORY:
+        per_step = OrderedDict()
+        for _, t in runs:
+            for s, v in t.get(key, []):
+                per_step.setdefault(s, []).append(v)
+        if not per_step:
+            continue
+        xs = sorted(per_step)
+        ys = [float(np.mean(per_step[s])) for s in xs]
+        ax.plot(xs, ys, color=style.ROLE[role], label=labels[key])
+        ends = ", ".join(f"seed {r.get('seed')} {t[key][-1][1]:.3f}" for r, t in runs if t.get(key))
+        best = max(max(v for _, v in t[key]) for _, t in runs if t.get(key))
+        peak = int(np.argmax(ys))
+        plain = labels[key].replace("$", "").replace("\\hat{M}", "M\u0302")
+        notes.append(f"{job}, {plain}: mean over {len(runs)} seed(s) {ys[0]:.3f} at step "
+                     f"{xs[0]}, largest {ys[peak]:.3f} at step {xs[peak]}, {ys[-1]:.3f} at step "
+                     f"{xs[-1]}; at the end {ends}; largest logged value of any seed {best:.3f}")
 
 
 # ---- Fig. 9: locality ---------------------------------------------------------------------------
