@@ -61,7 +61,14 @@ void print_human(std::ostream& os, const RunAnalysis& r, const std::string& writ
                     f.beta_max_relative, f.rho_mean_abs_error, f.rho_max_abs_error);
       os << line;
     }
-    if (a.super_resolution && a.functional) {
+    if (a.super_resolution && !a.super_resolution->comparable && a.functional) {
+      std::snprintf(line, sizeof line,
+                    "  super-resolution W_%d: not comparable (%s); functional %.4f (codes) %.4f "
+                    "(images)\n",
+                    a.level, a.super_resolution->not_comparable.c_str(),
+                    a.functional->functional_error, a.functional->output_functional_error);
+      os << line;
+    } else if (a.super_resolution && a.functional) {
       const SuperResolutionRecovery& s = *a.super_resolution;
       std::snprintf(line, sizeof line,
                     "  super-resolution W_%d: rel Frobenius %.4f (identified entries %.4f, %d "

@@ -59,6 +59,9 @@ void add_train(CLI::App& app) {
           const FirstLayerRecovery& f = *l.first_layer;
           std::snprintf(line, sizeof line, "; alpha %.4f beta %.4f (max rel.) rho %.4f (max abs.)",
                         f.alpha_max_relative, f.beta_max_relative, f.rho_max_abs_error);
+        } else if (l.super_resolution && !l.super_resolution->comparable) {
+          std::snprintf(line, sizeof line, "; W not comparable (%s)",
+                        l.super_resolution->not_comparable.c_str());
         } else if (l.super_resolution) {
           std::snprintf(line, sizeof line, "; W rel. error %.4f (identified entries %.4f)",
                         l.super_resolution->w_relative, l.super_resolution->w_identified_relative);

@@ -140,6 +140,7 @@ struct LearnerConfig {
     int mod_rounds = 100;
     FirstLayerInit first_layer_init = FirstLayerInit::kFixed;
     int warm_start_samples = 20000;
+    int kernel = 0;  // 0: the target's
   } generator;
 
   struct Discriminator {

@@ -66,6 +66,8 @@ NetworkShape network_shape(const Target& t, const LearnerConfig& c) {
     s.decoder_units.push_back(
         std::max(1, static_cast<int>(std::ceil(c.discriminator.width * m - 1e-9))));
   }
+  if (c.generator.kernel != 0)
+    s.kernel = c.generator.kernel;  // the learner's own (0: the target's)
   s.latent_dim = c.generator.latent_dim > 0 ? c.generator.latent_dim
                                             : std::max(t.latent_dim(), s.first_layer_units());
   return s;

@@ -27,7 +27,8 @@
 namespace fsr {
 
 // The architecture both networks are built for: the generator's — the target's, with m_hat_l
-// channels per level — and what only the learner has.
+// channels per level and the kernel generator.kernel (0: the target's) — and what only the
+// learner has.
 struct NetworkShape : Architecture {
   std::vector<int> target_channels;  // m_l of the target (channels holds m_hat_l)
   std::vector<int> decoder_units;    // theory discriminator units per level

@@ -156,6 +156,12 @@ void Trainer::build() {
     if (shape_.channels != truth_.channels || shape_.latent_dim != truth_.latent_dim()) {
       fail_field("oracle_init", "true", "needs generator.width = 1 and the target's latent_dim");
     }
+    if (levels_ >= 2 && shape_.kernel != truth_.kernel) {
+      // The start copies the target's W_l, whose shape and parents are its kernel's.
+      fail_field("generator.kernel", shape_.kernel,
+                 "must be the target's kernel " + std::to_string(truth_.kernel) +
+                     " (or 0) with oracle_init, which copies the target's W_l");
+    }
     if (!o_.oracle_columns_only && truth_.first_layer_noise != FirstLayerNoise::kGaussian) {
       // The generator draws Gaussian latents: with the target's parameters it is not the target.
       fail_field("oracle_init", "true",

@@ -316,6 +316,82 @@ TEST_P(Trainer, OracleInitRefusesNonGaussianLatents) {
       "completed");
 }
 
+// A 2-level kernel-4 target (d = 12, m = [6, 6]) for a learner with its own, narrower kernel.
+Target kernel4_target(std::uint64_t seed) {
+  Json j = {{"levels", 2},
+            {"grid", 2},
+            {"channels", {6, 6}},
+            {"patch", 2},
+            {"colors", 3},
+            {"kernel", 4},
+            {"active", {0.15, 0.15}},
+            {"first_layer", {{"correlation", "independent"}, {"alpha", 1.0}}},
+            {"dictionary", {{"kind", "orthonormal"}}},
+            {"seed", seed}};
+  return build_target(parse_target_config(j));
+}
+
+Json narrow_kernel_config() {
+  return Json::parse(R"({
+    "seed": 2, "generator": {"kernel": 2, "columns_init": "patch_kmeans", "up_init": "regression",
+                             "correlation": "independent", "warm_start_samples": 400,
+                             "mod_rounds": 5},
+    "discriminator": {"width": 2, "readout": "optimal", "quadratic": "diag"},
+    "sgda": {"d_steps": 1, "batch": 64},
+    "schedule": {"kind": "layerwise", "steps": [35, 35]},
+    "log": {"every": 10, "checkpoint_every": 20, "eval_samples": 256}})");
+}
+
+// oracle_init copies the target's W_l: refused for a learner whose kernel differs, naming
+// generator.kernel, its value and the rule.
+TEST_P(Trainer, OracleInitRefusesAnotherKernel) {
+  const Target truth = kernel4_target(1);
+  Json j = narrow_kernel_config();
+  j["generator"]["columns_init"] = "random";
+  try {
+    train(truth, config(j), {.progress = false, .oracle_init = true});
+    ADD_FAILURE() << "accepted";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "generator.kernel = 2: must be the target's kernel 4 (or 0) with oracle_init, which "
+              "copies the target's W_l");
+  }
+}
+
+// A kernel-2 learner on a kernel-4 target: trains (the regression warm start fits W_2 through
+// the learner's own kernel), writes a model whose kernel is 2 with W_2 of shape (6, 6, 2, 2),
+// reports W_2 as not comparable (null and the reason) while the columns are scored, and a resumed
+// run ends bit-identical.
+TEST_P(Trainer, NarrowerKernelTrainsScoresWNotComparableAndResumes) {
+  const Target truth = kernel4_target(1);
+  const LearnerConfig c = config(narrow_kernel_config());
+  const fs::path a = fresh_dir("a"), b = fresh_dir("b");
+  const TrainResult full = expect_resume_bit_identical(truth, c, a, b);
+  ASSERT_EQ(full.status, "completed");
+  EXPECT_EQ(full.model.kernel, 2);
+  ASSERT_EQ(full.model.up.size(), 1u);
+  EXPECT_EQ(full.model.up[0].kernel, 2);
+  EXPECT_EQ(full.model.up[0].weight.size(),
+            std::size_t(full.model.channels[0]) * full.model.channels[1] * 4);
+  const Target loaded = load_target(b / "model");
+  EXPECT_EQ(loaded.kernel, 2);
+  EXPECT_EQ(fingerprint(loaded), fingerprint(full.model));
+  ASSERT_EQ(full.recovery.levels.size(), 2u);
+  const SuperResolutionRecovery& w = full.recovery.levels[1].super_resolution.value();
+  EXPECT_FALSE(w.comparable);
+  EXPECT_NE(w.not_comparable.find("learned kernel 2 differs from the target's 4"),
+            std::string::npos);
+  EXPECT_GT(full.recovery.levels[1].columns.match.mean_cosine, 0.0);
+  const Json last = full.last_metrics["recovery"][1];
+  EXPECT_TRUE(last["w_relative"].is_null());
+  EXPECT_FALSE(last["meets_bar"].get<bool>());
+  const Json result = read_json(b / "result.json");
+  EXPECT_TRUE(result["recovery"]["levels"][1]["super_resolution"]["w_relative"].is_null())
+      << result.dump();
+  fs::remove_all(a);
+  fs::remove_all(b);
+}
+
 TEST_P(Trainer, NonFiniteRunEndsAsDiverged) {
   const Target truth = tiny_target(3);
   const fs::path dir = fresh_dir("diverge");
