@@ -74,7 +74,13 @@ const FieldTable<LearnerConfig>& learner_fields() {
                  "are refused")
         .check([](const C& c) {
           if (c.generator.kernel != 0) require_kernel("generator.kernel", c.generator.kernel);
-        });
+        })
+        .integer_list(FSR_FIELD(C, generator.channels), 1, kMaxChannels,
+                      "a data-set target (an image pyramid, no planted generator) only, where it "
+                      "is required: m_l per level (one value: every level), which "
+                      "generator.width then scales as it scales a target's m_l; refused with a "
+                      "planted target, whose m_l it is; [] = absent",
+                      /*allow_empty=*/true);
 
     t.choice(FSR_FIELD(C, discriminator.kind),
              "theory: patch decoder, threshold ReLU and read-outs; conv: two convolutions")
