@@ -30,47 +30,63 @@ void print_human(std::ostream& os, const RunAnalysis& r, const std::string& writ
   os << "\n";
   const double thr = r.options.threshold;
   for (const LevelAnalysis& a : r.levels) {
+    if (!a.planted) {
+      std::snprintf(line, sizeof line,
+                    "level %d: %d learned channels; no planted truth (a data set: held-out samples "
+                    "from %lld): recovery not scored\n",
+                    a.level, a.learned_channels, static_cast<long long>(r.held_out_first));
+      os << line;
+    }
     const ColumnMatch& m = a.columns.match;
     std::string extra;
     if (thr != 0.99) {
       std::snprintf(line, sizeof line, ", >=%.3g %.2f", thr, m.fraction_above);
       extra = line;
     }
-    std::snprintf(line, sizeof line,
-                  "level %d: M columns %d vs learned %d: matched |cos| mean %.4f worst %.4f, "
-                  ">=0.99 %.2f%s; best-match mean %.4f; duplicates %zu, dead %zu\n",
-                  a.level, a.channels, a.learned_channels, m.mean_cosine, m.min_cosine,
-                  a.columns.fraction_above_099, extra.c_str(), m.mean_best_cosine,
-                  m.duplicate_columns.size(), m.dead_columns.size());
-    os << line;
-    if (a.decoder_vs_target) {
+    if (a.planted) {
       std::snprintf(line, sizeof line,
-                    "  decoder V_%d: vs M mean %.4f worst %.4f; vs M_hat mean %.4f worst %.4f\n",
-                    a.level, a.decoder_vs_target->match.mean_cosine,
-                    a.decoder_vs_target->match.min_cosine, a.decoder_vs_learned->match.mean_cosine,
-                    a.decoder_vs_learned->match.min_cosine);
+                    "level %d: M columns %d vs learned %d: matched |cos| mean %.4f worst %.4f, "
+                    ">=0.99 %.2f%s; best-match mean %.4f; duplicates %zu, dead %zu\n",
+                    a.level, a.channels, a.learned_channels, m.mean_cosine, m.min_cosine,
+                    a.columns.fraction_above_099, extra.c_str(), m.mean_best_cosine,
+                    m.duplicate_columns.size(), m.dead_columns.size());
       os << line;
-    }
-    if (a.first_layer) {
-      const FirstLayerRecovery& f = *a.first_layer;
-      std::snprintf(line, sizeof line,
-                    "  first layer (%d units scored%s): alpha rel err mean %.4f max %.4f, beta "
-                    "mean %.4f max %.4f, rho abs err mean %.4f max %.4f\n",
-                    f.units_scored, f.identifiable ? "" : ", some channels NOT identifiable",
-                    f.alpha_mean_relative, f.alpha_max_relative, f.beta_mean_relative,
-                    f.beta_max_relative, f.rho_mean_abs_error, f.rho_max_abs_error);
-      os << line;
-    }
-    if (a.super_resolution && a.functional) {
-      const SuperResolutionRecovery& s = *a.super_resolution;
-      std::snprintf(line, sizeof line,
-                    "  super-resolution W_%d: rel Frobenius %.4f (identified entries %.4f, %d "
-                    "left out), bias %.4f, functional %.4f (codes) %.4f (images)\n",
-                    a.level, s.w_relative, s.w_identified_relative, s.unidentified_entries,
-                    s.bias_relative, a.functional->functional_error,
-                    a.functional->output_functional_error);
-      os << line;
-    }
+      if (a.decoder_vs_target) {
+        std::snprintf(
+            line, sizeof line,
+            "  decoder V_%d: vs M mean %.4f worst %.4f; vs M_hat mean %.4f worst %.4f\n", a.level,
+            a.decoder_vs_target->match.mean_cosine, a.decoder_vs_target->match.min_cosine,
+            a.decoder_vs_learned->match.mean_cosine, a.decoder_vs_learned->match.min_cosine);
+        os << line;
+      }
+      if (a.first_layer) {
+        const FirstLayerRecovery& f = *a.first_layer;
+        std::snprintf(line, sizeof line,
+                      "  first layer (%d units scored%s): alpha rel err mean %.4f max %.4f, beta "
+                      "mean %.4f max %.4f, rho abs err mean %.4f max %.4f\n",
+                      f.units_scored, f.identifiable ? "" : ", some channels NOT identifiable",
+                      f.alpha_mean_relative, f.alpha_max_relative, f.beta_mean_relative,
+                      f.beta_max_relative, f.rho_mean_abs_error, f.rho_max_abs_error);
+        os << line;
+      }
+      if (a.super_resolution && !a.super_resolution->comparable && a.functional) {
+        std::snprintf(line, sizeof line,
+                      "  super-resolution W_%d: not comparable (%s); functional %.4f (codes) %.4f "
+                      "(images)\n",
+                      a.level, a.super_resolution->not_comparable.c_str(),
+                      a.functional->functional_error, a.functional->output_functional_error);
+        os << line;
+      } else if (a.super_resolution && a.functional) {
+        const SuperResolutionRecovery& s = *a.super_resolution;
+        std::snprintf(line, sizeof line,
+                      "  super-resolution W_%d: rel Frobenius %.4f (identified entries %.4f, %d "
+                      "left out), bias %.4f, functional %.4f (codes) %.4f (images)\n",
+                      a.level, s.w_relative, s.w_identified_relative, s.unidentified_entries,
+                      s.bias_relative, a.functional->functional_error,
+                      a.functional->output_functional_error);
+        os << line;
+      }
+    }  // a.planted
     const DistributionMetrics& d = a.distribution;
     os << "  moments of patches, orders 1.." << d.moment_mismatch.size() << ":";
     for (std::size_t k = 0; k < d.moment_mismatch.size(); ++k) {
@@ -86,6 +102,12 @@ void print_human(std::ostream& os, const RunAnalysis& r, const std::string& writ
                   d.sliced_w1, d.sliced_w1_floor, d.sliced_w2, d.sliced_w2_floor,
                   d.projection_scale);
     os << line;
+    if (!a.planted) {
+      std::snprintf(line, sizeof line, "  activity: learned %.4f (%.2f per patch)\n",
+                    a.activity.learned.achieved, a.activity.learned.mean_active_per_patch);
+      os << line;
+      continue;
+    }
     std::snprintf(line, sizeof line,
                   "  activity: target %.4f (%.2f per patch, P(<=%d) %.3f), learned %.4f (%.2f "
                   "per patch, P(<=%d) %.3f)\n",

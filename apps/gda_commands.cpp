@@ -2,6 +2,7 @@
 // learned model in the target layout (model/, readable by load_target and `fsr match`), the
 // decoder rows V_l.npy, metrics.jsonl, checkpoint/ and result.json; see gda/trainer.h.
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <ostream>
 
@@ -10,6 +11,7 @@
 #include "core/validate.h"
 #include "gda/learner_config.h"
 #include "gda/trainer.h"
+#include "gda/training_data.h"
 #include "synth/target.h"
 
 namespace fsr::cli {
@@ -21,8 +23,13 @@ void add_train(CLI::App& app) {
     bool resume = false, json = false;
   };
   auto args = std::make_shared<Args>();
-  CLI::App* cmd = app.add_subcommand("train", "train a GDA learner against a planted target");
-  cmd->add_option("--target", args->target, "target directory (fsr synth --out)")->required();
+  CLI::App* cmd = app.add_subcommand(
+      "train", "train a GDA learner against a planted target or an image pyramid");
+  cmd->add_option(
+         "--target", args->target,
+         "target directory (fsr synth --out), or an image pyramid (fsr pyramid --out: a data set, "
+         "no planted truth; the config gives generator.channels and generator.kernel)")
+      ->required();
   cmd->add_option("--config", args->config, "learner config JSON (experiments/learners/*.json)")
       ->required();
   cmd->add_option("--out", args->out, "run directory (new, or existing with --resume)")->required();
@@ -34,13 +41,14 @@ void add_train(CLI::App& app) {
       fail_field("--device", args->device, "must be auto, cpu or cuda");
     }
     check_output_directory(args->out, "--out");
-    const Target truth = load_target(args->target);
     const LearnerConfig config = parse_learner_config(read_json(args->config));
-    const TrainResult r = train(truth, config,
-                                {.out = args->out,
-                                 .device = args->device,
-                                 .resume = args->resume,
-                                 .progress = !args->json});
+    const TrainOptions options{
+        .out = args->out, .device = args->device, .resume = args->resume, .progress = !args->json};
+    // A folder of fsr pyramid is a data set (no planted truth); anything else a target.
+    const bool data_set =
+        std::filesystem::exists(std::filesystem::path(args->target) / "pyramid.json");
+    const TrainResult r = data_set ? train(load_data_set(args->target), config, options)
+                                   : train(load_target(args->target), config, options);
     Json payload = to_json(r);
     payload["out"] = args->out;
     const Json cli_config{{"target", args->target}, {"config", args->config},
@@ -50,6 +58,7 @@ void add_train(CLI::App& app) {
       out << "train: " << r.status << " after " << r.steps << "/" << r.total_steps
           << " generator steps in " << r.seconds << " s on " << r.device << "\n";
       if (!r.message.empty()) out << "  " << r.message << "\n";
+      if (!r.no_planted_truth.empty()) out << "  " << r.no_planted_truth << "\n";
       char line[200];
       for (const auto& l : r.recovery.levels) {
         std::snprintf(line, sizeof line, "  level %d: columns mean %.4f worst %.4f", l.level,
@@ -59,6 +68,9 @@ void add_train(CLI::App& app) {
           const FirstLayerRecovery& f = *l.first_layer;
           std::snprintf(line, sizeof line, "; alpha %.4f beta %.4f (max rel.) rho %.4f (max abs.)",
                         f.alpha_max_relative, f.beta_max_relative, f.rho_max_abs_error);
+        } else if (l.super_resolution && !l.super_resolution->comparable) {
+          std::snprintf(line, sizeof line, "; W not comparable (%s)",
+                        l.super_resolution->not_comparable.c_str());
         } else if (l.super_resolution) {
           std::snprintf(line, sizeof line, "; W rel. error %.4f (identified entries %.4f)",
                         l.super_resolution->w_relative, l.super_resolution->w_identified_relative);

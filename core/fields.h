@@ -154,23 +154,25 @@ class FieldTable {
     entries_.push_back(std::move(e));
     return *this;
   }
-  // A non-empty list of integers in [lo, hi]; one number stands for a one-entry list.
+  // A non-empty list of integers in [lo, hi]; one number stands for a one-entry list. With
+  // allow_empty, [] is a value too (an optional list: "absent").
   template <typename F>
   FieldTable& integer_list(std::string path, F ref, std::int64_t lo, std::int64_t hi,
-                           std::string doc) {
-    return add(
-        std::move(path),
-        "integer or list of integers in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]",
-        std::move(doc), ref, [ref, lo, hi](const Json& j, C& c, const std::string& f) {
-          if (j.empty()) fail_field(f, "[]", "must not be empty");
-          std::vector<int> v;
-          for (std::size_t i = 0; i < j.size(); ++i) {
-            const std::string fi = f + "[" + std::to_string(i) + "]";
-            if (!j[i].is_number()) fail_field(fi, compact_json(j[i]), "must be a number");
-            v.push_back(static_cast<int>(as_int(j[i], fi, lo, hi)));
-          }
-          ref(c) = std::move(v);
-        });
+                           std::string doc, bool allow_empty = false) {
+    return add(std::move(path),
+               std::string(allow_empty ? "[] or " : "") + "integer or list of integers in [" +
+                   std::to_string(lo) + ", " + std::to_string(hi) + "]",
+               std::move(doc), ref,
+               [ref, lo, hi, allow_empty](const Json& j, C& c, const std::string& f) {
+                 if (j.empty() && !allow_empty) fail_field(f, "[]", "must not be empty");
+                 std::vector<int> v;
+                 for (std::size_t i = 0; i < j.size(); ++i) {
+                   const std::string fi = f + "[" + std::to_string(i) + "]";
+                   if (!j[i].is_number()) fail_field(fi, compact_json(j[i]), "must be a number");
+                   v.push_back(static_cast<int>(as_int(j[i], fi, lo, hi)));
+                 }
+                 ref(c) = std::move(v);
+               });
   }
   // A rule across fields, run at this point of the parse (after the fields declared before it).
   FieldTable& check(std::function<void(const C&)> rule) {

@@ -323,6 +323,116 @@ RunAnalysis analyze(const Target& truth_in, const Target& learned_in,
   return out;
 }
 
+RunAnalysis analyze_data_set(const DataSet& data, std::int64_t train_samples,
+                             const Target& learned_in, const AnalysisOptions& o) {
+  Stopwatch clock;
+  if (o.samples < 2) fail_field("samples", o.samples, "must be >= 2");
+  require_int_in_range("directions", o.directions, 1, 100000);
+  require_int_in_range("max_order", o.max_order, 1, kMaxMomentOrder);
+  if (o.max_patches < 1) fail_field("max_patches", o.max_patches, "must be >= 1");
+  require_int_in_range("threads", o.threads, 1, 256);
+  const Architecture& g = data.geometry;
+  auto same = [&](const char* what, int a, int b) {
+    if (a != b) {
+      throw InputError(std::string("learned model ") + what + " = " + std::to_string(b) +
+                       ": must equal the data set's " + std::to_string(a) + " (" + data.source +
+                       ")");
+    }
+  };
+  same("grid", g.grid, learned_in.grid);
+  same("patch", g.patch, learned_in.patch);
+  same("colors", g.colors, learned_in.colors);
+  const std::int64_t S = data.samples();
+  if (train_samples < 0 || train_samples > S) {
+    fail_field("train_samples", train_samples,
+               "must be in [0, " + std::to_string(S) + "] (the samples of " + data.source + ")");
+  }
+  const std::int64_t half = (S - train_samples) / 2, N = std::min(o.samples, half);
+  if (N < 2) {
+    fail_field("train_samples", train_samples,
+               "leaves " + std::to_string(S - train_samples) + " held-out samples of " +
+                   data.source + ": each of the two halves needs >= 2");
+  }
+  const int L = std::min(g.levels, learned_in.levels);
+  // Geometry of the data as a target (no parameters: it only indexes images and patches).
+  Target geo;
+  static_cast<Architecture&>(geo) = g;
+  geo.kernel = learned_in.kernel;
+  Target gen = canonical_form(learned_in);
+  gen.sample_seed = mix64(o.seed ^ kTagLearned);
+  gen.levels = L;
+  gen.up.resize(L - 1);
+  gen.M.resize(L);
+  gen.channels.resize(L);
+
+  RunAnalysis out;
+  out.options = o;
+  out.planted = false;
+  out.held_out_first = train_samples;
+  out.levels_scored = L;
+  std::vector<LevelPass> pass(L);
+  for (int l = 1; l <= L; ++l) {
+    LevelPass& p = pass[l - 1];
+    const int dim = static_cast<int>(data.x[l - 1].cols()), hh = geo.grid_at(l) * geo.grid_at(l);
+    p.directions_image =
+        random_unit_directions(dim, o.directions, mix64(o.seed ^ kTagImageDirections ^ l));
+    p.directions_patch = random_unit_directions(geo.patch_dim(), o.directions,
+                                                mix64(o.seed ^ kTagPatchDirections ^ l));
+    p.q = static_cast<int>(std::clamp<std::int64_t>(o.max_patches / N, 1, hh));
+    p.proj_real.resize(N, o.directions);
+    p.proj_gen.resize(N, o.directions);
+    p.proj_floor.resize(N, o.directions);
+    p.patch_real.resize(N * p.q, geo.patch_dim());
+    p.patch_gen.resize(N * p.q, geo.patch_dim());
+    p.patch_floor.resize(N * p.q, geo.patch_dim());
+    p.learned_counts.init(gen.channels[l - 1]);
+  }
+  for (std::int64_t first = 0; first < N; first += kChunk) {
+    const std::int64_t count = std::min(kChunk, N - first);
+    const SampleBatch bg = sample(gen, first, count, {.with_hidden = true, .threads = o.threads});
+    for (int l = 1; l <= L; ++l) {
+      LevelPass& p = pass[l - 1];
+      const RowMatrix real = data.x[l - 1].middleRows(train_samples + first, count);
+      const RowMatrix floor = data.x[l - 1].middleRows(train_samples + half + first, count);
+      fill_projections(p.proj_real, first, real, p.directions_image);
+      fill_projections(p.proj_floor, first, floor, p.directions_image);
+      fill_projections(p.proj_gen, first, bg.x[l - 1], p.directions_image);
+      fill_patches(p.patch_real, real, first, p.q, geo, l, o.seed);
+      fill_patches(p.patch_floor, floor, first, p.q, geo, l, o.seed);
+      fill_patches(p.patch_gen, bg.x[l - 1], first, p.q, geo, l, o.seed);
+      p.learned_counts.add(bg.s[l - 1], gen.channels[l - 1], geo.grid_at(l) * geo.grid_at(l));
+    }
+  }
+  for (int l = 1; l <= L; ++l) {
+    LevelAnalysis a;
+    a.planted = false;
+    a.level = l;
+    a.learned_channels = gen.channels[l - 1];
+    LevelPass& p = pass[l - 1];
+    DistributionMetrics& d = a.distribution;
+    d.samples = N;
+    d.patches = p.patch_real.rows();
+    d.directions = o.directions;
+    const MomentMismatch mm =
+        moment_mismatch(p.patch_real, p.patch_gen, p.directions_patch, o.max_order);
+    d.moment_mismatch = mm.per_order;
+    d.mean_gap = mm.mean_gap;
+    d.second_moment_gap = mm.second_moment_gap;
+    sliced_wasserstein(p.proj_real, p.proj_gen, d.sliced_w1, d.sliced_w2);
+    d.projection_scale = std::sqrt(p.proj_real.squaredNorm() / double(p.proj_real.size()));
+    const MomentMismatch mf =
+        moment_mismatch(p.patch_real, p.patch_floor, p.directions_patch, o.max_order);
+    d.moment_mismatch_floor = mf.per_order;
+    d.mean_gap_floor = mf.mean_gap;
+    d.second_moment_gap_floor = mf.second_moment_gap;
+    sliced_wasserstein(p.proj_real, p.proj_floor, d.sliced_w1_floor, d.sliced_w2_floor);
+    a.activity.learned = p.learned_counts.stats(a.learned_channels, 0);
+    out.levels.push_back(std::move(a));
+  }
+  out.seconds = clock.seconds();
+  return out;
+}
+
 RunAnalysis analyze_run(const fs::path& target_dir, const fs::path& run_dir,
                         const AnalysisOptions& options) {
   std::error_code ec;
@@ -345,6 +455,23 @@ RunAnalysis analyze_run(const fs::path& target_dir, const fs::path& run_dir,
   if (!probe(model_dir / "target.json", false)) {
     fail_field("--run", run_dir.string(),
                "holds no learned model (no target.json in it or in its model/ folder)");
+  }
+  if (probe(target_dir / "pyramid.json", false)) {  // a data set: no planted truth
+    const fs::path config_file = run_dir / "config.json";
+    if (!probe(config_file, false))
+      fail_field("--run", run_dir.string(), "holds no config.json (its data.train_samples)");
+    const Json config = read_json(config_file);
+    const Json n = config.is_object() && config.contains("data") && config["data"].is_object()
+                       ? config["data"].value("train_samples", Json())
+                       : Json();
+    if (!n.is_number_integer())
+      fail_field(config_file.string(), "data.train_samples", "is missing or not an integer");
+    RunAnalysis out = analyze_data_set(load_data_set(target_dir), n.get<std::int64_t>(),
+                                       load_target(model_dir), options);
+    out.target_dir = target_dir.string();
+    out.run_dir = run_dir.string();
+    out.model_dir = model_dir.string();
+    return out;
   }
   const Target truth = load_target(target_dir);
   const Target learned = load_target(model_dir);
@@ -389,9 +516,35 @@ Json activity_json(const ActivityStats& a) {
           {"fraction_patches_at_most_k", a.fraction_patches_at_most_k},
           {"channel_activity", a.channel_activity}};
 }
+
+Json distribution_json(const DistributionMetrics& d) {
+  return {{"samples", d.samples},
+          {"patches", d.patches},
+          {"directions", d.directions},
+          {"moment_mismatch", d.moment_mismatch},
+          {"moment_mismatch_floor", d.moment_mismatch_floor},
+          {"mean_gap", d.mean_gap},
+          {"mean_gap_floor", d.mean_gap_floor},
+          {"second_moment_gap", d.second_moment_gap},
+          {"second_moment_gap_floor", d.second_moment_gap_floor},
+          {"sliced_w1", d.sliced_w1},
+          {"sliced_w2", d.sliced_w2},
+          {"sliced_w1_floor", d.sliced_w1_floor},
+          {"sliced_w2_floor", d.sliced_w2_floor},
+          {"projection_scale", d.projection_scale}};
+}
 }  // namespace
 
 Json to_json(const LevelAnalysis& a) {
+  if (!a.planted) {
+    return {{"level", a.level},
+            {"learned_channels", a.learned_channels},
+            {"recovery", nullptr},
+            {"no_planted_truth",
+             "the target is a data set: columns, first layer, W and decoders are not scored"},
+            {"distribution", distribution_json(a.distribution)},
+            {"activity", {{"learned", activity_json(a.activity.learned)}}}};
+  }
   Json j = to_json(static_cast<const LevelRecovery&>(a));
   if (a.decoder_vs_target) {
     j["decoder"] = {{"file", a.decoder_file},
@@ -406,21 +559,7 @@ Json to_json(const LevelAnalysis& a) {
     s["output_functional_error"] = finite_or_null(a.functional->output_functional_error);
     s["active_duplicates"] = a.functional->active_duplicates;
   }
-  const DistributionMetrics& d = a.distribution;
-  j["distribution"] = {{"samples", d.samples},
-                       {"patches", d.patches},
-                       {"directions", d.directions},
-                       {"moment_mismatch", d.moment_mismatch},
-                       {"moment_mismatch_floor", d.moment_mismatch_floor},
-                       {"mean_gap", d.mean_gap},
-                       {"mean_gap_floor", d.mean_gap_floor},
-                       {"second_moment_gap", d.second_moment_gap},
-                       {"second_moment_gap_floor", d.second_moment_gap_floor},
-                       {"sliced_w1", d.sliced_w1},
-                       {"sliced_w2", d.sliced_w2},
-                       {"sliced_w1_floor", d.sliced_w1_floor},
-                       {"sliced_w2_floor", d.sliced_w2_floor},
-                       {"projection_scale", d.projection_scale}};
+  j["distribution"] = distribution_json(a.distribution);
   j["activity"] = {{"k", a.activity.k},
                    {"target", activity_json(a.activity.target)},
                    {"learned", activity_json(a.activity.learned)},
@@ -432,23 +571,28 @@ Json to_json(const RunAnalysis& r) {
   const AnalysisOptions& o = r.options;
   Json levels = Json::array();
   for (const LevelAnalysis& l : r.levels) levels.push_back(to_json(l));
-  return {{"target_dir", r.target_dir},
-          {"run_dir", r.run_dir},
-          {"model_dir", r.model_dir},
-          {"levels_scored", r.levels_scored},
-          {"options",
-           {{"threshold", o.threshold},
-            {"samples", o.samples},
-            {"directions", o.directions},
-            {"max_order", o.max_order},
-            {"max_patches", o.max_patches},
-            {"seed", o.seed},
-            {"noise_floor", o.noise_floor},
-            {"active_floor", o.active_floor},
-            {"merge_tolerance", o.merge_tolerance}}},
-          {"run_result", r.run_result},
-          {"levels", levels},
-          {"seconds", r.seconds}};
+  Json j{{"target_dir", r.target_dir},
+         {"run_dir", r.run_dir},
+         {"model_dir", r.model_dir},
+         {"levels_scored", r.levels_scored},
+         {"options",
+          {{"threshold", o.threshold},
+           {"samples", o.samples},
+           {"directions", o.directions},
+           {"max_order", o.max_order},
+           {"max_patches", o.max_patches},
+           {"seed", o.seed},
+           {"noise_floor", o.noise_floor},
+           {"active_floor", o.active_floor},
+           {"merge_tolerance", o.merge_tolerance}}},
+         {"run_result", r.run_result},
+         {"levels", levels},
+         {"seconds", r.seconds}};
+  if (!r.planted) {  // only then: a planted run's document is unchanged
+    j["planted"] = false;
+    j["held_out_first"] = r.held_out_first;
+  }
+  return j;
 }
 
 void write_analysis(const fs::path& path, const RunAnalysis& analysis, const RunInfo& run) {

@@ -23,6 +23,7 @@
 
 #include "core/json_io.h"
 #include "score/recovery.h"
+#include "synth/image_pyramid.h"
 #include "synth/target.h"
 
 namespace fsr {
@@ -84,6 +85,9 @@ struct ActivityComparison {
 // The score of score/recovery.h (columns, first_layer, super_resolution, meets_bar) and what the
 // analyzer adds.
 struct LevelAnalysis : LevelRecovery {
+  // False for a model learned on a data set (analyze_data_set): the LevelRecovery part, the
+  // decoders, the functional errors and the target's activity are absent ("no planted truth").
+  bool planted = true;
   std::optional<DictionaryMatch> decoder_vs_target;   // V_l vs M_l
   std::optional<DictionaryMatch> decoder_vs_learned;  // V_l vs M_hat_l
   std::string decoder_file;                           // where V_l was read ("" if none)
@@ -94,6 +98,8 @@ struct LevelAnalysis : LevelRecovery {
 
 struct RunAnalysis {
   AnalysisOptions options;
+  bool planted = true;              // false: analyze_data_set
+  std::int64_t held_out_first = 0;  // analyze_data_set: the first held-out sample (train_samples)
   std::string target_dir, run_dir, model_dir;  // empty when analyze() got objects
   int levels_scored = 0;                       // min(target levels, learned levels)
   std::vector<LevelAnalysis> levels;
@@ -109,9 +115,20 @@ RunAnalysis analyze(const Target& truth, const Target& learned,
                     const std::vector<std::optional<Eigen::MatrixXd>>& decoders,
                     const AnalysisOptions& options = {});
 
+// A model learned on a data set with no planted generator (an image pyramid; synth/image_pyramid.h
+// DataSet) from its first `train_samples`: no recovery scores — there is no planted truth — but
+// the distribution metrics of X_l against the held-out samples [train_samples, S): "real" is their
+// first half and the noise floor their second half (two disjoint sets of crops of the same images
+// against each other), n = min(options.samples, (S - train_samples) / 2) samples each, against n
+// samples of the learned model; the learned model's activity. InputError naming the mismatch when
+// the model's grid, patch or colours differ from the data's, or fewer than 2 samples per half.
+RunAnalysis analyze_data_set(const DataSet& data, std::int64_t train_samples, const Target& learned,
+                             const AnalysisOptions& options = {});
+
 // Loads the target and the run: the model from RUN/model if that directory exists, else from
 // RUN; V_<l>.npy from RUN or RUN/model; RUN/result.json if present. A missing or unreadable
-// directory or file is an InputError naming it.
+// directory or file is an InputError naming it. A target directory holding pyramid.json is a data
+// set: analyze_data_set with data.train_samples of RUN/config.json.
 RunAnalysis analyze_run(const std::filesystem::path& target_dir,
                         const std::filesystem::path& run_dir, const AnalysisOptions& options = {});
 

@@ -256,6 +256,55 @@ TEST(Analyze, DistributionMetricsOfACopySitAtTheNoiseFloor) {
     }
 }
 
+// A data set (no planted truth) of a target's images: the model that made them sits at the floor
+// of two disjoint held-out halves (mean of 3 seeds, factor 2 as above); a model whose output is
+// 1.5x theirs is far above it at every level; no recovery is reported; the halves are the
+// held-out samples (n = min(samples, held-out / 2)); another geometry is refused.
+TEST(AnalyzeDataSet, TheGeneratingModelSitsAtTheFloorOfTheHeldOutHalves) {
+  const Target t = small_target(1, 2);
+  DataSet d;
+  d.geometry.levels = 2;
+  d.geometry.grid = t.grid;
+  d.geometry.patch = t.patch;
+  d.geometry.colors = t.colors;
+  d.x = sample(t, 0, 4500, {}).x;
+  d.source = "images of a target";
+  Target loud = t;
+  for (auto& m : loud.M) m *= 1.5;
+  double gen[2] = {0, 0}, floor[2] = {0, 0}, far[2] = {0, 0};
+  for (std::uint64_t seed = 20; seed < 23; ++seed) {
+    AnalysisOptions o = fast_options();
+    o.seed = seed;
+    const RunAnalysis r = analyze_data_set(d, 500, t, o);
+    const RunAnalysis q = analyze_data_set(d, 500, loud, o);
+    EXPECT_FALSE(r.planted);
+    ASSERT_EQ(r.levels.size(), 2u);
+    for (int l = 0; l < 2; ++l) {
+      EXPECT_EQ(r.levels[l].distribution.samples, 2000);  // min(2000, 4000 / 2)
+      gen[l] += r.levels[l].distribution.sliced_w1;
+      floor[l] += r.levels[l].distribution.sliced_w1_floor;
+      far[l] += q.levels[l].distribution.sliced_w1;
+      EXPECT_TRUE(to_json(r.levels[l])["recovery"].is_null());
+    }
+  }
+  for (int l = 0; l < 2; ++l) {
+    EXPECT_GT(floor[l], 0.0);
+    EXPECT_LE(gen[l], 2.0 * floor[l]) << "level " << l + 1;
+    EXPECT_GT(far[l], 4.0 * floor[l]) << "level " << l + 1;
+  }
+  EXPECT_EQ(analyze_data_set(d, 4000, t, fast_options()).levels[0].distribution.samples, 250);
+  EXPECT_THROW(analyze_data_set(d, 4497, t, fast_options()), InputError);  // halves of 1
+  Target other = t;
+  other.patch = 1;
+  try {
+    analyze_data_set(d, 500, other, fast_options());
+    ADD_FAILURE() << "accepted";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "learned model patch = 1: must equal the data set's 2 (images of a target)");
+  }
+}
+
 TEST(Analyze, PerturbationsAreReportedAtTheirSize) {
   const Target t = small_target(1);
   Target p = t;

@@ -10,7 +10,9 @@
 #include "experiments/jobs.h"
 #include "gda/learner_config.h"
 #include "gda/trainer.h"
+#include "gda/training_data.h"
 #include "synth/config.h"
+#include "synth/image_pyramid.h"
 #include "synth/target.h"
 
 namespace fsr {
@@ -120,7 +122,49 @@ Json level1_trajectories(const fs::path& metrics_file) {
   return out;
 }
 
+// An image-pyramid target (synth/image_pyramid.h PyramidTarget): the pyramid built with the job's
+// seed (reseed_target) and stored as context.dir/target (fsr pyramid's layout); the learner trains
+// on its first train_samples with m_l = its channels — data.source = fixed, data.train_samples and
+// generator.channels are set from the target (the job's "samples" key, when given, sets
+// train_samples instead) — and the analysis measures against its held-out samples.
+Json run_gda_on_pyramid(const JobSpec& spec, const JobContext& context) {
+  PyramidTarget pt = parse_pyramid_target(spec.target, {}, "target");
+  if (spec.config.value(kReseedTarget, true)) pt.seed = spec.seed;
+  Json learner_json = learner_part(spec.config);
+  learner_json["seed"] = spec.seed;
+  if (!spec.config.contains(kSamples)) {
+    learner_json["data"]["source"] = "fixed";
+    learner_json["data"]["train_samples"] = pt.train_samples;
+  }
+  learner_json["generator"]["channels"] = pt.channels;
+  const LearnerConfig learner = parse_learner_config(learner_json);
+
+  const fs::path target_dir = context.dir / "target";
+  const fs::path run_dir = context.dir / "run";
+  if (!fs::exists(target_dir / "pyramid.json")) save_pyramid(target_dir, build_image_pyramid(pt));
+  const DataSet data = load_data_set(target_dir);
+  TrainOptions options;
+  options.out = run_dir;
+  options.progress = false;
+  options.device = spec.config.value(kDevice, std::string("auto"));
+  options.resume = context.resuming && fs::exists(run_dir / "checkpoint");
+  if (context.resuming && !options.resume) fs::remove_all(run_dir);
+  const TrainResult result = train(data, learner, options);
+
+  Json payload{{"status", result.status}, {"train", to_json(result)}};
+  if (result.status == "completed" && spec.config.value(kAnalyze, true)) {
+    AnalysisOptions analysis_options;
+    analysis_options.seed = spec.seed;
+    const RunAnalysis analysis = analyze_run(target_dir, run_dir, analysis_options);
+    write_analysis(run_dir / "analysis.json", analysis,
+                   RunInfo{.seed = spec.seed, .threads = learner.threads, .config = spec.config});
+    payload["analysis"] = to_json(analysis);
+  }
+  return payload;
+}
+
 Json run_gda(const JobSpec& spec, const JobContext& context) {
+  if (is_pyramid_target(spec.target)) return run_gda_on_pyramid(spec, context);
   Json target_json = spec.target;
   if (spec.config.value(kReseedTarget, true)) target_json["seed"] = spec.seed;
   const Target truth = build_target(parse_target_config(target_json));

@@ -15,6 +15,11 @@
 // better, named as the first_layer_baseline kind names them: alpha_max_relative, ...,
 // columns_one_minus_min_cosine) and "trajectory" ({error name: [{"step", "error"}]}, one entry
 // per metrics record) for the sample-complexity search and its steps-to-eps hook.
+// An image-pyramid target (synth/image_pyramid.h PyramidTarget, no planted generator): the
+//   pyramid is built with the job's seed into the job's target/ folder, the learner trains on its
+//   first train_samples (data.source = fixed) with generator.channels = its channels, and the
+//   analysis measures X_l against its held-out samples; no "errors" or "trajectory" (no planted
+//   truth).
 // The job's seed is the learner's seed. The learner keeps its checkpoints in the job directory,
 // so an interrupted job resumes where it stopped.
 #pragma once

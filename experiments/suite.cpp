@@ -6,6 +6,7 @@
 #include "core/json_read.h"
 #include "core/validate.h"
 #include "synth/config.h"
+#include "synth/image_pyramid.h"
 
 namespace fsr {
 namespace fs = std::filesystem;
@@ -139,8 +140,12 @@ Suite parse_suite(const Json& j, const fs::path& base_dir) {
       fail_field(f, v.dump(), "must be a target config object or the path of one");
     }
     try {
-      s.targets.push_back({name, to_json(parse_target_config(config, dir))});
+      // A pyramid of photographs (synth/image_pyramid.h PyramidTarget) or a planted target.
+      s.targets.push_back({name, is_pyramid_target(config)
+                                     ? to_json(parse_pyramid_target(config, dir, f))
+                                     : to_json(parse_target_config(config, dir))});
     } catch (const InputError& e) {
+      if (is_pyramid_target(config)) throw;  // its messages name the field already
       throw InputError(f + ": " + e.what());
     }
   }
@@ -252,6 +257,13 @@ std::vector<JobSpec> expand_suite(const Suite& suite, const std::string& size) {
       const SuiteJob& job = suite.jobs[ji];
       if (!keep(z.jobs, job.name)) continue;
       const JobKind& kind = find_job_kind(job.kind);
+      // Only the learner reads a target that has no planted generator (it trains on the pyramid's
+      // first train_samples); every other kind needs a planted target.
+      if (is_pyramid_target(target.config) && job.kind != "gda") {
+        fail_field("targets." + target.name + ".kind", kPyramidTargetKind,
+                   "only \"gda\" jobs can run on an image-pyramid target; job " + job.name +
+                       " is \"" + job.kind + "\"");
+      }
       Json config = job.config;
       config.merge_patch(z.config);
       Json sweep = job.sweep;

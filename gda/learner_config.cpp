@@ -2,6 +2,7 @@
 
 #include "core/json_read.h"
 #include "core/validate.h"
+#include "synth/architecture.h"
 
 namespace fsr {
 
@@ -64,7 +65,22 @@ const FieldTable<LearnerConfig>& learner_fields() {
                  "real samples the data-driven warm starts read: stream samples of their own, or "
                  "with a fixed training set its first min(N, this); held as float64 images of "
                  "every learned level while training runs (20 000 of a 32 x 32 x 3 level: "
-                 "~0.5 GB)");
+                 "~0.5 GB)")
+        .integer(FSR_FIELD(C, generator.kernel), 0, 4,
+                 "the learner's super-resolution kernel (levels >= 2): 2 (a child reads its "
+                 "parent) or 4 (a 2 x 2 block of parents); 0 = the target's (a data-set target "
+                 "has none: required there). A learner narrower than its target has its W_l "
+                 "scored as not comparable, and starts that copy the target's W_l (oracle_init) "
+                 "are refused")
+        .check([](const C& c) {
+          if (c.generator.kernel != 0) require_kernel("generator.kernel", c.generator.kernel);
+        })
+        .integer_list(FSR_FIELD(C, generator.channels), 1, kMaxChannels,
+                      "a data-set target (an image pyramid, no planted generator) only, where it "
+                      "is required: m_l per level (one value: every level), which "
+                      "generator.width then scales as it scales a target's m_l; refused with a "
+                      "planted target, whose m_l it is; [] = absent",
+                      /*allow_empty=*/true);
 
     t.choice(FSR_FIELD(C, discriminator.kind),
              "theory: patch decoder, threshold ReLU and read-outs; conv: two convolutions")

@@ -140,6 +140,8 @@ struct LearnerConfig {
     int mod_rounds = 100;
     FirstLayerInit first_layer_init = FirstLayerInit::kFixed;
     int warm_start_samples = 20000;
+    int kernel = 0;             // 0: the target's
+    std::vector<int> channels;  // a data-set target only: m_l per level (one value: every level)
   } generator;
 
   struct Discriminator {

@@ -64,6 +64,18 @@ TEST(LearnerConfig, ErrorsNameFieldValueAndRule) {
             std::string::npos);
 }
 
+// generator.kernel: 0 (the target's) by default, so every shipped config is unchanged; 2 or 4
+// through synth/architecture.h's require_kernel, naming the field.
+TEST(LearnerConfig, GeneratorKernelDefaultsToTheTargetsAndIsCheckedByRequireKernel) {
+  EXPECT_EQ(parse_learner_config(Json::object()).generator.kernel, 0);
+  EXPECT_EQ(parse_learner_config(Json::parse(R"({"generator": {"kernel": 4}})")).generator.kernel,
+            4);
+  EXPECT_EQ(error_of(Json::parse(R"({"generator": {"kernel": 3}})")),
+            "generator.kernel = 3: must be 2 (parent only) or 4 (padding 1, 2x2 parents)");
+  EXPECT_EQ(error_of(Json::parse(R"({"generator": {"kernel": 6}})")),
+            "generator.kernel = 6: must be an integer in [0, 4]");
+}
+
 // data.normals: exact by default (shipped configs unchanged); only with stream data.
 TEST(LearnerConfig, DataNormalsDefaultsToExactAndIsRefusedNamingTheField) {
   const LearnerConfig d = parse_learner_config(Json::object());

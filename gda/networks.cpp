@@ -56,7 +56,8 @@ torch::Tensor seeded_normal(std::int64_t rows, std::int64_t cols, std::uint64_t 
   return from_eigen(normal_matrix(rows, cols, seed, stream) * scale, options);
 }
 
-NetworkShape network_shape(const Target& t, const LearnerConfig& c) {
+namespace {
+NetworkShape shape_for(const Architecture& t, int target_latent_dim, const LearnerConfig& c) {
   NetworkShape s;
   static_cast<Architecture&>(s) = t;
   s.target_channels = t.channels;
@@ -66,9 +67,54 @@ NetworkShape network_shape(const Target& t, const LearnerConfig& c) {
     s.decoder_units.push_back(
         std::max(1, static_cast<int>(std::ceil(c.discriminator.width * m - 1e-9))));
   }
+  if (c.generator.kernel != 0)
+    s.kernel = c.generator.kernel;  // the learner's own (0: the target's)
   s.latent_dim = c.generator.latent_dim > 0 ? c.generator.latent_dim
-                                            : std::max(t.latent_dim(), s.first_layer_units());
+                                            : std::max(target_latent_dim, s.first_layer_units());
   return s;
+}
+
+std::string list_text(const std::vector<int>& v) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + std::to_string(v[i]);
+  return out + "]";
+}
+}  // namespace
+
+NetworkShape network_shape(const Target& t, const LearnerConfig& c) {
+  if (!c.generator.channels.empty()) {
+    fail_field("generator.channels", list_text(c.generator.channels),
+               "is for a data-set target only (an image pyramid); a planted target fixes m_l = " +
+                   list_text(t.channels) + " (scale them with generator.width)");
+  }
+  return shape_for(t, t.latent_dim(), c);
+}
+
+Architecture data_set_architecture(Architecture a, const LearnerConfig& c) {
+  const auto& ch = c.generator.channels;
+  if (ch.empty()) {
+    fail_field("generator.channels", "[]",
+               "is required with a data-set target (an image pyramid has no planted m_l): one "
+               "value, or one per level (" +
+                   std::to_string(a.levels) + ")");
+  }
+  if (ch.size() != 1 && static_cast<int>(ch.size()) != a.levels) {
+    fail_field(
+        "generator.channels", list_text(ch),
+        "must list one value or one per level of the data set (" + std::to_string(a.levels) + ")");
+  }
+  if (c.generator.kernel == 0) {
+    fail_field("generator.kernel", 0,
+               "must be 2 or 4 with a data-set target (an image pyramid has no planted kernel)");
+  }
+  a.channels = ch.size() == 1 ? std::vector<int>(a.levels, ch[0]) : ch;
+  a.kernel = c.generator.kernel;
+  a.validate();
+  return a;
+}
+
+NetworkShape network_shape(const Architecture& learned, const LearnerConfig& c) {
+  return shape_for(learned, 0, c);
 }
 
 torch::Tensor images_to_patches(const torch::Tensor& x, int h, int r, int c) {

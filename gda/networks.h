@@ -27,13 +27,23 @@
 namespace fsr {
 
 // The architecture both networks are built for: the generator's — the target's, with m_hat_l
-// channels per level — and what only the learner has.
+// channels per level and the kernel generator.kernel (0: the target's) — and what only the
+// learner has.
 struct NetworkShape : Architecture {
   std::vector<int> target_channels;  // m_l of the target (channels holds m_hat_l)
   std::vector<int> decoder_units;    // theory discriminator units per level
   int latent_dim = 1;                // m0_hat
 };
+// A planted target: its architecture, m_hat_l = ceil(generator.width m_l), the kernel
+// generator.kernel (0: the target's). generator.channels is refused (the target fixes m_l).
 NetworkShape network_shape(const Target& target, const LearnerConfig& config);
+// The architecture a data set with no planted generator (an image pyramid) is learned with:
+// levels, grid, patch and colours of `data`, m_l = generator.channels (one value or one per
+// level) and generator.kernel (2 or 4), both required; InputError naming the field otherwise.
+Architecture data_set_architecture(Architecture data, const LearnerConfig& config);
+// The networks for such an architecture (data_set_architecture's): m_hat_l = ceil(generator.width
+// m_l), its kernel, no planted latent dimension.
+NetworkShape network_shape(const Architecture& learned, const LearnerConfig& config);
 
 // Eigen <-> torch through float64 on the CPU: a (rows, cols) tensor with `options`; a 1- or 2-d
 // tensor as a matrix (a vector as one column). assign overwrites a parameter or buffer in place,

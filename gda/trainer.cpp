@@ -29,6 +29,8 @@ namespace fs = std::filesystem;
 
 constexpr std::uint64_t kStreamEval = 403;
 constexpr std::uint64_t kStreamChance = 404;
+constexpr const char* kNoPlantedTruth =
+    "no planted truth: the target is a data set (columns, alpha/beta, W are not scored)";
 
 struct Stage {
   std::vector<int> trained;  // levels whose generator parameters move
@@ -88,8 +90,10 @@ std::uint64_t latent_seed(const LearnerConfig& c, std::int64_t step, int k) {
 
 class Trainer {
  public:
-  Trainer(const Target& truth, const LearnerConfig& config, const TrainOptions& options)
-      : truth_(truth), c_(config), o_(options) {}
+  // `data`: a data-set run, `truth` then only its architecture (data_set_architecture).
+  Trainer(const Target& truth, const LearnerConfig& config, const TrainOptions& options,
+          const DataSet* data = nullptr)
+      : truth_(truth), c_(config), o_(options), data_set_(data) {}
   TrainResult run();
 
  private:
@@ -108,6 +112,9 @@ class Trainer {
   const Target& truth_;
   LearnerConfig c_;
   TrainOptions o_;
+  const DataSet* data_set_ = nullptr;  // a data-set run: no planted truth to score against
+  std::uint64_t target_fingerprint_ = 0;
+  bool planted() const { return data_set_ == nullptr; }
   int levels_ = 1;
   NetworkShape shape_;
   std::unique_ptr<Engine> engine_;
@@ -147,14 +154,28 @@ void Trainer::build() {
   Target arch = truth_;
   arch.levels = levels_;
   arch.channels.resize(levels_);
-  shape_ = network_shape(arch, c_);
+  shape_ = planted() ? network_shape(arch, c_)
+                     : network_shape(static_cast<const Architecture&>(arch), c_);
+  target_fingerprint_ = planted() ? fingerprint(truth_) : fingerprint(*data_set_);
+  if (o_.oracle_init && !planted()) {
+    fail_field("oracle_init", "true",
+               "needs a planted target to start at; " + data_set_->source +
+                   " is a data set (no planted truth)");
+  }
   engine_ = make_engine(c_.engine, shape_, c_, o_.device);
-  data_ = std::make_unique<TrainingData>(truth_, c_, levels_, engine_->precision() == "float32");
+  data_ = std::make_unique<TrainingData>(truth_, c_, levels_, engine_->precision() == "float32",
+                                         data_set_);
   eval_z_ = engine_->latents(mix64(c_.seed ^ kStreamEval), c_.log.eval_samples);
   run_ = std::make_unique<RunContext>(RunContext{truth_, c_, shape_, *engine_, *data_, eval_z_});
   if (o_.oracle_init) {
     if (shape_.channels != truth_.channels || shape_.latent_dim != truth_.latent_dim()) {
       fail_field("oracle_init", "true", "needs generator.width = 1 and the target's latent_dim");
+    }
+    if (levels_ >= 2 && shape_.kernel != truth_.kernel) {
+      // The start copies the target's W_l, whose shape and parents are its kernel's.
+      fail_field("generator.kernel", shape_.kernel,
+                 "must be the target's kernel " + std::to_string(truth_.kernel) +
+                     " (or 0) with oracle_init, which copies the target's W_l");
     }
     if (!o_.oracle_columns_only && truth_.first_layer_noise != FirstLayerNoise::kGaussian) {
       // The generator draws Gaussian latents: with the target's parameters it is not the target.
@@ -189,7 +210,8 @@ void Trainer::build() {
   if (c_.generator.columns_init == ColumnsInit::kPatchKmeans && !o_.oracle_init)
     for (int l = 1; l <= levels_; ++l) init_columns_kmeans(*run_, l);
   stages_ = make_stages(c_, levels_);
-  for (int l = 2; l <= levels_; ++l) identified_.push_back(identified_weights(truth_, l));
+  if (planted())
+    for (int l = 2; l <= levels_; ++l) identified_.push_back(identified_weights(truth_, l));
 }
 
 // Warm starts from data (level 1 by moments, levels >= 2 by scale calibration or regression;
@@ -227,6 +249,19 @@ double Trainer::chance(int level, Eigen::Index units) {
 
 Json Trainer::evaluate(const Stage& st) {
   Json m;
+  if (!planted()) {  // the held-out moment mismatch only
+    Json moments = Json::array();
+    const Generated fake = engine_->generate(eval_z_, st.last, false);
+    for (int l = 1; l <= st.last; ++l) {
+      const MomentMismatch mm =
+          moment_mismatch(data_->eval_patches(l), fake.patches[l - 1], 4, 64, 7);
+      moments.push_back({{"level", l}, {"per_order", mm.per_order}});
+    }
+    m["recovery"] = nullptr;
+    m["no_planted_truth"] = kNoPlantedTruth;
+    m["moment_mismatch"] = moments;
+    return m;
+  }
   const Target learned = learned_target(*engine_, shape_, c_.seed);
   const Recovery r = evaluate_recovery(truth_, learned, {.levels = st.last}, identified_);
   Json rec = Json::array();
@@ -275,6 +310,12 @@ void Trainer::progress(const Stage& st, const Json& m, std::int64_t global, std:
   const double rate =
       double(global - std::max<std::int64_t>(resumed_at_, 0)) / std::max(clock_.seconds(), 1e-9);
   const double eta = (total - global) / std::max(rate, 1e-9);
+  if (!planted()) {
+    std::fprintf(stderr, "%s[%s] step %lld/%lld  %.0f steps/s  ETA %.0fs%s", tty ? "\r" : "",
+                 st.name.c_str(), static_cast<long long>(global), static_cast<long long>(total),
+                 rate, eta, tty ? "" : "\n");
+    return;
+  }
   const auto& r1 = m["recovery"][0];
   std::fprintf(stderr, "%s[%s] step %lld/%lld  %.0f steps/s  ETA %.0fs  cos %.3f/%.3f%s",
                tty ? "\r" : "", st.name.c_str(), static_cast<long long>(global),
@@ -284,7 +325,7 @@ void Trainer::progress(const Stage& st, const Json& m, std::int64_t global, std:
 
 void Trainer::save(std::int64_t global, int stage) {
   if (o_.out.empty()) return;
-  save_checkpoint(o_.out, *engine_, to_json(c_), fingerprint(truth_), global, stage);
+  save_checkpoint(o_.out, *engine_, to_json(c_), target_fingerprint_, global, stage);
 }
 
 // A fresh run directory, or the checkpoint of --resume: returns the global step to start at.
@@ -306,7 +347,7 @@ std::int64_t Trainer::open_run_dir(int& stage0, std::int64_t& start_in_stage) {
   std::vector<std::int64_t> stage_steps;
   for (const Stage& st : stages_) stage_steps.push_back(st.steps);
   const ResumePoint resume =
-      open_run_for_resume(o_.out, to_json(c_), fingerprint(truth_), stage_steps);
+      open_run_for_resume(o_.out, to_json(c_), target_fingerprint_, stage_steps);
   if (!resume.state) return 0;
   stage0 = resume.state->stage;
   start_stage(stages_[stage0], /*warm_start=*/false);  // the checkpoint holds the model
@@ -327,8 +368,11 @@ void Trainer::finish(TrainResult& result, std::int64_t global) {
   result.seconds = clock_.seconds();
   if (result.status == "completed") {
     result.model = learned_target(*engine_, shape_, c_.seed);
-    result.recovery =
-        evaluate_recovery(truth_, result.model, {.levels = stages_.back().last}, identified_);
+    if (planted())
+      result.recovery =
+          evaluate_recovery(truth_, result.model, {.levels = stages_.back().last}, identified_);
+    else
+      result.no_planted_truth = kNoPlantedTruth;
   }
   if (o_.out.empty()) return;
   if (result.status == "completed") {
@@ -365,7 +409,8 @@ void Trainer::refine(TrainResult& result, std::int64_t& global) {
       e2->set_tensor(n, engine_->tensor(n).data);
   c_ = c2;
   engine_ = std::move(e2);
-  data_ = std::make_unique<TrainingData>(truth_, c_, levels_, engine_->precision() == "float32");
+  data_ = std::make_unique<TrainingData>(truth_, c_, levels_, engine_->precision() == "float32",
+                                         data_set_);
   run_ = std::make_unique<RunContext>(RunContext{truth_, c_, shape_, *engine_, *data_, eval_z_});
   if (o_.tie_decoder) {
     const Eigen::MatrixXd mh = engine_->dictionary(1);  // d x m_hat
@@ -491,6 +536,16 @@ TrainResult train(const Target& truth, const LearnerConfig& config, const TrainO
   return t.run();
 }
 
+TrainResult train(const DataSet& data, const LearnerConfig& config, const TrainOptions& options) {
+  check_data_set_run(data, config);
+  Target arch;  // the architecture only: no parameters, nothing samples it
+  static_cast<Architecture&>(arch) = data_set_architecture(data.geometry, config);
+  Trainer t(arch, config, options, &data);
+  TrainResult r = t.run();
+  if (r.status != "completed") r.no_planted_truth = kNoPlantedTruth;
+  return r;
+}
+
 Json to_json(const TrainResult& r) {
   Json j{{"status", r.status},
          {"message", r.message},
@@ -499,8 +554,12 @@ Json to_json(const TrainResult& r) {
          {"device", r.device},
          {"seconds", r.seconds},
          {"last_metrics", r.last_metrics}};
+  if (!r.no_planted_truth.empty()) {
+    j["recovery"] = nullptr;
+    j["no_planted_truth"] = r.no_planted_truth;
+  }
   if (r.status == "completed") {
-    j["recovery"] = to_json(r.recovery);
+    if (r.no_planted_truth.empty()) j["recovery"] = to_json(r.recovery);
     j["model"] = "model";
     j["channels"] = r.model.channels;
   }

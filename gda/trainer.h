@@ -29,6 +29,8 @@
 
 namespace fsr {
 
+struct DataSet;  // gda/training_data.h
+
 struct TrainOptions {
   std::filesystem::path out;     // run directory; empty: write nothing (sweeps, tests)
   std::string device = "auto";   // "auto" | "cpu" | "cuda"
@@ -66,9 +68,18 @@ struct TrainResult {
   Recovery recovery;  // vs the target, levels trained so far
   Json last_metrics;
   double seconds = 0.0;
+  // A data-set run (no planted target): why `recovery` is empty ("no planted truth: ..."); the
+  // JSON then has "recovery": null and this as "no_planted_truth". Empty for a planted target.
+  std::string no_planted_truth;
 };
 
 TrainResult train(const Target& truth, const LearnerConfig& config, const TrainOptions& options);
+// A fixed data set with no planted generator (an image pyramid, gda/training_data.h DataSet): the
+// architecture from the data and generator.channels / generator.kernel, the batches from its first
+// data.train_samples, the metrics' moment mismatch on its held-out samples; no recovery scores.
+// Refused (InputError naming the field) as check_data_set_run and data_set_architecture say, and
+// for oracle_init (there is no target to start at).
+TrainResult train(const DataSet& data, const LearnerConfig& config, const TrainOptions& options);
 
 Json to_json(const TrainResult& result);
 

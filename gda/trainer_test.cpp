@@ -7,8 +7,10 @@
 #include <fstream>
 
 #include "core/validate.h"
+#include "gda/networks.h"
 #include "gda/training_data.h"
 #include "synth/config.h"
+#include "synth/sample.h"
 
 namespace fsr {
 namespace {
@@ -314,6 +316,226 @@ TEST_P(Trainer, OracleInitRefusesNonGaussianLatents) {
   EXPECT_EQ(
       train(truth, c, {.progress = false, .oracle_init = true, .oracle_columns_only = true}).status,
       "completed");
+}
+
+// A 2-level kernel-4 target (d = 12, m = [6, 6]) for a learner with its own, narrower kernel.
+Target kernel4_target(std::uint64_t seed) {
+  Json j = {{"levels", 2},
+            {"grid", 2},
+            {"channels", {6, 6}},
+            {"patch", 2},
+            {"colors", 3},
+            {"kernel", 4},
+            {"active", {0.15, 0.15}},
+            {"first_layer", {{"correlation", "independent"}, {"alpha", 1.0}}},
+            {"dictionary", {{"kind", "orthonormal"}}},
+            {"seed", seed}};
+  return build_target(parse_target_config(j));
+}
+
+Json narrow_kernel_config() {
+  return Json::parse(R"({
+    "seed": 2, "generator": {"kernel": 2, "columns_init": "patch_kmeans", "up_init": "regression",
+                             "correlation": "independent", "warm_start_samples": 400,
+                             "mod_rounds": 5},
+    "discriminator": {"width": 2, "readout": "optimal", "quadratic": "diag"},
+    "sgda": {"d_steps": 1, "batch": 64},
+    "schedule": {"kind": "layerwise", "steps": [35, 35]},
+    "log": {"every": 10, "checkpoint_every": 20, "eval_samples": 256}})");
+}
+
+// oracle_init copies the target's W_l: refused for a learner whose kernel differs, naming
+// generator.kernel, its value and the rule.
+TEST_P(Trainer, OracleInitRefusesAnotherKernel) {
+  const Target truth = kernel4_target(1);
+  Json j = narrow_kernel_config();
+  j["generator"]["columns_init"] = "random";
+  try {
+    train(truth, config(j), {.progress = false, .oracle_init = true});
+    ADD_FAILURE() << "accepted";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "generator.kernel = 2: must be the target's kernel 4 (or 0) with oracle_init, which "
+              "copies the target's W_l");
+  }
+}
+
+// A kernel-2 learner on a kernel-4 target: trains (the regression warm start fits W_2 through
+// the learner's own kernel), writes a model whose kernel is 2 with W_2 of shape (6, 6, 2, 2),
+// reports W_2 as not comparable (null and the reason) while the columns are scored, and a resumed
+// run ends bit-identical.
+TEST_P(Trainer, NarrowerKernelTrainsScoresWNotComparableAndResumes) {
+  const Target truth = kernel4_target(1);
+  const LearnerConfig c = config(narrow_kernel_config());
+  const fs::path a = fresh_dir("a"), b = fresh_dir("b");
+  const TrainResult full = expect_resume_bit_identical(truth, c, a, b);
+  ASSERT_EQ(full.status, "completed");
+  EXPECT_EQ(full.model.kernel, 2);
+  ASSERT_EQ(full.model.up.size(), 1u);
+  EXPECT_EQ(full.model.up[0].kernel, 2);
+  EXPECT_EQ(full.model.up[0].weight.size(),
+            std::size_t(full.model.channels[0]) * full.model.channels[1] * 4);
+  const Target loaded = load_target(b / "model");
+  EXPECT_EQ(loaded.kernel, 2);
+  EXPECT_EQ(fingerprint(loaded), fingerprint(full.model));
+  ASSERT_EQ(full.recovery.levels.size(), 2u);
+  const SuperResolutionRecovery& w = full.recovery.levels[1].super_resolution.value();
+  EXPECT_FALSE(w.comparable);
+  EXPECT_NE(w.not_comparable.find("learned kernel 2 differs from the target's 4"),
+            std::string::npos);
+  EXPECT_GT(full.recovery.levels[1].columns.match.mean_cosine, 0.0);
+  const Json last = full.last_metrics["recovery"][1];
+  EXPECT_TRUE(last["w_relative"].is_null());
+  EXPECT_FALSE(last["meets_bar"].get<bool>());
+  const Json result = read_json(b / "result.json");
+  EXPECT_TRUE(result["recovery"]["levels"][1]["super_resolution"]["w_relative"].is_null())
+      << result.dump();
+  fs::remove_all(a);
+  fs::remove_all(b);
+}
+
+// A data set with no planted generator behind it for the trainer: S samples of a kernel-4
+// target's images (the trainer never sees the target; only the images).
+DataSet images_of(const Target& t, std::int64_t samples) {
+  DataSet d;
+  d.geometry.levels = t.levels;
+  d.geometry.grid = t.grid;
+  d.geometry.patch = t.patch;
+  d.geometry.colors = t.colors;
+  d.x = sample(t, 0, samples, {}).x;
+  d.source = "test images";
+  return d;
+}
+
+Json data_set_config() {
+  Json j = narrow_kernel_config();
+  j["generator"]["channels"] = {6};
+  j["data"] = {{"source", "fixed"}, {"train_samples", 300}};
+  j["schedule"]["steps"] = {15, 15};
+  return j;
+}
+
+// The split: the fixed training set is the data set's first train_samples, the held-out metrics
+// and nothing else read the rest (eval patches = rows [N, N + eval) of each level).
+TEST(TrainingData, DataSetTrainsOnItsFirstSamplesAndMeasuresOnTheRest) {
+  const DataSet d = images_of(kernel4_target(1), 400);
+  Json j = data_set_config();
+  j["log"]["eval_samples"] = 64;
+  const LearnerConfig c = parse_learner_config(j);
+  Target arch;
+  static_cast<Architecture&>(arch) = data_set_architecture(d.geometry, c);
+  EXPECT_EQ(arch.channels, (std::vector<int>{6, 6}));
+  EXPECT_EQ(arch.kernel, 2);
+  TrainingData data(arch, c, 2, /*float32=*/false, &d);
+  for (int l = 1; l <= 2; ++l) {
+    EXPECT_EQ(data.eval_patches(l), image_patches(d.x[l - 1].middleRows(300, 64), arch, l));
+    EXPECT_EQ(data.first_patches(l, 50), image_patches(d.x[l - 1].topRows(50), arch, l));
+    EXPECT_EQ(data.warm_start_patches(l), image_patches(d.x[l - 1].topRows(300), arch, l));
+  }
+  // Every batch row is one of the first 300 samples.
+  const RowMatrix& b = data.batch(3)[1];
+  for (Eigen::Index r = 0; r < b.rows(); ++r) {
+    bool found = false;
+    for (Eigen::Index n = 0; n < 300 && !found; ++n) found = b.row(r) == d.x[1].row(n);
+    EXPECT_TRUE(found) << "batch row " << r;
+  }
+}
+
+// Each refusal of a data-set run names the field, its value and the rule.
+TEST(TrainingData, DataSetRefusalsNameFieldValueAndRule) {
+  const DataSet d = images_of(kernel4_target(1), 400);
+  auto error = [&](const Json& j, bool oracle = false) {
+    try {
+      train(d, parse_learner_config(j), {.progress = false, .oracle_init = oracle});
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  Json j = data_set_config();
+  j["data"] = {{"source", "stream"}};
+  EXPECT_EQ(error(j),
+            "data.source = stream: must be fixed with a data-set target (test images): it has no "
+            "generator to stream from; its first data.train_samples are the training set");
+  j = data_set_config();
+  j["data"]["train_samples"] = 397;
+  EXPECT_EQ(error(j),
+            "data.train_samples = 397: must be <= 396: the data set test images holds 400 "
+            "samples and at least 4 are held out for the metrics (two disjoint halves)");
+  j = data_set_config();
+  j["generator"].erase("channels");
+  EXPECT_EQ(error(j),
+            "generator.channels = []: is required with a data-set target (an image pyramid has no "
+            "planted m_l): one value, or one per level (2)");
+  j = data_set_config();
+  j["generator"]["channels"] = {6, 6, 6};
+  EXPECT_EQ(error(j),
+            "generator.channels = [6, 6, 6]: must list one value or one per level of the data set "
+            "(2)");
+  j = data_set_config();
+  j["generator"].erase("kernel");
+  EXPECT_EQ(error(j),
+            "generator.kernel = 0: must be 2 or 4 with a data-set target (an image pyramid has no "
+            "planted kernel)");
+  j = data_set_config();
+  j["schedule"]["levels"] = 3;
+  EXPECT_EQ(error(j), "schedule.levels = 3: must be <= the data set's levels = 2");
+  EXPECT_EQ(error(data_set_config(), /*oracle=*/true),
+            "oracle_init = true: needs a planted target to start at; test images is a data set "
+            "(no planted truth)");
+  // And a planted target refuses generator.channels (it fixes m_l).
+  try {
+    train(kernel4_target(1), parse_learner_config(data_set_config()), {.progress = false});
+    ADD_FAILURE() << "accepted";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "generator.channels = [6]: is for a data-set target only (an image pyramid); a "
+              "planted target fixes m_l = [6, 6] (scale them with generator.width)");
+  }
+}
+
+// End to end on a data set (both engines): a few steps of layer-wise training from the data-driven
+// warm starts write a model with the config's channels and kernel, no recovery ("no planted
+// truth", null in JSON), the held-out moment mismatch in the metrics; a resumed run ends
+// bit-identical.
+TEST_P(Trainer, DataSetRunHasNoRecoveryAndResumesBitIdentical) {
+  const DataSet d = images_of(kernel4_target(1), 400);
+  Json j = data_set_config();
+  j["schedule"]["steps"] = {35, 35};
+  j["engine"] = GetParam();
+  const LearnerConfig c = parse_learner_config(j);
+  const fs::path a = fresh_dir("a"), b = fresh_dir("b");
+  const TrainResult full = train(d, c, {.out = a, .device = "cpu", .progress = false});
+  ASSERT_EQ(full.status, "completed");
+  EXPECT_EQ(full.model.channels, (std::vector<int>{6, 6}));
+  EXPECT_EQ(full.model.kernel, 2);
+  EXPECT_TRUE(full.recovery.levels.empty());
+  EXPECT_NE(full.no_planted_truth.find("no planted truth"), std::string::npos);
+  const Json result = read_json(a / "result.json");
+  EXPECT_TRUE(result["recovery"].is_null());
+  EXPECT_EQ(result["no_planted_truth"], full.no_planted_truth);
+  EXPECT_TRUE(full.last_metrics["recovery"].is_null());
+  EXPECT_EQ(full.last_metrics["moment_mismatch"].size(), 2u);
+  EXPECT_EQ(load_target(a / "model").kernel, 2);
+  const TrainResult first =
+      train(d, c, {.out = b, .device = "cpu", .stop_after = 57, .progress = false});
+  EXPECT_EQ(first.status, "interrupted");
+  const TrainResult second =
+      train(d, c, {.out = b, .device = "cpu", .resume = true, .progress = false});
+  ASSERT_EQ(second.status, "completed");
+  EXPECT_EQ(fingerprint(second.model), fingerprint(full.model));
+  // Another data set is not the one the checkpoint was made on.
+  DataSet other = d;
+  other.x[0](0, 0) += 0.5;
+  try {
+    train(other, c, {.out = b, .device = "cpu", .resume = true, .progress = false});
+    ADD_FAILURE() << "resumed on another data set";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("trained on a different target"), std::string::npos)
+        << e.what();
+  }
+  fs::remove_all(a);
+  fs::remove_all(b);
 }
 
 TEST_P(Trainer, NonFiniteRunEndsAsDiverged) {

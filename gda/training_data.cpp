@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "core/rng.h"
+#include "core/validate.h"
 #include "gda/fast/cpu_engine.h"
 #include "gda/fast/layout.h"
 
@@ -23,6 +24,32 @@ void fill_fast(Rng& rng, double* out, std::int64_t n, std::vector<float>& buffer
 }
 
 }  // namespace
+
+void check_data_set_run(const DataSet& data, const LearnerConfig& c) {
+  if (c.data.source != DataSource::kFixed) {
+    fail_field("data.source", enum_name(c.data.source),
+               "must be fixed with a data-set target (" + data.source +
+                   "): it has no generator to stream from; its first data.train_samples are the "
+                   "training set");
+  }
+  const std::int64_t S = data.samples(), N = c.data.train_samples;
+  if (N > S - kMinHeldOut) {
+    fail_field("data.train_samples", N,
+               "must be <= " + std::to_string(S - kMinHeldOut) + ": the data set " + data.source +
+                   " holds " + std::to_string(S) + " samples and at least " +
+                   std::to_string(kMinHeldOut) +
+                   " are held out for the metrics (two disjoint halves)");
+  }
+  if (c.schedule.levels > data.geometry.levels) {
+    fail_field("schedule.levels", c.schedule.levels,
+               "must be <= the data set's levels = " + std::to_string(data.geometry.levels));
+  }
+}
+
+RowMatrix held_out(const DataSet& data, const LearnerConfig& c, int level, std::int64_t first,
+                   std::int64_t count) {
+  return data.x[level - 1].middleRows(c.data.train_samples + first, count);
+}
 
 Eigen::MatrixXd image_patches(const RowMatrix& images, const Target& t, int level) {
   const std::vector<double> p =
@@ -47,8 +74,20 @@ void fast_batch_normals(const Target& truth, std::uint64_t seed, std::int64_t in
 }
 
 TrainingData::TrainingData(const Target& truth, const LearnerConfig& config, int levels,
-                           bool float32)
-    : truth_(truth), c_(config), levels_(levels) {
+                           bool float32, const DataSet* data)
+    : truth_(truth), c_(config), levels_(levels), data_set_(data) {
+  if (data_set_) {
+    check_data_set_run(*data_set_, c_);
+    const std::int64_t N = c_.data.train_samples;
+    const std::int64_t eval = std::min<std::int64_t>(c_.log.eval_samples, data_set_->samples() - N);
+    for (int l = 1; l <= levels_; ++l) {
+      RowMatrix x = data_set_->x[l - 1].topRows(N);
+      if (float32) x = x.cast<float>().cast<double>();
+      fixed_.push_back(std::move(x));
+      eval_.push_back(image_patches(held_out(*data_set_, c_, l, 0, eval), truth_, l));
+    }
+    return;
+  }
   if (c_.data.normals == DataNormals::kFast &&
       truth_.first_layer_noise != FirstLayerNoise::kGaussian) {
     // fast_batch_normals draws the target's latents as standard normals.
@@ -132,6 +171,7 @@ const Eigen::MatrixXd& TrainingData::warm_start_patches(int level) {
 }
 
 Eigen::MatrixXd TrainingData::first_patches(int level, std::int64_t n) const {
+  if (data_set_) return image_patches(data_set_->x[level - 1].topRows(n), truth_, level);
   const SampleBatch b = sample(truth_, 0, n, SampleOptions{.levels = level});
   return image_patches(b.x[level - 1], truth_, level);
 }

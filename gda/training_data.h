@@ -11,13 +11,26 @@
 
 #include <Eigen/Dense>
 #include <cstdint>
+#include <filesystem>
+#include <string>
 #include <vector>
 
 #include "gda/learner_config.h"
+#include "synth/image_pyramid.h"
 #include "synth/sample.h"
 #include "synth/target.h"
 
 namespace fsr {
+
+// Samples a data-set run holds out at the least: the metrics' two disjoint halves.
+inline constexpr std::int64_t kMinHeldOut = 4;
+// The refusals of a run on a data set, each an InputError naming the field, the value and the
+// rule: data.source = stream (a data set has no generator to stream from), data.train_samples
+// above S - kMinHeldOut, schedule.levels above the data set's levels.
+void check_data_set_run(const DataSet& data, const LearnerConfig& config);
+// The held-out rows [data.train_samples, S) of a level: rows [first, first + count) of them.
+RowMatrix held_out(const DataSet& data, const LearnerConfig& config, int level, std::int64_t first,
+                   std::int64_t count);
 
 // Patches of images (count x (c, side, side)) of a level: rows (sample, raster patch) x d, the
 // patch vector in (colour, dy, dx) order.
@@ -36,7 +49,11 @@ void fast_batch_normals(const Target& truth, std::uint64_t seed, std::int64_t in
 class TrainingData {
  public:
   // float32: the fixed training set is held as float32 values (what a float32 engine reads).
-  TrainingData(const Target& truth, const LearnerConfig& config, int levels, bool float32);
+  // `data` (a data-set run, check_data_set_run passed): the fixed set is its first
+  // data.train_samples, the held-out metrics read its held-out part, and `truth` only gives the
+  // geometry (it has no parameters).
+  TrainingData(const Target& truth, const LearnerConfig& config, int levels, bool float32,
+               const DataSet* data = nullptr);
 
   // Real batch `index` (sgda.batch samples): images of levels 1..levels. The last batch is kept,
   // so asking for it again (the generator step of optimal read-outs) costs nothing. Stream data:
@@ -55,6 +72,7 @@ class TrainingData {
   const Target& truth_;
   const LearnerConfig& c_;
   int levels_;
+  const DataSet* data_set_ = nullptr;
   std::vector<RowMatrix> fixed_;  // data.source = fixed: the first N samples per level
   std::int64_t cached_epoch_ = -1, cached_batch_ = -1;
   std::vector<std::int64_t> epoch_order_;

@@ -148,7 +148,18 @@ void check_compatible(const Target& truth, const Target& learned) {
   same("grid", truth.grid, learned.grid);
   same("patch", truth.patch, learned.patch);
   same("colors", truth.colors, learned.colors);
-  if (std::min(truth.levels, learned.levels) >= 2) same("kernel", truth.kernel, learned.kernel);
+}
+
+// W_l of models with different kernels read different parents: no entry of one is an entry of
+// the other, so nothing is compared.
+SuperResolutionRecovery not_comparable(int truth_kernel, int learned_kernel) {
+  SuperResolutionRecovery s;
+  s.comparable = false;
+  s.w_relative = s.w_identified_relative = s.bias_relative = kNaN;
+  s.not_comparable = "the learned kernel " + std::to_string(learned_kernel) +
+                     " differs from the target's " + std::to_string(truth_kernel) +
+                     " (generator.kernel): W_l reads other parents";
+  return s;
 }
 
 }  // namespace
@@ -381,7 +392,8 @@ bool LevelRecovery::meets_bar(const RecoveryBar& bar) const {
     return f.identifiable && f.alpha_max_relative <= bar.alpha_relative &&
            f.beta_max_relative <= bar.beta_relative && f.rho_max_abs_error <= bar.rho_absolute;
   }
-  return !super_resolution || super_resolution->w_identified_relative <= bar.w_relative;
+  return !super_resolution || (super_resolution->comparable &&
+                               super_resolution->w_identified_relative <= bar.w_relative);
 }
 
 bool Recovery::meets_bar(const RecoveryBar& bar) const {
@@ -462,6 +474,8 @@ Recovery evaluate_recovery(const Target& truth_in, const Target& learned_in, con
                                  "learned M_" + std::to_string(l), false);
     if (l == 1) {
       r.first_layer = first_layer_recovery(truth, learned, r.columns, o);
+    } else if (truth.kernel != learned.kernel) {
+      r.super_resolution = not_comparable(truth.kernel, learned.kernel);
     } else {
       r.super_resolution = super_resolution_error(
           truth.up[l - 2], learned.up[l - 2], out.levels[l - 2].columns.match.permutation,
@@ -520,10 +534,12 @@ Json to_json(const FirstLayerRecovery& f) {
 }
 
 Json to_json(const SuperResolutionRecovery& s) {
-  return {{"w_relative", finite_or_null(s.w_relative)},
-          {"w_identified_relative", finite_or_null(s.w_identified_relative)},
-          {"unidentified_entries", s.unidentified_entries},
-          {"bias_relative", finite_or_null(s.bias_relative)}};
+  Json j{{"w_relative", finite_or_null(s.w_relative)},
+         {"w_identified_relative", finite_or_null(s.w_identified_relative)},
+         {"unidentified_entries", s.unidentified_entries},
+         {"bias_relative", finite_or_null(s.bias_relative)}};
+  if (!s.comparable) j["not_comparable"] = s.not_comparable;
+  return j;
 }
 
 Json to_json(const LevelRecovery& r, const RecoveryBar& bar) {
@@ -562,9 +578,10 @@ Json summary_json(const LevelRecovery& r, const RecoveryBar& bar) {
   }
   if (r.super_resolution) {
     const SuperResolutionRecovery& s = *r.super_resolution;
-    e["w_relative"] = s.w_relative;
-    e["w_identified_relative"] = s.w_identified_relative;
-    e["bias_relative"] = s.bias_relative;
+    e["w_relative"] = finite_or_null(s.w_relative);
+    e["w_identified_relative"] = finite_or_null(s.w_identified_relative);
+    e["bias_relative"] = finite_or_null(s.bias_relative);
+    if (!s.comparable) e["w_not_comparable"] = s.not_comparable;
   }
   e["meets_bar"] = r.meets_bar(bar);
   return e;

@@ -140,6 +140,11 @@ struct SuperResolutionRecovery {
   double w_identified_relative = 0.0;
   int unidentified_entries = 0;
   double bias_relative = 0.0;  // ||b_hat[perm_l] - b|| / ||b||
+  // False when the learned layer has another kernel than the target's (a learner narrower or
+  // wider than its target, generator.kernel): W_l and b_l are then not compared — the errors
+  // above are NaN (null in JSON), `not_comparable` says why, and the level does not meet the bar.
+  bool comparable = true;
+  std::string not_comparable;
 };
 // The learned layer's input channels are read through `prev` (level l-1's permutation, truth
 // channel -> learned channel), its output channels through `perm` (level l's). Both layers in
@@ -164,12 +169,12 @@ struct Recovery {
   bool meets_bar(const RecoveryBar& bar = {}) const;
 };
 
-// truth and learned share grid, patch, colours and, with two levels or more, the kernel; learned
-// may be wider. A truth column left without a non-zero learned one is scored as missing
-// (DictionaryMatch::missing_columns); a model narrower than the truth (m_hat_l < m_l, a pruned
-// generator) first gets silent stand-in channels, indices m_hat_l.., to be matched to them at
-// |cos| 0. Throws InputError naming the mismatch
-// ("learned model grid = 3: must equal the target's 2").
+// truth and learned share grid, patch, colours; learned may be wider, and have another kernel
+// (its W_l are then scored as not comparable: SuperResolutionRecovery::comparable). A truth column
+// left without a non-zero learned one is scored as missing (DictionaryMatch::missing_columns); a
+// model narrower than the truth (m_hat_l < m_l, a pruned generator) first gets silent stand-in
+// channels, indices m_hat_l.., to be matched to them at |cos| 0. Throws InputError naming the
+// mismatch ("learned model grid = 3: must equal the target's 2").
 // `identified`: identified_weights(truth, l) at index l - 2 for the levels l >= 2 scored, when the
 // caller holds them — the sampling pass is nearly all of a level-2 evaluation (62 ms without, 0.05
 // ms with the masks given: `recovery_bench --benchmark_filter='Evaluate|Identified'`), so the

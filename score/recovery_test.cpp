@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "synth/config.h"
 #include "synth/sample.h"
 
@@ -66,6 +68,37 @@ TEST(Recovery, EquivalentModelScoresExact) {
   EXPECT_LT(r.levels[1].super_resolution->w_relative, 1e-12);
   EXPECT_LT(r.levels[1].super_resolution->bias_relative, 1e-12);
   EXPECT_TRUE(r.meets_bar());
+}
+
+// A model whose kernel differs from the target's (a learner with generator.kernel): its W_l read
+// other parents, so W is reported as not comparable (NaN, null in JSON, a reason) and the level
+// does not meet the bar; the columns are still scored (here: an exact copy of them).
+TEST(Recovery, KernelMismatchLeavesWNotComparable) {
+  const Target t = make(2);
+  Target u = t;
+  u.kernel = 4;
+  SuperResolutionLayer& up = u.up[0];
+  up.kernel = 4;
+  up.weight.assign(std::size_t(up.in_channels) * up.out_channels * 16, 0.0);
+  const Recovery r = evaluate_recovery(t, u);
+  ASSERT_EQ(r.levels.size(), 2u);
+  EXPECT_NEAR(r.levels[1].columns.match.min_cosine, 1.0, 1e-12);
+  const SuperResolutionRecovery& s = r.levels[1].super_resolution.value();
+  EXPECT_FALSE(s.comparable);
+  EXPECT_TRUE(std::isnan(s.w_relative));
+  EXPECT_TRUE(std::isnan(s.w_identified_relative));
+  EXPECT_EQ(s.not_comparable,
+            "the learned kernel 4 differs from the target's 2 (generator.kernel): W_l reads other "
+            "parents");
+  EXPECT_FALSE(r.levels[1].meets_bar());
+  EXPECT_TRUE(r.levels[0].meets_bar());  // level 1 is exact
+  const Json j = to_json(r);
+  EXPECT_TRUE(j["levels"][1]["super_resolution"]["w_relative"].is_null());
+  EXPECT_EQ(j["levels"][1]["super_resolution"]["not_comparable"], s.not_comparable);
+  EXPECT_TRUE(summary_json(r.levels[1])["w_identified_relative"].is_null());
+  // Same kernel: no such key (results of matching kernels are unchanged).
+  EXPECT_FALSE(
+      to_json(evaluate_recovery(t, t))["levels"][1]["super_resolution"].contains("not_comparable"));
 }
 
 TEST(Recovery, ReportsParameterErrors) {

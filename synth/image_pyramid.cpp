@@ -1,8 +1,10 @@
 #include "synth/image_pyramid.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "core/image_io.h"
+#include "core/json_read.h"
 #include "core/npy.h"
 #include "core/rng.h"
 #include "core/validate.h"
@@ -170,6 +172,119 @@ std::vector<RowMatrix> load_level_images(const fs::path& dir, PyramidGeometry* g
   }
   if (geometry) *geometry = g;
   return out;
+}
+
+DataSet load_data_set(const std::filesystem::path& dir) {
+  if (!std::filesystem::exists(dir / "pyramid.json")) {
+    fail_field("--target", dir.string(),
+               "holds no pyramid.json: a data-set target is a folder written by fsr pyramid");
+  }
+  PyramidGeometry g;
+  DataSet d;
+  d.x = load_level_images(dir, &g);
+  d.geometry.levels = g.levels;
+  d.geometry.grid = g.grid;
+  d.geometry.patch = g.patch;
+  d.geometry.colors = g.colors;
+  d.source = dir.string();
+  return d;
+}
+
+std::uint64_t fingerprint(const DataSet& data) {
+  std::uint64_t h = mix64(0x64617461'73657400ULL);  // "dataset"
+  auto add = [&h](std::uint64_t x) { h = mix64(h ^ x); };
+  const Architecture& g = data.geometry;
+  for (int v : {g.levels, g.grid, g.patch, g.colors}) add(static_cast<std::uint64_t>(v));
+  for (const RowMatrix& x : data.x) {
+    add(static_cast<std::uint64_t>(x.rows()));
+    for (Eigen::Index i = 0; i < x.size(); ++i) {
+      std::uint64_t bits;
+      std::memcpy(&bits, x.data() + i, sizeof bits);
+      add(bits);
+    }
+  }
+  return h;
+}
+
+bool is_pyramid_target(const Json& config) {
+  return config.is_object() && config.contains("kind") && config["kind"] == kPyramidTargetKind;
+}
+
+PyramidTarget parse_pyramid_target(const Json& c, const fs::path& base_dir,
+                                   const std::string& field) {
+  require_object(c, field);
+  require_known_keys(c, field,
+                     {"kind", "levels", "grid", "patch", "colors", "images", "samples",
+                      "image_scale", "seed", "train_samples", "channels"},
+                     UnknownKey::kValue);
+  if (!is_pyramid_target(c))
+    fail_field(field + ".kind", c.value("kind", Json()).dump(), "must be \"image_pyramid\"");
+  PyramidTarget t;
+  auto required_int = [&](const char* key, std::int64_t lo, std::int64_t hi) {
+    if (!c.contains(key)) fail_field(field + "." + key, "(missing)", "is required");
+    return as_int(c[key], field + "." + key, lo, hi);
+  };
+  t.geometry.levels = static_cast<int>(required_int("levels", 1, kMaxLevels));
+  t.geometry.grid = static_cast<int>(required_int("grid", 1, kMaxGrid));
+  t.geometry.patch = static_cast<int>(required_int("patch", 1, kMaxPatch));
+  t.geometry.colors = static_cast<int>(required_int("colors", 1, 3));
+  if (t.geometry.colors != 1 && t.geometry.colors != 3)
+    fail_field(field + ".colors", t.geometry.colors, "must be 1 (luma) or 3 (RGB)");
+  t.samples = required_int("samples", 1, std::int64_t{1} << 40);
+  t.train_samples = required_int("train_samples", 1, std::int64_t{1} << 40);
+  if (t.train_samples > t.samples - 4) {
+    fail_field(field + ".train_samples", t.train_samples,
+               "must be <= samples - 4 = " + std::to_string(t.samples - 4) +
+                   " (the rest is held out for the metrics: two disjoint halves)");
+  }
+  t.image_scale = static_cast<int>(read_int(c, "image_scale", field, 1, 1, 1024));
+  if (c.contains("seed")) t.seed = as_uint(c["seed"], field + ".seed");
+  const Json& images = read_list(c, "images", field);
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    const std::string f = field + ".images[" + std::to_string(i) + "]";
+    if (!images[i].is_string()) fail_field(f, images[i].dump(), "must be a path");
+    fs::path p = images[i].get<std::string>();
+    if (p.is_relative() && !base_dir.empty()) p = fs::absolute(base_dir / p);
+    if (!fs::exists(p))
+      fail_field(f, p.string(),
+                 "does not exist (the shipped suites read photographs installed by Debian's "
+                 "python3-skimage and python3-matplotlib: run scripts/setup.sh)");
+    t.images.push_back(p.lexically_normal().string());
+  }
+  const Json& channels = read_list(c, "channels", field);
+  if (channels.size() != 1 && static_cast<int>(channels.size()) != t.geometry.levels) {
+    fail_field(field + ".channels", channels.dump(),
+               "must list one value or one per level (" + std::to_string(t.geometry.levels) + ")");
+  }
+  for (std::size_t i = 0; i < channels.size(); ++i)
+    t.channels.push_back(static_cast<int>(
+        as_int(channels[i], field + ".channels[" + std::to_string(i) + "]", 1, kMaxChannels)));
+  return t;
+}
+
+Json to_json(const PyramidTarget& t) {
+  return {{"kind", kPyramidTargetKind},
+          {"levels", t.geometry.levels},
+          {"grid", t.geometry.grid},
+          {"patch", t.geometry.patch},
+          {"colors", t.geometry.colors},
+          {"images", t.images},
+          {"samples", t.samples},
+          {"image_scale", t.image_scale},
+          {"seed", t.seed},
+          {"train_samples", t.train_samples},
+          {"channels", t.channels}};
+}
+
+ImagePyramid build_image_pyramid(const PyramidTarget& t) {
+  std::vector<fs::path> files;
+  for (const std::string& p : t.images) {
+    const auto found = find_images(p, "images");
+    files.insert(files.end(), found.begin(), found.end());
+  }
+  return build_image_pyramid(
+      t.geometry,
+      {.images = files, .samples = t.samples, .image_scale = t.image_scale, .seed = t.seed});
 }
 
 }  // namespace fsr

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/json_io.h"
+#include "synth/architecture.h"
 #include "synth/sample.h"
 #include "synth/target.h"
 
@@ -67,5 +68,48 @@ void save_pyramid(const std::filesystem::path& dir, const ImagePyramid& pyramid)
 // wrong shape.
 std::vector<RowMatrix> load_level_images(const std::filesystem::path& dir,
                                          PyramidGeometry* geometry = nullptr);
+
+// A fixed data set with no planted generator — an image pyramid written by `fsr pyramid` — as
+// what a run learns: X_1..X_L of S samples. A run trains on its first
+// data.train_samples and measures on the rest, the held-out part (gda/training_data.h
+// check_data_set_run, experiments/analysis.h analyze_data_set).
+struct DataSet {
+  Architecture geometry;     // levels, grid, patch, colours (channels empty; kernel unused)
+  std::vector<RowMatrix> x;  // x[l - 1]: S x (c side_l^2), (colour, y, x) as SampleBatch
+  std::string source;        // the folder it was read from (messages)
+  std::int64_t samples() const { return x.empty() ? 0 : x[0].rows(); }
+};
+// A folder written by `fsr pyramid` (pyramid.json + X_<l>.npy); InputError naming the folder or
+// file when it is not one (a target directory is refused: it has a planted generator).
+DataSet load_data_set(const std::filesystem::path& dir);
+// Geometry and every value (bit-exact): the checkpoint's target fingerprint of a data-set run.
+std::uint64_t fingerprint(const DataSet& data);
+
+// A suite's target that is a pyramid of photographs rather than a planted generator
+// (experiments/suite.h; docs/agnostic_bfc.md):
+//   {"kind": "image_pyramid", "levels", "grid", "patch", "colors", "images": [files or folders],
+//    "samples", "image_scale" (1), "seed" (0; a job reseeds it), "train_samples", "channels"}
+// build_image_pyramid's options, plus what a learner needs of a target that has no planted
+// generator: train_samples, the first samples it trains on (the rest, at least 4, are held
+// out for the metrics), and channels, its m_l (generator.channels; one value or one per
+// level).
+struct PyramidTarget {
+  PyramidGeometry geometry;
+  std::vector<std::string> images;  // absolute, as normalised
+  std::int64_t samples = 0, train_samples = 0;
+  int image_scale = 1;
+  std::uint64_t seed = 0;
+  std::vector<int> channels;
+};
+inline constexpr const char* kPyramidTargetKind = "image_pyramid";
+// A target config object with "kind": "image_pyramid".
+bool is_pyramid_target(const Json& config);
+// Validated (InputError naming field.key, the value and the rule; a missing image file or folder
+// names the path); relative image paths resolve against base_dir.
+PyramidTarget parse_pyramid_target(const Json& config, const std::filesystem::path& base_dir = {},
+                                   const std::string& field = "target");
+Json to_json(const PyramidTarget& target);  // normalised: every key, parse(to_json(t)) == t
+// The pyramid of `target` (its images found, cropped with its seed).
+ImagePyramid build_image_pyramid(const PyramidTarget& target);
 
 }  // namespace fsr

@@ -112,5 +112,74 @@ TEST_F(ImagePyramidTest, BadInputNamesTheRule) {
   EXPECT_THROW(load_level_images(dir_), InputError);  // no pyramid.json / target.json
 }
 
+// A pyramid folder loads as a data set with its geometry and the very values saved; the
+// fingerprint changes with one value; a target directory is not a data set.
+TEST_F(ImagePyramidTest, DataSetLoadsThePyramidAndItsFingerprintSeesEveryValue) {
+  const PyramidGeometry g{.levels = 2, .grid = 2, .patch = 2, .colors = 3};
+  const ImagePyramid p =
+      build_image_pyramid(g, {.images = {dir_ / "a.ppm"}, .samples = 12, .seed = 3});
+  save_pyramid(dir_ / "pyr", p);
+  const DataSet d = load_data_set(dir_ / "pyr");
+  EXPECT_EQ(d.samples(), 12);
+  EXPECT_EQ(d.geometry.levels, 2);
+  EXPECT_EQ(d.geometry.grid, 2);
+  EXPECT_EQ(d.geometry.patch, 2);
+  EXPECT_EQ(d.geometry.colors, 3);
+  ASSERT_EQ(d.x.size(), 2u);
+  EXPECT_EQ(d.x[1], p.x[1]);  // float32 on disk: 8-bit pixels and their block means are exact
+  EXPECT_EQ(d.x[0].cols(), 3 * 4 * 4);
+  DataSet e = d;
+  EXPECT_EQ(fingerprint(e), fingerprint(d));
+  e.x[0](5, 7) += 1.0 / 255;
+  EXPECT_NE(fingerprint(e), fingerprint(d));
+  try {
+    load_data_set(dir_);
+    FAIL();
+  } catch (const InputError& err) {
+    EXPECT_NE(std::string(err.what()).find("holds no pyramid.json"), std::string::npos)
+        << err.what();
+  }
+}
+
+// The suite's image-pyramid target: normalised round trip, and each bad key named with its value
+// and rule.
+TEST_F(ImagePyramidTest, PyramidTargetConfigNamesBadKeys) {
+  Json j = {{"kind", "image_pyramid"},
+            {"levels", 2},
+            {"grid", 2},
+            {"patch", 2},
+            {"colors", 3},
+            {"images", {"a.ppm"}},
+            {"samples", 20},
+            {"train_samples", 16},
+            {"channels", {4}}};
+  const PyramidTarget t = parse_pyramid_target(j, dir_, "targets.photos");
+  EXPECT_EQ(t.images, std::vector<std::string>{(dir_ / "a.ppm").lexically_normal().string()});
+  EXPECT_EQ(t.image_scale, 1);
+  EXPECT_EQ(to_json(parse_pyramid_target(to_json(t))), to_json(t));
+  EXPECT_EQ(build_image_pyramid(t).x[1].rows(), 20);
+  auto error = [&](const char* key, Json value) {
+    Json k = j;
+    k[key] = std::move(value);
+    try {
+      parse_pyramid_target(k, dir_, "targets.photos");
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(error("train_samples", 17),
+            "targets.photos.train_samples = 17: must be <= samples - 4 = 16 (the rest is held out "
+            "for the metrics: two disjoint halves)");
+  EXPECT_EQ(error("channels", {4, 4, 4}),
+            "targets.photos.channels = [4,4,4]: must list one value or one per level (2)");
+  EXPECT_EQ(error("colors", 2), "targets.photos.colors = 2: must be 1 (luma) or 3 (RGB)");
+  EXPECT_NE(error("images", {"missing.png"}).find("missing.png: does not exist"),
+            std::string::npos);
+  EXPECT_NE(error("bogus", 1).find("targets.photos.bogus = 1: unknown key"), std::string::npos);
+  EXPECT_TRUE(is_pyramid_target(j));
+  EXPECT_FALSE(is_pyramid_target(Json{{"levels", 2}}));
+}
+
 }  // namespace
 }  // namespace fsr

@@ -206,6 +206,53 @@ class CliTest(unittest.TestCase):
                               "--target")
 
 
+    def test_train_on_an_image_pyramid_has_no_planted_truth(self):
+        # A 48 x 40 RGB texture written as PPM here (no image library), cropped by fsr pyramid into
+        # 300 two-level samples (sides 4, 8); the learner trains on the first 200.
+        h, w = 40, 48
+        y, x = np.mgrid[0:h, 0:w]
+        img = np.stack([(7 * y + 13 * x) % 256, (3 * x * y) % 256, (5 * y + 2 * x + 40) % 256],
+                       axis=-1).astype(np.uint8)
+        with open(self.path("img.ppm"), "wb") as f:
+            f.write(b"P6\n%d %d\n255\n" % (w, h))
+            f.write(img.tobytes())
+        pyr = self.path("pyr")
+        r = run("pyramid", "--images", self.path("img.ppm"), "--levels", "2", "--grid", "2",
+                "--patch", "2", "--colors", "3", "--samples", "300", "--out", pyr)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        config = {"threads": 1,
+                  "generator": {"kernel": 2, "channels": [4], "columns_init": "patch_kmeans",
+                                "up_init": "regression", "correlation": "independent",
+                                "warm_start_samples": 200, "mod_rounds": 5},
+                  "discriminator": {"readout": "optimal", "quadratic": "diag"},
+                  "sgda": {"d_steps": 1, "batch": 64},
+                  "data": {"source": "fixed", "train_samples": 200},
+                  "schedule": {"kind": "layerwise_finetune", "steps": [20, 20],
+                               "finetune_steps": 10},
+                  "log": {"every": 10, "checkpoint_every": 0, "eval_samples": 64}}
+        cfg, bad = self.path("c.json"), self.path("bad.json")
+        with open(cfg, "w") as f:
+            json.dump(config, f)
+        with open(bad, "w") as f:
+            json.dump(dict(config, data={"source": "stream"}), f)
+        self.assert_bad_input(["train", "--target", pyr, "--config", bad, "--out", self.path("b")],
+                              "data.source = stream: must be fixed", "no generator")
+        out = self.path("run")
+        doc = self.json_of("train", "--target", pyr, "--config", cfg, "--out", out)
+        self.assertEqual(doc["status"], "completed")
+        self.assertIsNone(doc["recovery"])
+        self.assertIn("no planted truth", doc["no_planted_truth"])
+        with open(os.path.join(out, "model", "target.json")) as f:
+            arch = json.load(f)["architecture"]
+        self.assertEqual((arch["kernel"], arch["channels"]), (2, [4, 4]))
+        a = self.json_of("analyze", "--target", pyr, "--run", out, "--samples", "50")
+        self.assertIs(a["planted"], False)
+        self.assertEqual(a["held_out_first"], 200)
+        for lv in a["levels"]:
+            self.assertIsNone(lv["recovery"])
+            self.assertEqual(lv["distribution"]["samples"], 50)  # halves of the 100 held out
+            self.assertGreater(lv["distribution"]["sliced_w1_floor"], 0)
+
 if __name__ == "__main__":
     FSR = sys.argv.pop(1)
     unittest.main(verbosity=2)

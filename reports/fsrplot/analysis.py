@@ -313,7 +313,8 @@ def table_rows(doc, doc_path, label):
         rows.append({
             "run": label,
             "level": lv.get("level"),
-            "channels": f"{lv.get('channels')}/{lv.get('learned_channels')}",
+            # A data set (no planted truth: "recovery" null) has no m_l.
+            "channels": f"{lv.get('channels', '–')}/{lv.get('learned_channels')}",
             "mean_cos": cols.get("mean_cosine"),
             "worst_cos": cols.get("min_cosine"),
             "frac_099": cols.get("fraction_above_0.99"),
