@@ -19,6 +19,8 @@
 
 #include "core/atomic_file.h"
 #include "core/validate.h"
+#include "synth/config.h"
+#include "synth/image_pyramid.h"
 
 namespace fsr {
 namespace fs = std::filesystem;
@@ -53,11 +55,41 @@ Json plan_payload(const Suite& suite, const std::string& size, const std::vector
       {"size", size},        {"record", suite.record},           {"jobs", list}};
 }
 
+// A plan's jobs with each config re-normalised by its kind and each target by its parser: a
+// plan written by an earlier build lacks the fields added since, and normalising fills them in
+// with their defaults, so that an output directory is "another plan" only when a value differs.
+// A job whose kind is not built in (e.g. gda without LibTorch) or that no longer parses is
+// compared as stored.
+Json renormalised_jobs(const Json& jobs) {
+  if (!jobs.is_array()) return jobs;
+  Json out = Json::array();
+  for (const Json& stored : jobs) {
+    Json j = stored;
+    try {
+      if (j.is_object() && j.contains("kind") && j.contains("config")) {
+        j["config"] =
+            find_job_kind(j["kind"].get<std::string>()).normalize(j["config"], "plan", {});
+      }
+      if (j.is_object() && j.contains("target") && j["target"].is_object()) {
+        j["target"] = is_pyramid_target(j["target"])
+                          ? to_json(parse_pyramid_target(j["target"], {}, "plan"))
+                          : to_json(parse_target_config(j["target"]));
+      }
+    } catch (const std::exception&) {
+      j = stored;
+    }
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
 bool same_plan(const Json& a, const Json& b) {
-  return a.value("suite", Json()) == b.value("suite", Json()) &&
-         a.value("size", Json()) == b.value("size", Json()) &&
-         a.value("record", Json()) == b.value("record", Json()) &&
-         a.value("jobs", Json()) == b.value("jobs", Json());
+  if (a.value("suite", Json()) != b.value("suite", Json()) ||
+      a.value("size", Json()) != b.value("size", Json()) ||
+      a.value("record", Json()) != b.value("record", Json()))
+    return false;
+  const Json ja = a.value("jobs", Json()), jb = b.value("jobs", Json());
+  return ja == jb || renormalised_jobs(ja) == renormalised_jobs(jb);
 }
 
 Plan read_plan(const fs::path& dir) {

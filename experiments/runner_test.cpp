@@ -318,6 +318,30 @@ void expect_input_error(F&& f, const std::string& part) {
   }
 }
 
+// A plan written by an earlier build lacks the fields added since (here: the nap kind's "abort"
+// and the target's calibration_samples, both at their defaults): the same plan, not another one;
+// a stored value that differs from today's is still another plan.
+TEST(Runner, PlanFromAnEarlierBuildWithoutNewDefaultFields) {
+  TempDir dir;
+  run_suite(nap_suite(2, 1), options(dir.path, 1, false));
+  const fs::path plan = dir.path / "plan.json";
+  Json doc = read_json(plan);
+  ASSERT_TRUE(doc["jobs"][0]["config"].contains("abort"));
+  ASSERT_TRUE(doc["jobs"][0]["target"].contains("calibration_samples"));
+  for (Json& j : doc["jobs"]) {
+    j["config"].erase("abort");
+    j["target"].erase("calibration_samples");
+  }
+  write_json_atomic(plan, doc);
+  const SuiteSummary s = run_suite(nap_suite(2, 1), options(dir.path, 1, false));
+  EXPECT_TRUE(s.complete());
+  EXPECT_EQ(s.skipped, 2);
+  for (Json& j : doc["jobs"]) j["config"]["ms"] = 7;  // a value, not a missing default
+  write_json_atomic(plan, doc);
+  expect_input_error([&] { run_suite(nap_suite(2, 1), options(dir.path, 1, false)); },
+                     "holds results of another plan");
+}
+
 TEST(Runner, BadDirectoriesAndPlans) {
   TempDir dir, other;
   run_suite(nap_suite(2, 1), options(dir.path, 1, false));
