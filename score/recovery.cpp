@@ -538,7 +538,10 @@ Json to_json(const SuperResolutionRecovery& s) {
          {"w_identified_relative", finite_or_null(s.w_identified_relative)},
          {"unidentified_entries", s.unidentified_entries},
          {"bias_relative", finite_or_null(s.bias_relative)}};
-  if (!s.comparable) j["not_comparable"] = s.not_comparable;
+  if (!s.comparable) {  // no entry was compared, so none was found unidentified either
+    j["unidentified_entries"] = nullptr;
+    j["not_comparable"] = s.not_comparable;
+  }
   return j;
 }
 

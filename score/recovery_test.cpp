@@ -95,10 +95,12 @@ TEST(Recovery, KernelMismatchLeavesWNotComparable) {
   const Json j = to_json(r);
   EXPECT_TRUE(j["levels"][1]["super_resolution"]["w_relative"].is_null());
   EXPECT_EQ(j["levels"][1]["super_resolution"]["not_comparable"], s.not_comparable);
+  EXPECT_TRUE(j["levels"][1]["super_resolution"]["unidentified_entries"].is_null());
   EXPECT_TRUE(summary_json(r.levels[1])["w_identified_relative"].is_null());
   // Same kernel: no such key (results of matching kernels are unchanged).
-  EXPECT_FALSE(
-      to_json(evaluate_recovery(t, t))["levels"][1]["super_resolution"].contains("not_comparable"));
+  const Json same = to_json(evaluate_recovery(t, t))["levels"][1]["super_resolution"];
+  EXPECT_FALSE(same.contains("not_comparable"));
+  EXPECT_TRUE(same["unidentified_entries"].is_number_integer());
 }
 
 TEST(Recovery, ReportsParameterErrors) {
