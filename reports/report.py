@@ -115,7 +115,8 @@ def run(root, outdir, quiet=False):
                     notes.append(f"feature grid not drawn: {why}")
         items.append(("Distribution of generated images per level: patch moment mismatch of "
                       "orders 1..4 (top) and sliced Wasserstein distance relative to the RMS "
-                      "projection (bottom); black: the noise floor of two target batches",
+                      "projection (bottom); black: the noise floor of two target batches (of "
+                      "a data set: its two held-out halves)",
                       rep.guarded(path, analysis.distribution_figure, doc, path, outdir,
                                   f"{s}_distribution")))
         rep.table_rows.extend(analysis.table_rows(doc, path, documents.slug(path, root)))
