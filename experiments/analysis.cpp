@@ -229,6 +229,33 @@ void distribution_pass(const Target& truth, const Target& learned, int L,
 
 double safe_ratio(double num, double den) { return den > 0 ? num / den : (num > 0 ? kNaN : 0.0); }
 
+// science.md §2's distribution metrics of one level from its pass: moment mismatch of patches and
+// sliced Wasserstein of images, generated against real, and (with_floor) real against the floor
+// batch. One computation for a planted target and a data set.
+DistributionMetrics distribution_metrics(const LevelPass& p, const AnalysisOptions& o,
+                                         std::int64_t samples, bool with_floor) {
+  DistributionMetrics d;
+  d.samples = samples;
+  d.patches = p.patch_real.rows();
+  d.directions = o.directions;
+  const MomentMismatch mm =
+      moment_mismatch(p.patch_real, p.patch_gen, p.directions_patch, o.max_order);
+  d.moment_mismatch = mm.per_order;
+  d.mean_gap = mm.mean_gap;
+  d.second_moment_gap = mm.second_moment_gap;
+  sliced_wasserstein(p.proj_real, p.proj_gen, d.sliced_w1, d.sliced_w2);
+  d.projection_scale = std::sqrt(p.proj_real.squaredNorm() / double(p.proj_real.size()));
+  if (with_floor) {
+    const MomentMismatch mf =
+        moment_mismatch(p.patch_real, p.patch_floor, p.directions_patch, o.max_order);
+    d.moment_mismatch_floor = mf.per_order;
+    d.mean_gap_floor = mf.mean_gap;
+    d.second_moment_gap_floor = mf.second_moment_gap;
+    sliced_wasserstein(p.proj_real, p.proj_floor, d.sliced_w1_floor, d.sliced_w2_floor);
+  }
+  return d;
+}
+
 }  // namespace
 
 Eigen::MatrixXd decoder_columns(const Eigen::MatrixXd& stored, int patch_dim,
@@ -280,26 +307,7 @@ RunAnalysis analyze(const Target& truth_in, const Target& learned_in,
   for (int l = 1; l <= L; ++l) {
     LevelAnalysis& a = out.levels[l - 1];
     LevelPass& p = pass[l - 1];
-    // Distribution.
-    DistributionMetrics& d = a.distribution;
-    d.samples = o.samples;
-    d.patches = p.patch_real.rows();
-    d.directions = o.directions;
-    const MomentMismatch mm =
-        moment_mismatch(p.patch_real, p.patch_gen, p.directions_patch, o.max_order);
-    d.moment_mismatch = mm.per_order;
-    d.mean_gap = mm.mean_gap;
-    d.second_moment_gap = mm.second_moment_gap;
-    sliced_wasserstein(p.proj_real, p.proj_gen, d.sliced_w1, d.sliced_w2);
-    d.projection_scale = std::sqrt(p.proj_real.squaredNorm() / double(p.proj_real.size()));
-    if (o.noise_floor) {
-      const MomentMismatch mf =
-          moment_mismatch(p.patch_real, p.patch_floor, p.directions_patch, o.max_order);
-      d.moment_mismatch_floor = mf.per_order;
-      d.mean_gap_floor = mf.mean_gap;
-      d.second_moment_gap_floor = mf.second_moment_gap;
-      sliced_wasserstein(p.proj_real, p.proj_floor, d.sliced_w1_floor, d.sliced_w2_floor);
-    }
+    a.distribution = distribution_metrics(p, o, o.samples, o.noise_floor);
     // Activity.
     ActivityComparison& ac = a.activity;
     const double achieved =
@@ -409,23 +417,7 @@ RunAnalysis analyze_data_set(const DataSet& data, std::int64_t train_samples,
     a.level = l;
     a.learned_channels = gen.channels[l - 1];
     LevelPass& p = pass[l - 1];
-    DistributionMetrics& d = a.distribution;
-    d.samples = N;
-    d.patches = p.patch_real.rows();
-    d.directions = o.directions;
-    const MomentMismatch mm =
-        moment_mismatch(p.patch_real, p.patch_gen, p.directions_patch, o.max_order);
-    d.moment_mismatch = mm.per_order;
-    d.mean_gap = mm.mean_gap;
-    d.second_moment_gap = mm.second_moment_gap;
-    sliced_wasserstein(p.proj_real, p.proj_gen, d.sliced_w1, d.sliced_w2);
-    d.projection_scale = std::sqrt(p.proj_real.squaredNorm() / double(p.proj_real.size()));
-    const MomentMismatch mf =
-        moment_mismatch(p.patch_real, p.patch_floor, p.directions_patch, o.max_order);
-    d.moment_mismatch_floor = mf.per_order;
-    d.mean_gap_floor = mf.mean_gap;
-    d.second_moment_gap_floor = mf.second_moment_gap;
-    sliced_wasserstein(p.proj_real, p.proj_floor, d.sliced_w1_floor, d.sliced_w2_floor);
+    a.distribution = distribution_metrics(p, o, N, /*with_floor=*/true);
     a.activity.learned = p.learned_counts.stats(a.learned_channels, 0);
     out.levels.push_back(std::move(a));
   }
