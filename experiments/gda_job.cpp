@@ -122,6 +122,34 @@ Json level1_trajectories(const fs::path& metrics_file) {
   return out;
 }
 
+// The trainer's options of a job: its run directory, no progress lines, the job's device. An
+// earlier attempt of this job left a checkpoint: continue it (bit-identical on CPU). One killed
+// before its first checkpoint (or run with checkpoint_every = 0) left only a partial run
+// directory, which the trainer refuses to overwrite: start that attempt afresh.
+TrainOptions job_train_options(const JobSpec& spec, const JobContext& context,
+                               const fs::path& run_dir) {
+  TrainOptions options;
+  options.out = run_dir;
+  options.progress = false;
+  options.device = spec.config.value(kDevice, std::string("auto"));
+  options.resume = context.resuming && fs::exists(run_dir / "checkpoint");
+  if (context.resuming && !options.resume) fs::remove_all(run_dir);
+  return options;
+}
+
+// The analysis of a completed run (unless the job says analyze = false), into the payload and
+// as its own document beside the model, where `fsr report` finds it.
+void add_analysis(Json& payload, const TrainResult& result, const JobSpec& spec, int threads,
+                  const fs::path& target_dir, const fs::path& run_dir) {
+  if (result.status != "completed" || !spec.config.value(kAnalyze, true)) return;
+  AnalysisOptions analysis_options;
+  analysis_options.seed = spec.seed;
+  const RunAnalysis analysis = analyze_run(target_dir, run_dir, analysis_options);
+  write_analysis(run_dir / "analysis.json", analysis,
+                 RunInfo{.seed = spec.seed, .threads = threads, .config = spec.config});
+  payload["analysis"] = to_json(analysis);
+}
+
 // An image-pyramid target (synth/image_pyramid.h PyramidTarget): the pyramid built with the job's
 // seed (reseed_target) and stored as context.dir/target (fsr pyramid's layout); the learner trains
 // on its first train_samples with m_l = its channels — data.source = fixed, data.train_samples and
@@ -143,23 +171,10 @@ Json run_gda_on_pyramid(const JobSpec& spec, const JobContext& context) {
   const fs::path run_dir = context.dir / "run";
   if (!fs::exists(target_dir / "pyramid.json")) save_pyramid(target_dir, build_image_pyramid(pt));
   const DataSet data = load_data_set(target_dir);
-  TrainOptions options;
-  options.out = run_dir;
-  options.progress = false;
-  options.device = spec.config.value(kDevice, std::string("auto"));
-  options.resume = context.resuming && fs::exists(run_dir / "checkpoint");
-  if (context.resuming && !options.resume) fs::remove_all(run_dir);
-  const TrainResult result = train(data, learner, options);
+  const TrainResult result = train(data, learner, job_train_options(spec, context, run_dir));
 
   Json payload{{"status", result.status}, {"train", to_json(result)}};
-  if (result.status == "completed" && spec.config.value(kAnalyze, true)) {
-    AnalysisOptions analysis_options;
-    analysis_options.seed = spec.seed;
-    const RunAnalysis analysis = analyze_run(target_dir, run_dir, analysis_options);
-    write_analysis(run_dir / "analysis.json", analysis,
-                   RunInfo{.seed = spec.seed, .threads = learner.threads, .config = spec.config});
-    payload["analysis"] = to_json(analysis);
-  }
+  add_analysis(payload, result, spec, learner.threads, target_dir, run_dir);
   return payload;
 }
 
@@ -176,16 +191,7 @@ Json run_gda(const JobSpec& spec, const JobContext& context) {
   const fs::path target_dir = context.dir / "target";
   const fs::path run_dir = context.dir / "run";
   save_target(target_dir, truth);
-  TrainOptions options;
-  options.out = run_dir;
-  options.progress = false;
-  options.device = spec.config.value(kDevice, std::string("auto"));
-  // An earlier attempt of this job left a checkpoint: continue it (bit-identical on CPU). One
-  // killed before its first checkpoint (or run with checkpoint_every = 0) left only a partial run
-  // directory, which the trainer refuses to overwrite: start that attempt afresh.
-  options.resume = context.resuming && fs::exists(run_dir / "checkpoint");
-  if (context.resuming && !options.resume) fs::remove_all(run_dir);
-  const TrainResult result = train(truth, learner, options);
+  const TrainResult result = train(truth, learner, job_train_options(spec, context, run_dir));
 
   Json payload{{"status", result.status}, {"train", to_json(result)}};
   payload["trajectory"] = level1_trajectories(run_dir / "metrics.jsonl");
@@ -193,15 +199,7 @@ Json run_gda(const JobSpec& spec, const JobContext& context) {
     const Json& levels = payload["train"]["recovery"]["levels"];  // to_json(result) has it
     if (!levels.empty()) payload["errors"] = level1_errors(levels[0]);
   }
-  if (result.status == "completed" && spec.config.value(kAnalyze, true)) {
-    AnalysisOptions analysis_options;
-    analysis_options.seed = spec.seed;
-    const RunAnalysis analysis = analyze_run(target_dir, run_dir, analysis_options);
-    // Also as its own document beside the model, where `fsr report` finds it.
-    write_analysis(run_dir / "analysis.json", analysis,
-                   RunInfo{.seed = spec.seed, .threads = learner.threads, .config = spec.config});
-    payload["analysis"] = to_json(analysis);
-  }
+  add_analysis(payload, result, spec, learner.threads, target_dir, run_dir);
   return payload;
 }
 
