@@ -247,16 +247,19 @@ double Trainer::chance(int level, Eigen::Index units) {
   return chance_[level] = chance_alignment(truth_.M[level - 1], units);
 }
 
+// A metrics record's moment mismatch of level l: the real evaluation patches (a data set: its
+// held-out samples) against the generated ones, orders 1..4 (64 directions, seed 7).
+Json moment_record(const TrainingData& data, const Generated& fake, int l) {
+  const MomentMismatch mm = moment_mismatch(data.eval_patches(l), fake.patches[l - 1], 4, 64, 7);
+  return {{"level", l}, {"per_order", mm.per_order}};
+}
+
 Json Trainer::evaluate(const Stage& st) {
   Json m;
   if (!planted()) {  // the held-out moment mismatch only
     Json moments = Json::array();
     const Generated fake = engine_->generate(eval_z_, st.last, false);
-    for (int l = 1; l <= st.last; ++l) {
-      const MomentMismatch mm =
-          moment_mismatch(data_->eval_patches(l), fake.patches[l - 1], 4, 64, 7);
-      moments.push_back({{"level", l}, {"per_order", mm.per_order}});
-    }
+    for (int l = 1; l <= st.last; ++l) moments.push_back(moment_record(*data_, fake, l));
     m["recovery"] = nullptr;
     m["no_planted_truth"] = kNoPlantedTruth;
     m["moment_mismatch"] = moments;
@@ -287,9 +290,7 @@ Json Trainer::evaluate(const Stage& st) {
             {{"level", l}, {"mean_cosine", hm.mean_cosine}, {"min_cosine", hm.min_cosine}});
       }
     }
-    const MomentMismatch mm =
-        moment_mismatch(data_->eval_patches(l), fake.patches[l - 1], 4, 64, 7);
-    moments.push_back({{"level", l}, {"per_order", mm.per_order}});
+    moments.push_back(moment_record(*data_, fake, l));
   }
   m["v_cosine"] = vcos;
   m["v_hat_cosine"] = vhat;
