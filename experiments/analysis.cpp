@@ -96,6 +96,27 @@ struct LevelPass {
   SuperResolutionLayer sub, full;  // learned layer restricted / input-restricted (l >= 2)
 };
 
+// A level's pass before sampling: its random directions (images and patches, seeded by level),
+// patches kept per sample (q) and the buffers of N samples, real, generated and (with_floor) the
+// floor batch. One set-up for a planted target and a data set.
+void init_pass(LevelPass& p, const Target& a, int l, std::int64_t N, const AnalysisOptions& o,
+               bool with_floor) {
+  const int dim = static_cast<int>(a.output_size(l)), hh = a.grid_at(l) * a.grid_at(l);
+  p.directions_image =
+      random_unit_directions(dim, o.directions, mix64(o.seed ^ kTagImageDirections ^ l));
+  p.directions_patch =
+      random_unit_directions(a.patch_dim(), o.directions, mix64(o.seed ^ kTagPatchDirections ^ l));
+  p.q = static_cast<int>(std::clamp<std::int64_t>(o.max_patches / N, 1, hh));
+  p.proj_real.resize(N, o.directions);
+  p.proj_gen.resize(N, o.directions);
+  p.patch_real.resize(N * p.q, a.patch_dim());
+  p.patch_gen.resize(N * p.q, a.patch_dim());
+  if (with_floor) {
+    p.proj_floor.resize(N, o.directions);
+    p.patch_floor.resize(N * p.q, a.patch_dim());
+  }
+}
+
 SuperResolutionLayer restrict_layer(const SuperResolutionLayer& learned, const std::vector<int>& in,
                                     const std::vector<int>* out) {
   SuperResolutionLayer r;
@@ -167,21 +188,7 @@ void distribution_pass(const Target& truth, const Target& learned, int L,
   pass.assign(L, {});
   for (int l = 1; l <= L; ++l) {
     LevelPass& p = pass[l - 1];
-    const int dim = static_cast<int>(truth.output_size(l));
-    const int hh = truth.grid_at(l) * truth.grid_at(l);
-    p.directions_image =
-        random_unit_directions(dim, o.directions, mix64(o.seed ^ kTagImageDirections ^ l));
-    p.directions_patch = random_unit_directions(truth.patch_dim(), o.directions,
-                                                mix64(o.seed ^ kTagPatchDirections ^ l));
-    p.q = static_cast<int>(std::clamp<std::int64_t>(o.max_patches / N, 1, hh));
-    p.proj_real.resize(N, o.directions);
-    p.proj_gen.resize(N, o.directions);
-    p.patch_real.resize(N * p.q, truth.patch_dim());
-    p.patch_gen.resize(N * p.q, truth.patch_dim());
-    if (o.noise_floor) {
-      p.proj_floor.resize(N, o.directions);
-      p.patch_floor.resize(N * p.q, truth.patch_dim());
-    }
+    init_pass(p, truth, l, N, o, o.noise_floor);
     p.truth_counts.init(truth.channels[l - 1]);
     p.learned_counts.init(learned.channels[l - 1]);
     if (l >= 2) {
@@ -381,18 +388,7 @@ RunAnalysis analyze_data_set(const DataSet& data, std::int64_t train_samples,
   std::vector<LevelPass> pass(L);
   for (int l = 1; l <= L; ++l) {
     LevelPass& p = pass[l - 1];
-    const int dim = static_cast<int>(data.x[l - 1].cols()), hh = geo.grid_at(l) * geo.grid_at(l);
-    p.directions_image =
-        random_unit_directions(dim, o.directions, mix64(o.seed ^ kTagImageDirections ^ l));
-    p.directions_patch = random_unit_directions(geo.patch_dim(), o.directions,
-                                                mix64(o.seed ^ kTagPatchDirections ^ l));
-    p.q = static_cast<int>(std::clamp<std::int64_t>(o.max_patches / N, 1, hh));
-    p.proj_real.resize(N, o.directions);
-    p.proj_gen.resize(N, o.directions);
-    p.proj_floor.resize(N, o.directions);
-    p.patch_real.resize(N * p.q, geo.patch_dim());
-    p.patch_gen.resize(N * p.q, geo.patch_dim());
-    p.patch_floor.resize(N * p.q, geo.patch_dim());
+    init_pass(p, geo, l, N, o, /*with_floor=*/true);
     p.learned_counts.init(gen.channels[l - 1]);
   }
   for (std::int64_t first = 0; first < N; first += kChunk) {
