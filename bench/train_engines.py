@@ -3,6 +3,7 @@
 
 Usage: /usr/bin/python3 bench/train_engines.py build/apps/fsr [--steps 200,600]
                                                  [--only level1.json] [--cpu] [--patch JSON]
+                                                 [--only threads --repeat 3]
 
 For each learner config (experiments/learners/level1.json and level2.json, at their batch size)
 and each engine, the run is timed at two lengths of the last stage (S1 and S2 steps, every other
@@ -15,6 +16,9 @@ on an otherwise idle machine (unset OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE in this
 the machine sets them: they slow current OpenBLAS kernels for the torch engine).
 
 --only level1.json (or level2.json): that config at its own batch, fast and torch, nothing else.
+--only threads: the fast engine on level 2 at batch 2048, threads 1 and 2, nothing else.
+--repeat N: every case N times, the cases in turn (1, 2, 1, 2, ...), so that a drift of the
+machine's speed lands on both sides; each ratio is printed per repetition and as the median.
 --cpu: t is the run's CPU time (user + system) instead of its wall time, which other jobs on a
 shared machine inflate; for one-thread runs, where the two agree on an idle machine.
 --patch '{"data": {"normals": "fast"}}': a JSON object merged key by key into every config
@@ -67,7 +71,8 @@ def main():
     ap.add_argument("--cpu", action="store_true",
                     help="time by the runs' CPU time (user + system), not wall time: on a shared "
                          "machine; one-thread configs only")
-    ap.add_argument("--only", choices=["level1.json", "level2.json"],
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--only", choices=["level1.json", "level2.json", "threads"],
                     help="only this config at its own batch, fast and torch")
     ap.add_argument("--patch", default="{}",
                     help="JSON object merged into every config (both engines), e.g. "
@@ -90,9 +95,11 @@ def main():
                  ("level2.json", "target_level2", 2, None, 1),
                  ("level2.json", "target_level2", 2, 2048, 1),
                  ("level2.json", "target_level2", 2, 2048, 2)]
-        if a.only:
+        if a.only == "threads":
+            cases = [c for c in cases if c[3] == 2048]
+        elif a.only:
             cases = [c for c in cases if c[0] == a.only and c[3] is None]
-        for learner, target, levels, batch, threads in cases:
+        for learner, target, levels, batch, threads in [c for _ in range(a.repeat) for c in cases]:
             with open(os.path.join(ROOT, "experiments/learners", learner)) as f:
                 base = merge(json.load(f), patch)
             base["_levels"] = levels
@@ -109,15 +116,27 @@ def main():
                 rows.append((learner, engine, base["sgda"]["batch"], threads, rate))
                 print(f"{learner:12s} {engine:6s} batch {base['sgda']['batch']:5d} threads {threads}: "
                       f"{rate:8.1f} steps/s", flush=True)
-    rate = {(r[0], r[1], r[2], r[3]): r[4] for r in rows}
+    rate = {}  # (learner, engine, batch, threads) -> the rates of the repetitions, in order
+    for r in rows:
+        rate.setdefault((r[0], r[1], r[2], r[3]), []).append(r[4])
+
+    def show(what, num, den, fmt):
+        ratios = [n / d for n, d in zip(num, den)]
+        each = ", ".join(fmt.format(x) for x in ratios)
+        median = sorted(ratios)[len(ratios) // 2] if len(ratios) % 2 else \
+            sum(sorted(ratios)[len(ratios) // 2 - 1:len(ratios) // 2 + 1]) / 2
+        print(f"  {what} = " + (each if len(ratios) == 1 else
+                                f"{each}; median {fmt.format(median)}"))
+
     print("\nratios:")
     for learner, engine, batch, threads in rate:
         if engine == "torch":
-            f, t = rate[(learner, "fast", batch, 1)], rate[(learner, "torch", batch, 1)]
-            print(f"  {learner} batch {batch}: fast / torch = {f / t:.1f}x")
+            show(f"{learner} batch {batch}: fast / torch", rate[(learner, "fast", batch, 1)],
+                 rate[(learner, "torch", batch, 1)], "{:.1f}x")
     if ("level2.json", "fast", 2048, 2) in rate:
-        f1, f2 = rate[("level2.json", "fast", 2048, 1)], rate[("level2.json", "fast", 2048, 2)]
-        print(f"  level2.json batch 2048, fast: threads 2 / threads 1 = {f2 / f1:.2f}x")
+        show("level2.json batch 2048, fast: threads 2 / threads 1",
+             rate[("level2.json", "fast", 2048, 2)], rate[("level2.json", "fast", 2048, 1)],
+             "{:.2f}x")
 
 
 if __name__ == "__main__":

@@ -109,6 +109,11 @@ class Engine {
   // N(0, 1) latents (rows x m0) from `seed`, as this engine draws them for a step: the random
   // stream is the engine's (torch: a CPU generator; fast: fsr::Rng with Box-Muller).
   virtual RowMatrix latents(std::uint64_t seed, std::int64_t rows) const = 0;
+
+  // The engine's own team of threads (`threads` of the config), on which the trainer draws the
+  // real batches so that a run never runs more threads than it was given; null for an engine
+  // without one (torch: its own intra-op threads), where the sampler starts its own.
+  virtual ThreadPool* pool() { return nullptr; }
 };
 
 }  // namespace fsr

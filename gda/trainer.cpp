@@ -164,7 +164,7 @@ void Trainer::build() {
   }
   engine_ = make_engine(c_.engine, shape_, c_, o_.device);
   data_ = std::make_unique<TrainingData>(truth_, c_, levels_, engine_->precision() == "float32",
-                                         data_set_);
+                                         data_set_, engine_->pool());
   eval_z_ = engine_->latents(mix64(c_.seed ^ kStreamEval), c_.log.eval_samples);
   run_ = std::make_unique<RunContext>(RunContext{truth_, c_, shape_, *engine_, *data_, eval_z_});
   if (o_.oracle_init) {
@@ -411,7 +411,7 @@ void Trainer::refine(TrainResult& result, std::int64_t& global) {
   c_ = c2;
   engine_ = std::move(e2);
   data_ = std::make_unique<TrainingData>(truth_, c_, levels_, engine_->precision() == "float32",
-                                         data_set_);
+                                         data_set_, engine_->pool());
   run_ = std::make_unique<RunContext>(RunContext{truth_, c_, shape_, *engine_, *data_, eval_z_});
   if (o_.tie_decoder) {
     const Eigen::MatrixXd mh = engine_->dictionary(1);  // d x m_hat

@@ -74,8 +74,8 @@ void fast_batch_normals(const Target& truth, std::uint64_t seed, std::int64_t in
 }
 
 TrainingData::TrainingData(const Target& truth, const LearnerConfig& config, int levels,
-                           bool float32, const DataSet* data)
-    : truth_(truth), c_(config), levels_(levels), data_set_(data) {
+                           bool float32, const DataSet* data, ThreadPool* pool)
+    : truth_(truth), c_(config), levels_(levels), data_set_(data), pool_(pool) {
   if (data_set_) {
     check_data_set_run(*data_set_, c_);
     const std::int64_t N = c_.data.train_samples;
@@ -115,7 +115,7 @@ const std::vector<RowMatrix>& TrainingData::batch(std::int64_t index) {
   if (c_.data.source == DataSource::kStream) {
     // Into the previous batch's arrays (no allocation per step), only the learner's levels.
     stream_.x = std::move(batch_);
-    SampleOptions opt{.threads = c_.threads, .levels = levels_};
+    SampleOptions opt{.threads = c_.threads, .pool = pool_, .levels = levels_};
     GivenNormals given;
     if (c_.data.normals == DataNormals::kFast) {
       fast_batch_normals(truth_, c_.seed, index, B, levels_, fast_z_, fast_noise_, &fast_scratch_);

@@ -51,9 +51,10 @@ class TrainingData {
   // float32: the fixed training set is held as float32 values (what a float32 engine reads).
   // `data` (a data-set run, check_data_set_run passed): the fixed set is its first
   // data.train_samples, the held-out metrics read its held-out part, and `truth` only gives the
-  // geometry (it has no parameters).
+  // geometry (it has no parameters). `pool` (the engine's, Engine::pool): stream batches are drawn
+  // on its threads instead of threads started per batch (the same values either way).
   TrainingData(const Target& truth, const LearnerConfig& config, int levels, bool float32,
-               const DataSet* data = nullptr);
+               const DataSet* data = nullptr, ThreadPool* pool = nullptr);
 
   // Real batch `index` (sgda.batch samples): images of levels 1..levels. The last batch is kept,
   // so asking for it again (the generator step of optimal read-outs) costs nothing. Stream data:
@@ -73,6 +74,7 @@ class TrainingData {
   const LearnerConfig& c_;
   int levels_;
   const DataSet* data_set_ = nullptr;
+  ThreadPool* pool_ = nullptr;
   std::vector<RowMatrix> fixed_;  // data.source = fixed: the first N samples per level
   std::int64_t cached_epoch_ = -1, cached_batch_ = -1;
   std::vector<std::int64_t> epoch_order_;

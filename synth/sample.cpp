@@ -5,6 +5,7 @@
 
 #include "core/memory_budget.h"
 #include "core/rng.h"
+#include "core/thread_pool.h"
 #include "core/validate.h"
 #include "synth/latent.h"
 
@@ -277,9 +278,16 @@ void sample_into(const Target& target, std::int64_t first_index, std::int64_t co
   const std::int64_t b0 = first_index / kSampleBlock;
   const std::int64_t b1 = (first_index + count - 1) / kSampleBlock + 1;
   const std::int64_t blocks = b1 - b0;
-  const int threads = static_cast<int>(std::min<std::int64_t>(options.threads, blocks));
+  const int threads = static_cast<int>(
+      std::min<std::int64_t>(options.pool ? options.pool->size() : options.threads, blocks));
   if (threads <= 1) {
     sampler.run_blocks(b0, b1);
+  } else if (options.pool) {
+    const int T = options.pool->size();  // threads beyond the blocks get an empty range
+    options.pool->run([&](int tid) {
+      const std::int64_t lo = b0 + blocks * tid / T, hi = b0 + blocks * (tid + 1) / T;
+      sampler.run_blocks(lo, hi);
+    });
   } else {
     std::vector<std::thread> pool;
     for (int tid = 0; tid < threads; ++tid) {

@@ -23,6 +23,8 @@
 
 namespace fsr {
 
+class ThreadPool;  // core/thread_pool.h
+
 // One sample per row; row-major so that data() is the C-order array (count, c, side, side) or
 // (count, m_l, h_l, h_l) that write_npy writes and numpy reads.
 using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -42,6 +44,9 @@ struct SampleOptions {
   bool with_hidden = false;  // also return S_l
   bool with_outputs = true;  // return X_l (off: hidden codes only, for calibration)
   int threads = 1;           // blocks are split over threads; results do not depend on it
+  // Non-null: the blocks are split over this pool's threads instead (threads is not used), so a
+  // caller that owns a pool (the fast engine) draws its batches without starting threads.
+  ThreadPool* pool = nullptr;
   // Levels 1..levels only (0: all). A level's values do not depend on the levels above it (its
   // noise is drawn before theirs), so they are those of a full draw.
   int levels = 0;

@@ -297,7 +297,7 @@ class Reference : public ::testing::TestWithParam<Case> {};
 // hidden codes on and off, one and three threads.
 TEST_P(Reference, SampleIsBitIdentical) {
   const Target t = make(GetParam().config);
-  for (const auto [first, count] : {std::pair<std::int64_t, std::int64_t>{0, 64},
+  for (const auto& [first, count] : {std::pair<std::int64_t, std::int64_t>{0, 64},
                                     {5, 100},
                                     {1000003, 37},
                                     {std::int64_t{1} << 40, 33}}) {

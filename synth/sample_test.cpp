@@ -9,6 +9,7 @@
 #include <numbers>
 
 #include "core/rng.h"
+#include "core/thread_pool.h"
 #include "core/validate.h"
 #include "synth/config.h"
 #include "synth/latent.h"
@@ -208,6 +209,14 @@ TEST(Determinism, BatchSizeAndThreadsDoNotMatter) {
   }
   const SampleBatch threaded = sample(t, 0, 130, SampleOptions{.with_hidden = true, .threads = 3});
   expect_equal_batches(ref, 0, threaded, 130, "3 threads");
+  // On a caller's pool (the fast engine's): 3 threads, and 5 for 3 blocks (empty shares).
+  for (const int size : {3, 5}) {
+    ThreadPool pool(size);
+    const std::int64_t n = size == 3 ? 130 : 3 * kSampleBlock - 1;
+    const SampleBatch pooled = sample(t, 0, n, SampleOptions{.with_hidden = true, .pool = &pool});
+    expect_equal_batches(ref, 0, pooled, std::min<std::int64_t>(n, 130),
+                         "pool of " + std::to_string(size));
+  }
   const SampleBatch tail = sample(t, 77, 5, true);
   expect_equal_batches(ref, 77, tail, 5, "samples 77..81 alone");
 }

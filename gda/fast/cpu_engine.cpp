@@ -10,7 +10,7 @@
 
 #include "core/validate.h"
 #include "gda/fast/ops.h"
-#include "gda/fast/thread_pool.h"
+#include "core/thread_pool.h"
 
 namespace fsr::fast {
 namespace {
@@ -1232,6 +1232,11 @@ CpuEngine<T>::CpuEngine(const ModelShape& shape, const ModelOptions& options)
 template <typename T>
 CpuEngine<T>::~CpuEngine() {
   delete impl_;
+}
+
+template <typename T>
+ThreadPool& CpuEngine<T>::pool() {
+  return impl_->pool;
 }
 
 template <typename T>

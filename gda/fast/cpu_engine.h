@@ -109,6 +109,9 @@ class CpuEngine {
 
   const ModelShape& shape() const { return shape_; }
   const ModelOptions& options() const { return options_; }
+  // The engine's team of options.threads threads, for the work around a step (its real batches'
+  // drawing and conversion) to run on the same threads as the step.
+  ThreadPool& pool();
 
   // Parameters and buffers in the canonical layout of gda/networks.h: generator A (n_1, m0) with
   // row c h_1^2 + y h_1 + x, A_mask (buffer, same shape), b1 (n_1), then per level M<l> (d, m_l),

@@ -22,6 +22,7 @@
 #include <functional>
 #include <map>
 
+#include "core/thread_pool.h"
 #include "core/validate.h"
 #include "synth/sample.h"
 
@@ -754,6 +755,11 @@ void check_real_patches_into() {
     }
     for (auto& v : reused) std::fill(v.begin(), v.end(), T(-12345));
     real_patches_into<T>(s, images, reused);
+    RealBatch<T> pooled = reused;  // on a pool of 2 threads: the same values
+    for (auto& v : pooled) std::fill(v.begin(), v.end(), T(-12345));
+    ThreadPool pool(2);
+    real_patches_into<T>(s, images, pooled, &pool);
+    EXPECT_TRUE(pooled == reused) << "real_patches_into on a pool of 2 threads differs";
     ASSERT_EQ(int(reused.size()), s.levels);
     const int d = s.patch_dim();
     for (int l = 1; l <= s.levels; ++l) {

@@ -1,5 +1,6 @@
 #include "gda/fast/fast_engine.h"
 
+#include "core/thread_pool.h"
 #include "core/validate.h"
 
 namespace fsr::fast {
@@ -43,7 +44,7 @@ void FastEngine<T>::begin_stage(const EngineStage& stage) {
 template <typename T>
 std::vector<const RealBatch<T>*> step_inputs(const ModelShape& s, const ModelOptions& o,
                                              const StepInputs& in, std::vector<RealBatch<T>>& store,
-                                             std::vector<T>& z) {
+                                             std::vector<T>& z, ThreadPool* pool) {
   const int nd = o.d_steps, B = o.batch, m0 = s.latent_dim;
   if (int(in.real.size()) != nd)
     fail_field("step.real", in.real.size(), "must hold sgda.d_steps = " + std::to_string(nd));
@@ -56,7 +57,7 @@ std::vector<const RealBatch<T>*> step_inputs(const ModelShape& s, const ModelOpt
       real[k] = real[k - 1];
       continue;
     }
-    real_patches_into<T>(s, *in.real[k], store[k]);  // reuses the previous step's arrays
+    real_patches_into<T>(s, *in.real[k], store[k], pool);  // reuses the previous step's arrays
     real[k] = &store[k];
   }
   const std::size_t zs = std::size_t(B) * m0;
@@ -71,9 +72,17 @@ std::vector<const RealBatch<T>*> step_inputs(const ModelShape& s, const ModelOpt
     if (int(in.latent_seeds.size()) != nd + 1)
       fail_field("step.latent_seeds", in.latent_seeds.size(),
                  "must hold d_steps + 1 = " + std::to_string(nd + 1) + " seeds");
-    for (int k = 0; k <= nd; ++k) {
-      Rng rng(in.latent_seeds[k]);
-      fill_normals(rng, z.data() + k * zs, zs);
+    const int T_ = pool ? pool->size() : 1;  // stream k on thread k mod T_
+    const auto streams = [&](int t) {
+      for (int k = t; k <= nd; k += T_) {
+        Rng rng(in.latent_seeds[k]);
+        fill_normals(rng, z.data() + k * zs, zs);
+      }
+    };
+    if (T_ > 1) {
+      pool->run(streams);
+    } else {
+      streams(0);
     }
   }
   return real;
@@ -82,7 +91,7 @@ std::vector<const RealBatch<T>*> step_inputs(const ModelShape& s, const ModelOpt
 template <typename T>
 StepStats FastEngine<T>::step(const StepInputs& in) {
   const std::vector<const RealBatch<T>*> real =
-      step_inputs<T>(engine_.shape(), engine_.options(), in, real_, z_);
+      step_inputs<T>(engine_.shape(), engine_.options(), in, real_, z_, &engine_.pool());
   return engine_.step(real, z_.data(), in.lr_g, in.lr_d);
 }
 
@@ -117,12 +126,14 @@ template std::vector<const RealBatch<float>*> step_inputs<float>(const ModelShap
                                                                  const ModelOptions&,
                                                                  const StepInputs&,
                                                                  std::vector<RealBatch<float>>&,
-                                                                 std::vector<float>&);
+                                                                 std::vector<float>&,
+                                                                 ThreadPool*);
 template std::vector<const RealBatch<double>*> step_inputs<double>(const ModelShape&,
                                                                    const ModelOptions&,
                                                                    const StepInputs&,
                                                                    std::vector<RealBatch<double>>&,
-                                                                   std::vector<double>&);
+                                                                   std::vector<double>&,
+                                                                  ThreadPool*);
 template class FastEngine<float>;
 template class FastEngine<double>;
 

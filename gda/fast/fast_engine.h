@@ -42,6 +42,7 @@ class FastEngine : public Engine {
   Generated generate(const RowMatrix& z, int levels, bool with_codes) override;
   RowMatrix latents(std::uint64_t seed, std::int64_t rows) const override;
 
+  ThreadPool* pool() override { return &engine_.pool(); }
   CpuEngine<T>& cpu() { return engine_; }
 
  private:
@@ -55,11 +56,12 @@ class FastEngine : public Engine {
 // against the shape: the real batches as patches (one conversion per distinct batch: d_steps 1
 // with optimal read-outs hands the same images twice), kept in `store`, and the (d_steps + 1) B
 // latents in `z` (given, or drawn from one seed each with fill_normals). Throws InputError naming
-// step.real / step.latents / step.latent_seeds.
+// step.real / step.latents / step.latent_seeds. With a pool, the conversion and the latent
+// streams are split over its threads (the same values: samples and streams are independent).
 template <typename T>
 std::vector<const RealBatch<T>*> step_inputs(const ModelShape& shape, const ModelOptions& options,
                                              const StepInputs& in, std::vector<RealBatch<T>>& store,
-                                             std::vector<T>& z);
+                                             std::vector<T>& z, ThreadPool* pool = nullptr);
 
 extern template class FastEngine<float>;
 extern template class FastEngine<double>;

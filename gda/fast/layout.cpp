@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/thread_pool.h"
 #include "core/validate.h"
 
 namespace fsr::fast {
@@ -57,7 +58,7 @@ RealBatch<T> real_patches(const ModelShape& shape, const std::vector<RowMatrix>&
 
 template <typename T>
 void real_patches_into(const ModelShape& shape, const std::vector<RowMatrix>& images,
-                       RealBatch<T>& out) {
+                       RealBatch<T>& out, ThreadPool* pool) {
   if (int(images.size()) > shape.levels)
     fail_field("images.levels", images.size(),
                "must be <= levels = " + std::to_string(shape.levels));
@@ -72,17 +73,27 @@ void real_patches_into(const ModelShape& shape, const std::vector<RowMatrix>& im
     const std::vector<int> order = patch_order(shape, l);
     std::vector<T>& q = out[l - 1];
     q.resize(std::size_t(im.rows()) * P * d);
-    for (Eigen::Index n = 0; n < im.rows(); ++n) {
-      const double* src = im.row(n).data();  // (colour, y, x)
-      for (int y = 0; y < h; ++y)
-        for (int x = 0; x < h; ++x) {
-          T* dst = q.data() + (std::size_t(n) * P + order[y * h + x]) * d;  // (colour, dy, dx)
-          for (int col = 0; col < c; ++col)
-            for (int dy = 0; dy < r; ++dy)
-              for (int dx = 0; dx < r; ++dx)
-                dst[(col * r + dy) * r + dx] =
-                    static_cast<T>(src[(col * side + y * r + dy) * side + x * r + dx]);
-        }
+    const auto rows = [&](Eigen::Index first, Eigen::Index last) {
+      for (Eigen::Index n = first; n < last; ++n) {
+        const double* src = im.row(n).data();  // (colour, y, x)
+        for (int y = 0; y < h; ++y)
+          for (int x = 0; x < h; ++x) {
+            T* dst = q.data() + (std::size_t(n) * P + order[y * h + x]) * d;  // (colour, dy, dx)
+            for (int col = 0; col < c; ++col)
+              for (int dy = 0; dy < r; ++dy)
+                for (int dx = 0; dx < r; ++dx)
+                  dst[(col * r + dy) * r + dx] =
+                      static_cast<T>(src[(col * side + y * r + dy) * side + x * r + dx]);
+          }
+      }
+    };
+    if (pool && pool->size() > 1) {
+      pool->run([&](int t) {
+        const auto [a, b] = share(t, pool->size(), int(im.rows()));
+        rows(a, b);
+      });
+    } else {
+      rows(0, im.rows());
     }
   }
 }
@@ -113,8 +124,8 @@ template std::vector<double> images_to_patches<double>(const RowMatrix&, int, in
 template RealBatch<float> real_patches<float>(const ModelShape&, const std::vector<RowMatrix>&);
 template RealBatch<double> real_patches<double>(const ModelShape&, const std::vector<RowMatrix>&);
 template void real_patches_into<float>(const ModelShape&, const std::vector<RowMatrix>&,
-                                       RealBatch<float>&);
+                                       RealBatch<float>&, ThreadPool*);
 template void real_patches_into<double>(const ModelShape&, const std::vector<RowMatrix>&,
-                                        RealBatch<double>&);
+                                        RealBatch<double>&, ThreadPool*);
 
 }  // namespace fsr::fast

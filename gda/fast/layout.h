@@ -50,10 +50,11 @@ std::vector<T> images_to_patches(const RowMatrix& images, int h, int patch, int 
 template <typename T>
 RealBatch<T> real_patches(const ModelShape& shape, const std::vector<RowMatrix>& images);
 // The same values written straight into `out` (one pass, no raster copy), its vectors resized
-// only when the batch size changes: a step's conversion allocates nothing.
+// only when the batch size changes: a step's conversion allocates nothing. With a pool, the
+// samples are split over its threads (the same values: each sample is copied on its own).
 template <typename T>
 void real_patches_into(const ModelShape& shape, const std::vector<RowMatrix>& images,
-                       RealBatch<T>& out);
+                       RealBatch<T>& out, ThreadPool* pool = nullptr);
 
 // The stride-2 transposed convolution from an h x h grid to 2h x 2h, seen from an output
 // coordinate: output y = 2 iy + ky - padding, so each y has one (kernel 2) or up to two

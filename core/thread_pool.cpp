@@ -1,10 +1,10 @@
-#include "gda/fast/thread_pool.h"
+#include "core/thread_pool.h"
 
 #include <chrono>
 
 #include "core/validate.h"
 
-namespace fsr::fast {
+namespace fsr {
 
 ThreadPool::ThreadPool(int threads) : size_(threads) {
   require_int_in_range("threads", threads, 1, 256);
@@ -54,4 +54,4 @@ void ThreadPool::worker(int t) {
   }
 }
 
-}  // namespace fsr::fast
+}  // namespace fsr

@@ -1,21 +1,24 @@
-// A fixed team of threads for the fast engine's parallel passes: run(fn) calls fn(t) for
-// t = 0..size()-1, t = 0 on the calling thread, and returns when every call has. Workers spin
-// briefly between tasks (a step issues a handful of short parallel passes, and waking a sleeping
-// thread costs tens of microseconds), then sleep. Work is split by a fixed rule of t and size(),
-// so results are deterministic for a given thread count.
+// A fixed team of threads: run(fn) calls fn(t) for t = 0..size()-1, t = 0 on the calling thread,
+// and returns when every call has. The fast engine's parallel passes run on one, and so does the
+// drawing of its real batches (SampleOptions::pool), so that a training run's threads never
+// outnumber its `threads`. Workers spin briefly between tasks (a step issues a handful of short
+// parallel passes, and waking a sleeping thread costs tens of microseconds), then sleep. Work is
+// split by a fixed rule of t and size(), so results are deterministic for a given thread count.
 //
-//   fsr::fast::ThreadPool pool(2);
+//   fsr::ThreadPool pool(2);
 //   pool.run([&](int t) { work(range(t)); });
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
-namespace fsr::fast {
+namespace fsr {
 
 class ThreadPool {
  public:
@@ -45,4 +48,4 @@ inline std::pair<int, int> share(int t, int threads, int n) {
   return {int(std::int64_t(n) * t / threads), int(std::int64_t(n) * (t + 1) / threads)};
 }
 
-}  // namespace fsr::fast
+}  // namespace fsr
