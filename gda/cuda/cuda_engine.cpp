@@ -227,7 +227,7 @@ void DeviceEngine<T>::begin_stage(const EngineStage& stage) {
 template <typename T>
 StepStats DeviceEngine<T>::step(const StepInputs& in) {
   const std::vector<const RealLevels<T>*> real =
-      fast::step_inputs<T>(cpu_.shape(), cpu_.options(), in, real_, z_);
+      fast::step_inputs<T>(cpu_.shape(), cpu_.options(), in, real_, z_, &cpu_.pool());
   sync_device();
   const StepOutput out = stepper_->step(real, z_.data(), in.lr_g, in.lr_d);
   host_stale_ = true;

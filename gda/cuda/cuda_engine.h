@@ -61,6 +61,8 @@ class DeviceEngine : public Engine {
 
   Generated generate(const RowMatrix& z, int levels, bool with_codes) override;
   RowMatrix latents(std::uint64_t seed, std::int64_t rows) const override;
+  // The host engine's threads: the real batches are drawn and converted on them.
+  ThreadPool* pool() override { return &cpu_.pool(); }
 
  private:
   // The mirror up to date (device -> host after steps); the device up to date before a step.
