@@ -1,7 +1,9 @@
 // One SGDA step of the theory model (bench/step_model.h on the fast engine: one D step on a real
 // + a fake batch, then one G step, plain SGD, float32, one thread) at the two sizes of the step benchmark (docs/performance.md),
-// next to the single-core Eigen SGEMM rate measured in the same binary (same compiler flags, so the
-// fraction compares like with like). FLOP/s counts 2 x the multiply-adds of the step's matrix
+// next to the single-core SGEMM rates measured in the same binary: Eigen's (same compiler flags)
+// and, where the system has it, OpenBLAS's (libopenblas.so.0, loaded at run time, one thread:
+// the best SGEMM this CPU reaches with a BLAS built for it — AVX-512 or AVX2 kernels chosen by
+// OpenBLAS at run time; unset OPENBLAS_CORETYPE for it). FLOP/s counts 2 x the multiply-adds of the step's matrix
 // products (fsr::bench::flops_per_step; formula in docs/performance.md). The real batch is drawn
 // once from synth's sampler before the timed loop; z_d and z_g are drawn inside it (fsr::Rng
 // normals).
@@ -10,12 +12,16 @@
 // Compare with PyTorch eager: bench/compare_step.sh.
 #include <benchmark/benchmark.h>
 
+#include <dlfcn.h>
+
 #include <Eigen/Dense>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "bench/step_model.h"
 #include "core/json_io.h"
+#include "core/rng.h"
 #include "synth/config.h"
 #include "synth/sample.h"
 
@@ -84,6 +90,49 @@ void BM_Sgemm(benchmark::State& state) {
       benchmark::Counter(2.0 * m * k * n * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_Sgemm)
+    ->Args({512, 512, 512})
+    ->Args({4096, 24, 512})
+    ->Args({24, 4096, 512})
+    ->Args({32768, 12, 64})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// The same products by OpenBLAS's cblas_sgemm on one thread, loaded with dlopen so that the build
+// needs no BLAS (Debian: libopenblas0-pthread); skipped with a message where it is absent.
+struct OpenBlas {
+  using Sgemm = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int,
+                         float, float*, int);
+  Sgemm sgemm = nullptr;
+  OpenBlas() {
+    void* h = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
+    if (!h) return;
+    if (auto set = reinterpret_cast<void (*)(int)>(dlsym(h, "openblas_set_num_threads"))) set(1);
+    sgemm = reinterpret_cast<Sgemm>(dlsym(h, "cblas_sgemm"));
+  }
+};
+
+void BM_SgemmOpenBlas(benchmark::State& state) {
+  static const OpenBlas blas;
+  if (!blas.sgemm) {
+    state.SkipWithError("libopenblas.so.0 not found (Debian package libopenblas0-pthread)");
+    return;
+  }
+  const int m = int(state.range(0)), k = int(state.range(1)), n = int(state.range(2));
+  std::vector<float> a(std::size_t(m) * k), b(std::size_t(k) * n), c(std::size_t(m) * n);
+  Rng rng(3);
+  for (float& v : a) v = float(rng.uniform() - 0.5);
+  for (float& v : b) v = float(rng.uniform() - 0.5);
+  constexpr int kRowMajor = 101, kNoTrans = 111;
+  for (auto _ : state) {
+    blas.sgemm(kRowMajor, kNoTrans, kNoTrans, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f,
+               c.data(), n);
+    benchmark::DoNotOptimize(c.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["FLOP/s"] =
+      benchmark::Counter(2.0 * m * k * n * double(state.iterations()), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_SgemmOpenBlas)
     ->Args({512, 512, 512})
     ->Args({4096, 24, 512})
     ->Args({24, 4096, 512})

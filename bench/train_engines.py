@@ -3,7 +3,7 @@
 
 Usage: /usr/bin/python3 bench/train_engines.py build/apps/fsr [--steps 200,600]
                                                  [--only level1.json] [--cpu] [--patch JSON]
-                                                 [--only threads --repeat 3]
+                                                 [--only threads --repeat 3 --within]
 
 For each learner config (experiments/learners/level1.json and level2.json, at their batch size)
 and each engine, the run is timed at two lengths of the last stage (S1 and S2 steps, every other
@@ -17,6 +17,11 @@ the machine sets them: they slow current OpenBLAS kernels for the torch engine).
 
 --only level1.json (or level2.json): that config at its own batch, fast and torch, nothing else.
 --only threads: the fast engine on level 2 at batch 2048, threads 1 and 2, nothing else.
+--within: one run per case instead of two: the last stage runs S2 steps with a metrics record
+every S1 steps, and the rate is the steps between the stage's first and last records over the
+difference of their `seconds` (each stamped before its record's evaluation, so one evaluation of
+eval_samples 256 per S1 steps is inside the time). The warm start, whose length varies by more
+than a short timed stretch at level 2, is then outside the time altogether.
 --repeat N: every case N times, the cases in turn (1, 2, 1, 2, ...), so that a drift of the
 machine's speed lands on both sides; each ratio is printed per repetition and as the median.
 --cpu: t is the run's CPU time (user + system) instead of its wall time, which other jobs on a
@@ -43,12 +48,12 @@ def merge(base, patch):
     return out
 
 
-def train_seconds(fsr, target, config, steps_last, tmp, tag, cpu=False):
+def train_seconds(fsr, target, config, steps_last, tmp, tag, cpu=False, every=100000):
     c = json.loads(json.dumps(config))
     stages = 2 if c["_levels"] == 2 else 1
     c.pop("_levels")
     c["schedule"]["steps"] = [10] * (stages - 1) + [steps_last]
-    c["log"] = {"every": 100000, "checkpoint_every": 0, "eval_samples": 256}
+    c["log"] = {"every": every, "checkpoint_every": 0, "eval_samples": 256}
     path = os.path.join(tmp, f"{tag}.json")
     with open(path, "w") as f:
         json.dump(c, f)
@@ -61,6 +66,11 @@ def train_seconds(fsr, target, config, steps_last, tmp, tag, cpu=False):
     if cpu:  # the process's user + system CPU time: what other jobs on the machine do not inflate
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if every < 100000:  # --within: the steps and seconds between the last stage's records
+        with open(os.path.join(out, "metrics.jsonl")) as f:
+            recs = [json.loads(line) for line in f if line.strip()]
+        last = [r for r in recs if r["stage"] == recs[-1]["stage"]]
+        return (last[-1]["step"] - last[0]["step"]), (last[-1]["seconds"] - last[0]["seconds"])
     return json.loads(r.stdout)["seconds"]
 
 
@@ -72,12 +82,15 @@ def main():
                     help="time by the runs' CPU time (user + system), not wall time: on a shared "
                          "machine; one-thread configs only")
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--within", action="store_true")
     ap.add_argument("--only", choices=["level1.json", "level2.json", "threads"],
                     help="only this config at its own batch, fast and torch")
     ap.add_argument("--patch", default="{}",
                     help="JSON object merged into every config (both engines), e.g. "
                          "'{\"data\": {\"normals\": \"fast\"}}'")
     a = ap.parse_args()
+    if a.cpu and a.within:
+        sys.exit("--cpu and --within exclude each other (a run's records carry wall time only)")
     patch = json.loads(a.patch)
     if not isinstance(patch, dict):
         sys.exit("--patch must be a JSON object")
@@ -99,7 +112,8 @@ def main():
             cases = [c for c in cases if c[3] == 2048]
         elif a.only:
             cases = [c for c in cases if c[0] == a.only and c[3] is None]
-        for learner, target, levels, batch, threads in [c for _ in range(a.repeat) for c in cases]:
+        runs = [(rep, c) for rep in range(a.repeat) for c in cases]
+        for rep, (learner, target, levels, batch, threads) in runs:
             with open(os.path.join(ROOT, "experiments/learners", learner)) as f:
                 base = merge(json.load(f), patch)
             base["_levels"] = levels
@@ -109,10 +123,14 @@ def main():
             engines = ("fast", "torch") if threads == 1 and not batch else ("fast",)
             for engine in engines:
                 c = dict(base, engine=engine)
-                tag = f"{learner[:-5]}_{engine}_{batch or 'b'}_{threads}"
-                t1 = train_seconds(a.fsr, targets[target], c, s1, tmp, tag + "_1", a.cpu)
-                t2 = train_seconds(a.fsr, targets[target], c, s2, tmp, tag + "_2", a.cpu)
-                rate = (s2 - s1) / max(t2 - t1, 1e-9)
+                tag = f"{learner[:-5]}_{engine}_{batch or 'b'}_{threads}_r{rep}"
+                if a.within:
+                    steps, secs = train_seconds(a.fsr, targets[target], c, s2, tmp, tag, every=s1)
+                    rate = steps / max(secs, 1e-9)
+                else:
+                    t1 = train_seconds(a.fsr, targets[target], c, s1, tmp, tag + "_1", a.cpu)
+                    t2 = train_seconds(a.fsr, targets[target], c, s2, tmp, tag + "_2", a.cpu)
+                    rate = (s2 - s1) / max(t2 - t1, 1e-9)
                 rows.append((learner, engine, base["sgda"]["batch"], threads, rate))
                 print(f"{learner:12s} {engine:6s} batch {base['sgda']['batch']:5d} threads {threads}: "
                       f"{rate:8.1f} steps/s", flush=True)
