@@ -72,6 +72,11 @@ struct CpuEngine<T>::Impl {
     // Optimal read-outs: feature means and coefficients per half-batch block.
     std::vector<T> F[4], C[4];
     std::vector<T> scales;  // optimal read-out: the last scale of each feature group
+    // During one parallel region (parallel_with_cross): the cross weights of each source the
+    // region reads (crossT_src[k]: theta's read-outs, or an optimal block's), transposed per parent
+    // position q into U' x 4U blocks.
+    std::vector<const T*> crossT_src;
+    std::vector<std::vector<T>> crossT;
   };
 
   // One thread's scratch and gradient accumulators (the sums over its samples).
@@ -610,11 +615,52 @@ struct CpuEngine<T>::Impl {
     const Level& pv = L[l - 2];
     const int U = lv.U, Up = lv.Up, Pp = pv.P;
     const int n = s1 - s0;
-    for (int q = 0; q < Pp; ++q)
-      gemm_nt<T>(n, 4 * U, Up, pv.u.data() + (std::size_t(s0) * Pp + q) * Up,
-                 std::ptrdiff_t(Pp) * Up, C + std::size_t(4 * q) * U * Up, Up,
-                 lv.t.data() + (std::size_t(s0) * lv.P + 4 * q) * U, std::ptrdiff_t(lv.P) * U,
-                 false);
+    const T* CT = nullptr;  // C transposed for this region (prepare_cross), if it is
+    for (std::size_t k = 0; k < lv.crossT_src.size(); ++k)
+      if (lv.crossT_src[k] == C) CT = lv.crossT[k].data();
+    for (int q = 0; q < Pp; ++q) {
+      const T* a = pv.u.data() + (std::size_t(s0) * Pp + q) * Up;
+      T* out = lv.t.data() + (std::size_t(s0) * lv.P + 4 * q) * U;
+      if (CT)
+        gemm_nn<T>(n, 4 * U, Up, a, std::ptrdiff_t(Pp) * Up, CT + std::size_t(4 * q) * U * Up,
+                   4 * U, out, std::ptrdiff_t(lv.P) * U, false);
+      else
+        gemm_nt<T>(n, 4 * U, Up, a, std::ptrdiff_t(Pp) * Up, C + std::size_t(4 * q) * U * Up, Up,
+                   out, std::ptrdiff_t(lv.P) * U, false);
+    }
+  }
+
+  // Before a parallel region whose chunks run cross_forward: the cross weights of every source
+  // the region can read, transposed once (U' x 4U per parent position), so that no chunk
+  // transposes them again — per chunk of 8 samples that transposition took a third of the
+  // 4-level 32x32 step. Built from the values at the region's start and dropped at its end
+  // (nothing writes read-outs inside a region), so they are never stale.
+  void parallel_with_cross(const std::function<void(int)>& fn) {
+    for (int l = 2; l <= s.levels; ++l) {
+      Level& lv = L[l - 1];
+      lv.crossT_src.clear();
+      if (lv.b_cross < 0) continue;
+      if (o.readout == Readout::kLearned) {
+        lv.crossT_src.push_back(theta.data() + lv.readout + lv.ro.cross);
+      } else {
+        for (const std::vector<T>& c : lv.C)
+          if (!c.empty()) lv.crossT_src.push_back(c.data() + lv.ro.cross);
+      }
+      const std::size_t four = std::size_t(4) * lv.U, Up = lv.Up, per_q = four * Up;
+      const std::size_t Pp = L[l - 2].P;
+      lv.crossT.resize(lv.crossT_src.size());
+      for (std::size_t k = 0; k < lv.crossT_src.size(); ++k) {
+        const T* c = lv.crossT_src[k];
+        std::vector<T>& ct = lv.crossT[k];
+        ct.resize(Pp * per_q);
+        for (std::size_t q = 0; q < Pp; ++q)
+          for (std::size_t r = 0; r < four; ++r)
+            for (std::size_t j = 0; j < Up; ++j)
+              ct[q * per_q + j * four + r] = c[q * per_q + r * Up + j];
+      }
+    }
+    pool.run(fn);
+    for (Level& lv : L) lv.crossT_src.clear();
   }
 
   // f[i] += D_l(sample i) for samples [s0, s1) with the learned read-outs.
@@ -1014,7 +1060,7 @@ struct CpuEngine<T>::Impl {
     const bool learned = o.readout == Readout::kLearned;
     check_real(real, last);
     if (!learned) zero_features();
-    pool.run([&](int t) {
+    parallel_with_cross([&](int t) {
       for_chunks(t, [&](int n0, int n1) {
         load_real(real, last, n0, n1);
         forward_generator(z, last, lo, n0, n1);
@@ -1052,7 +1098,7 @@ struct CpuEngine<T>::Impl {
     if (!backward) return loss;
     mark_d_gradient();
     zero_gradients(false);
-    pool.run([&](int t) {
+    parallel_with_cross([&](int t) {
       for_chunks(t, [&](int n0, int n1) {
         backward_discriminator(t, n0, n1, spans, true, false, last + 1);
       });
@@ -1080,7 +1126,7 @@ struct CpuEngine<T>::Impl {
       check_real(*real, last);
     }
     if (!learned) zero_features();
-    pool.run([&](int t) {
+    parallel_with_cross([&](int t) {
       for_chunks(t, [&](int n0, int n1) {
         forward_generator(z, last, lo, n0, n1);
         for (int l = lo; l <= last; ++l) decode(l, B + n0, B + n1);
@@ -1120,7 +1166,7 @@ struct CpuEngine<T>::Impl {
     for (Block& b : blocks)
       if (b.role == Role::kGenerator) b.has_grad = trained[b.level];
     zero_gradients(true);
-    pool.run([&](int t) {
+    parallel_with_cross([&](int t) {
       for_chunks(t, [&](int n0, int n1) {
         backward_discriminator(t, n0, n1, spans, false, true, xfrom);
         backward_generator(z, last, xfrom, n0, n1, ctx[t]);
