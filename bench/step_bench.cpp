@@ -1,17 +1,16 @@
 // One SGDA step of the theory model (bench/step_model.h on the fast engine: one D step on a real
-// + a fake batch, then one G step, plain SGD, float32, one thread) at the two sizes of the step benchmark (docs/performance.md),
-// next to the single-core SGEMM rates measured in the same binary: Eigen's (same compiler flags)
-// and, where the system has it, OpenBLAS's (libopenblas.so.0, loaded at run time, one thread:
-// the best SGEMM this CPU reaches with a BLAS built for it — AVX-512 or AVX2 kernels chosen by
-// OpenBLAS at run time; unset OPENBLAS_CORETYPE for it). FLOP/s counts 2 x the multiply-adds of the step's matrix
-// products (fsr::bench::flops_per_step; formula in docs/performance.md). The real batch is drawn
-// once from synth's sampler before the timed loop; z_d and z_g are drawn inside it (fsr::Rng
-// normals).
+// + a fake batch, then one G step, plain SGD, float32, one thread) at the two sizes of the step
+// benchmark (docs/performance.md), next to the single-core SGEMM rates measured in the same binary:
+// Eigen's (same compiler flags) and, where the system has it, OpenBLAS's (libopenblas.so.0, loaded
+// at run time, one thread: the best SGEMM this CPU reaches with a BLAS built for it — AVX-512 or
+// AVX2 kernels chosen by OpenBLAS at run time; unset OPENBLAS_CORETYPE for it). FLOP/s counts 2 x
+// the multiply-adds of the step's matrix products (fsr::bench::flops_per_step; formula in
+// docs/performance.md). The real batch is drawn once from synth's sampler before the timed loop;
+// z_d and z_g are drawn inside it (fsr::Rng normals).
 //
 //   build-perf/bench/step_bench --benchmark_counters_tabular=true
 // Compare with PyTorch eager: bench/compare_step.sh.
 #include <benchmark/benchmark.h>
-
 #include <dlfcn.h>
 
 #include <Eigen/Dense>

@@ -298,9 +298,9 @@ class Reference : public ::testing::TestWithParam<Case> {};
 TEST_P(Reference, SampleIsBitIdentical) {
   const Target t = make(GetParam().config);
   for (const auto& [first, count] : {std::pair<std::int64_t, std::int64_t>{0, 64},
-                                    {5, 100},
-                                    {1000003, 37},
-                                    {std::int64_t{1} << 40, 33}}) {
+                                     {5, 100},
+                                     {1000003, 37},
+                                     {std::int64_t{1} << 40, 33}}) {
     for (const bool hidden : {false, true}) {
       const SampleOptions o{.with_hidden = hidden};
       const std::string what = "samples " + std::to_string(first) + "+" + std::to_string(count) +

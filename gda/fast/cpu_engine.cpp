@@ -8,9 +8,9 @@
 #include <map>
 #include <memory>
 
+#include "core/thread_pool.h"
 #include "core/validate.h"
 #include "gda/fast/ops.h"
-#include "core/thread_pool.h"
 
 namespace fsr::fast {
 namespace {

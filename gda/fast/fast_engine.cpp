@@ -126,14 +126,10 @@ template std::vector<const RealBatch<float>*> step_inputs<float>(const ModelShap
                                                                  const ModelOptions&,
                                                                  const StepInputs&,
                                                                  std::vector<RealBatch<float>>&,
-                                                                 std::vector<float>&,
-                                                                 ThreadPool*);
-template std::vector<const RealBatch<double>*> step_inputs<double>(const ModelShape&,
-                                                                   const ModelOptions&,
-                                                                   const StepInputs&,
-                                                                   std::vector<RealBatch<double>>&,
-                                                                   std::vector<double>&,
-                                                                  ThreadPool*);
+                                                                 std::vector<float>&, ThreadPool*);
+template std::vector<const RealBatch<double>*> step_inputs<double>(
+    const ModelShape&, const ModelOptions&, const StepInputs&, std::vector<RealBatch<double>>&,
+    std::vector<double>&, ThreadPool*);
 template class FastEngine<float>;
 template class FastEngine<double>;
 
