@@ -75,26 +75,36 @@ BENCHMARK(BM_Step)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime()
 // Single-core SGEMM C = A B (row-major, Eigen, no OpenMP): 512^3, and the shapes of the 32x32
 // step's largest products (the level-4 transposed convolution: forward 4096 x 24 x 512, weight
 // gradient 24 x 4096 x 512; the level-4 decoder 32768 x 12 x 64).
+// The timed loop of an SGEMM benchmark: product() computes C into c; FLOP/s of 2 m k n per call.
+template <typename Product>
+void time_sgemm(benchmark::State& state, const float* c, Product product) {
+  for (auto _ : state) {
+    product();
+    benchmark::DoNotOptimize(c);
+    benchmark::ClobberMemory();
+  }
+  const double mkn = double(state.range(0)) * double(state.range(1)) * double(state.range(2));
+  state.counters["FLOP/s"] =
+      benchmark::Counter(2.0 * mkn * double(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+void sgemm_shapes(benchmark::internal::Benchmark* b) {
+  b->Args({512, 512, 512})
+      ->Args({4096, 24, 512})
+      ->Args({24, 4096, 512})
+      ->Args({32768, 12, 64})
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
+}
+
 void BM_Sgemm(benchmark::State& state) {
   using M = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   const Eigen::Index m = state.range(0), k = state.range(1), n = state.range(2);
   const M a = M::Random(m, k), b = M::Random(k, n);
   M c(m, n);
-  for (auto _ : state) {
-    c.noalias() = a * b;
-    benchmark::DoNotOptimize(c.data());
-    benchmark::ClobberMemory();
-  }
-  state.counters["FLOP/s"] =
-      benchmark::Counter(2.0 * m * k * n * double(state.iterations()), benchmark::Counter::kIsRate);
+  time_sgemm(state, c.data(), [&] { c.noalias() = a * b; });
 }
-BENCHMARK(BM_Sgemm)
-    ->Args({512, 512, 512})
-    ->Args({4096, 24, 512})
-    ->Args({24, 4096, 512})
-    ->Args({32768, 12, 64})
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
+BENCHMARK(BM_Sgemm)->Apply(sgemm_shapes);
 
 // The same products by OpenBLAS's cblas_sgemm on one thread, loaded with dlopen so that the build
 // needs no BLAS (Debian: libopenblas0-pthread); skipped with a message where it is absent.
@@ -122,22 +132,12 @@ void BM_SgemmOpenBlas(benchmark::State& state) {
   for (float& v : a) v = float(rng.uniform() - 0.5);
   for (float& v : b) v = float(rng.uniform() - 0.5);
   constexpr int kRowMajor = 101, kNoTrans = 111;
-  for (auto _ : state) {
+  time_sgemm(state, c.data(), [&] {
     blas.sgemm(kRowMajor, kNoTrans, kNoTrans, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f,
                c.data(), n);
-    benchmark::DoNotOptimize(c.data());
-    benchmark::ClobberMemory();
-  }
-  state.counters["FLOP/s"] =
-      benchmark::Counter(2.0 * m * k * n * double(state.iterations()), benchmark::Counter::kIsRate);
+  });
 }
-BENCHMARK(BM_SgemmOpenBlas)
-    ->Args({512, 512, 512})
-    ->Args({4096, 24, 512})
-    ->Args({24, 4096, 512})
-    ->Args({32768, 12, 64})
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
+BENCHMARK(BM_SgemmOpenBlas)->Apply(sgemm_shapes);
 
 }  // namespace
 }  // namespace fsr::fast
