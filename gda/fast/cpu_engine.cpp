@@ -634,8 +634,10 @@ struct CpuEngine<T>::Impl {
   // the region can read, transposed once (U' x 4U per parent position), so that no chunk
   // transposes them again — per chunk of 8 samples that transposition took a third of the
   // 4-level 32x32 step. Built from the values at the region's start and dropped at its end
-  // (nothing writes read-outs inside a region), so they are never stale.
-  void parallel_with_cross(const std::function<void(int)>& fn) {
+  // (nothing writes read-outs inside a region), so they are never stale. reads_cross false: a
+  // region that runs no cross_forward (the optimal read-outs' feature pass) copies nothing.
+  void parallel_with_cross(bool reads_cross, const std::function<void(int)>& fn) {
+    if (!reads_cross) return pool.run(fn);
     for (int l = 2; l <= s.levels; ++l) {
       Level& lv = L[l - 1];
       lv.crossT_src.clear();
@@ -1060,7 +1062,7 @@ struct CpuEngine<T>::Impl {
     const bool learned = o.readout == Readout::kLearned;
     check_real(real, last);
     if (!learned) zero_features();
-    parallel_with_cross([&](int t) {
+    parallel_with_cross(learned, [&](int t) {  // learned: score() reads C
       for_chunks(t, [&](int n0, int n1) {
         load_real(real, last, n0, n1);
         forward_generator(z, last, lo, n0, n1);
@@ -1098,7 +1100,7 @@ struct CpuEngine<T>::Impl {
     if (!backward) return loss;
     mark_d_gradient();
     zero_gradients(false);
-    parallel_with_cross([&](int t) {
+    parallel_with_cross(true, [&](int t) {
       for_chunks(t, [&](int n0, int n1) {
         backward_discriminator(t, n0, n1, spans, true, false, last + 1);
       });
@@ -1126,7 +1128,7 @@ struct CpuEngine<T>::Impl {
       check_real(*real, last);
     }
     if (!learned) zero_features();
-    parallel_with_cross([&](int t) {
+    parallel_with_cross(learned, [&](int t) {  // learned: score() reads C
       for_chunks(t, [&](int n0, int n1) {
         forward_generator(z, last, lo, n0, n1);
         for (int l = lo; l <= last; ++l) decode(l, B + n0, B + n1);
@@ -1166,7 +1168,7 @@ struct CpuEngine<T>::Impl {
     for (Block& b : blocks)
       if (b.role == Role::kGenerator) b.has_grad = trained[b.level];
     zero_gradients(true);
-    parallel_with_cross([&](int t) {
+    parallel_with_cross(true, [&](int t) {
       for_chunks(t, [&](int n0, int n1) {
         backward_discriminator(t, n0, n1, spans, false, true, xfrom);
         backward_generator(z, last, xfrom, n0, n1, ctx[t]);
