@@ -15,8 +15,8 @@ sampled function: the fast engine (fsr::fast::*), real-batch sampling from the t
 samplers, its random numbers, sin/cos/log of Box-Muller, Eigen's float64 products), memory
 (malloc/free, memset/memmove, and kernel time: page faults of fresh allocations), LibTorch, other.
 --batch / --threads set sgda.batch / threads; --by-thread splits every bucket by thread (perf record
--s; threads ranked by id: "main" is the process's first, "t1", "t2", ... the engine's pool workers
-in the order they started), and the time a pool worker waits for work (spinning in
+-s; threads ranked by id: "main" is the process's first, "t1", "t2", ... its other threads in the
+order they started — the engine's pool worker among them, beside LibTorch's own), and the time a pool worker waits for work (spinning in
 fsr::ThreadPool, sched_yield) is its own bucket.
 Needs perf_event access (root, or kernel.perf_event_paranoid <= 2).
 """
