@@ -124,7 +124,12 @@ const FieldTable<LearnerConfig>& learner_fields() {
         .number(FSR_FIELD(C, sgda.momentum), R::in(0.0, 1.0, true, false), "SGD momentum")
         .choice(FSR_FIELD(C, sgda.lr_schedule), "step sizes over each stage")
         .number(FSR_FIELD(C, sgda.lr_min_factor), R::in(0.0, 1.0, true, true),
-                "cosine decays to lr lr_min_factor at the stage's end");
+                "cosine decays to lr lr_min_factor at the stage's end")
+        .number(FSR_FIELD(C, sgda.lr_d_late_at), R::in(0.0, 1.0, true, true),
+                "from this fraction of each stage on, D's step size is multiplied by "
+                "lr_d_late_factor (two time scales)")
+        .number(FSR_FIELD(C, sgda.lr_d_late_factor), R::in(0.0, 1.0, false, true),
+                "D's step-size factor after lr_d_late_at; 1 = the same schedule as G");
 
     t.choice(FSR_FIELD(C, data.source),
              "stream: sample i of the target used once; fixed: the first train_samples, in "

@@ -174,6 +174,10 @@ struct LearnerConfig {
     double momentum = 0.0;
     LrSchedule lr_schedule = LrSchedule::kCosine;
     double lr_min_factor = 0.01;
+    // Two time scales for D: from lr_d_late_at of each stage on, D's step size is multiplied by
+    // lr_d_late_factor (1 = one schedule for both players).
+    double lr_d_late_at = 1.0;
+    double lr_d_late_factor = 1.0;
   } sgda;
 
   struct Data {

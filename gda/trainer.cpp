@@ -82,6 +82,14 @@ double lr_at(double lr, const LearnerConfig& c, std::int64_t step, std::int64_t 
   return lr * (f + (1.0 - f) * 0.5 * (1.0 + std::cos(M_PI * progress)));
 }
 
+// D's step size: the common schedule, times sgda.lr_d_late_factor from the fraction
+// sgda.lr_d_late_at of the stage on (two time scales; the factor 1 leaves it unchanged).
+double lr_d_at(const LearnerConfig& c, std::int64_t step, std::int64_t steps) {
+  const double lr = lr_at(c.sgda.lr_d, c, step, steps);
+  const bool late = double(step) >= c.sgda.lr_d_late_at * double(steps);
+  return late ? lr * c.sgda.lr_d_late_factor : lr;
+}
+
 // The seed of the latents of generator step `step`, draw k (k < d_steps: the discriminator
 // steps; k = d_steps: the generator step).
 std::uint64_t latent_seed(const LearnerConfig& c, std::int64_t step, int k) {
@@ -237,7 +245,7 @@ StepStats Trainer::step(const Stage& st, std::int64_t step, std::int64_t global)
   }
   for (int k = 0; k <= nd; ++k) in.latent_seeds.push_back(latent_seed(c_, global, k));
   in.lr_g = lr_at(c_.sgda.lr_g, c_, step, st.steps);
-  in.lr_d = lr_at(c_.sgda.lr_d, c_, step, st.steps);
+  in.lr_d = lr_d_at(c_, step, st.steps);
   return engine_->step(in);
 }
 
@@ -510,7 +518,7 @@ TrainResult Trainer::run() {
                {"stage", st.name},
                {"stage_step", step + 1},
                {"lr_g", lr_at(c_.sgda.lr_g, c_, step, st.steps)},
-               {"lr_d", lr_at(c_.sgda.lr_d, c_, step, st.steps)},
+               {"lr_d", lr_d_at(c_, step, st.steps)},
                {"loss_d", s.loss_d},
                {"loss_g", s.loss_g},
                {"grad_norm_g", s.grad_norm_g},

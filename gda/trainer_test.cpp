@@ -114,6 +114,31 @@ TEST_P(Trainer, MomentStartReadsAlphaBetaOffTheData) {
   EXPECT_GE(fixed_alpha, 0.2);
 }
 
+// Two time scales for D (sgda.lr_d_late_at / lr_d_late_factor): with a constant schedule D's
+// step size is lr_d on the first 10 of 20 steps (0.5 x 20) and 0.25 x lr_d from the 11th step on,
+// G's is lr_g throughout; the record of stage step s reports the step size of step s.
+TEST_P(Trainer, LateFactorSlowsOnlyTheDiscriminator) {
+  const Target truth = tiny_target(1);
+  const LearnerConfig c = config(Json::parse(R"({
+    "seed": 1,
+    "sgda": {"batch": 64, "lr_g": 2e-3, "lr_d": 4e-3, "lr_schedule": "constant",
+             "lr_d_late_at": 0.5, "lr_d_late_factor": 0.25},
+    "schedule": {"steps": 20}, "log": {"every": 1, "checkpoint_every": 0}})"));
+  std::vector<Json> records;
+  const TrainResult r = train(
+      truth, c, {.progress = false, .on_metrics = [&](const Json& m) { records.push_back(m); }});
+  ASSERT_EQ(r.status, "completed");
+  int seen = 0;
+  for (const Json& m : records) {
+    if (!m.contains("lr_d")) continue;  // the step-0 record has no step size
+    const int s = m["stage_step"].get<int>();
+    EXPECT_DOUBLE_EQ(m["lr_g"].get<double>(), 2e-3) << "stage step " << s;
+    EXPECT_DOUBLE_EQ(m["lr_d"].get<double>(), s <= 10 ? 4e-3 : 1e-3) << "stage step " << s;
+    ++seen;
+  }
+  EXPECT_EQ(seen, 20);
+}
+
 // A config that exercises every piece of state: fixed training set over several epochs, a wider
 // generator with dead/duplicate re-seeding (optimiser entries reset) and pruning (masks), learned
 // read-outs with 2 D steps.
