@@ -6,12 +6,19 @@ level-1 target of the family of experiments/learners/target_level1_alpha1.json w
 over [0.5, 2] per unit. The run must meet the column bar (one-to-one matched |cos| mean >= 0.98,
 worst >= 0.95), recomputed here with scipy's Hungarian solver on the saved dictionaries.
 
-Usage: pure_gda_test.py PATH/TO/fsr LEARNER.json TARGET.json
+Usage: pure_gda_test.py PATH/TO/fsr LEARNER.json TARGET.json [--seed N] [--alpha-one]
+                        [--decoder-bar X]
+
+--alpha-one keeps the target's alpha (1) instead of spreading it. --decoder-bar also asks D's
+decoder at the end of the run (V_1.npy: 32 rows) to align with the target's columns: matched
+|cos| mean >= X, the bar of docs/learner.md "D's features", recomputed here the same way and
+reported beside its chance level (the trainer's, for random rows of that shape).
 
 The seed and the thread count are fixed and the run is deterministic on CPU, so this is not a
 flaky check; docs/learner.md ("What pure GDA learns") has the seed map behind the choice of seed.
 alpha/beta are not checked: pure GDA does not reach their bar (same page).
 """
+import argparse
 import json
 import os
 import subprocess
@@ -22,8 +29,7 @@ import unittest
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-FSR = LEARNER = TARGET = None
-SEED = 3
+ARGS = None
 
 
 def matched_cosines(truth, learned):
@@ -38,13 +44,14 @@ def matched_cosines(truth, learned):
 class PureGdaTest(unittest.TestCase):
     def test_random_start_learns_the_columns(self):
         with tempfile.TemporaryDirectory() as out:
-            with open(TARGET) as f:
+            with open(ARGS.target) as f:
                 target = json.load(f)
-            target["seed"] = SEED
-            target["first_layer"]["alpha"] = [0.5, 2.0]
-            with open(LEARNER) as f:
+            target["seed"] = ARGS.seed
+            if not ARGS.alpha_one:
+                target["first_layer"]["alpha"] = [0.5, 2.0]
+            with open(ARGS.learner) as f:
                 learner = json.load(f)
-            learner["seed"] = SEED
+            learner["seed"] = ARGS.seed
             learner["threads"] = 1
             tc, lc = os.path.join(out, "target.json"), os.path.join(out, "learner.json")
             with open(tc, "w") as f:
@@ -52,10 +59,10 @@ class PureGdaTest(unittest.TestCase):
             with open(lc, "w") as f:
                 json.dump(learner, f)
             t, run = os.path.join(out, "T"), os.path.join(out, "run")
-            r = subprocess.run([FSR, "synth", "--config", tc, "--out", t], capture_output=True,
+            r = subprocess.run([ARGS.fsr, "synth", "--config", tc, "--out", t], capture_output=True,
                                text=True)
             self.assertEqual(r.returncode, 0, r.stderr[-2000:])
-            r = subprocess.run([FSR, "train", "--target", t, "--config", lc, "--out", run],
+            r = subprocess.run([ARGS.fsr, "train", "--target", t, "--config", lc, "--out", run],
                                capture_output=True, text=True, timeout=900)
             self.assertEqual(r.returncode, 0, r.stderr[-2000:])
             with open(os.path.join(run, "metrics.jsonl")) as f:
@@ -79,8 +86,23 @@ class PureGdaTest(unittest.TestCase):
             # The trainer's own score agrees with numpy's (both are exact assignments; 1e-9
             # covers the float64 round trip through the .npy files).
             self.assertAlmostEqual(last["recovery"][0]["mean_cosine"], cos.mean(), delta=1e-9)
+            if ARGS.decoder_bar is not None:
+                vcos = matched_cosines(truth, np.load(os.path.join(run, "V_1.npy")))
+                print("V_1 at the end (numpy): %.4f mean, %.4f worst; chance %.3f" % (
+                    vcos.mean(), vcos.min(), v["chance_mean_cosine"]))
+                self.assertGreaterEqual(vcos.mean(), ARGS.decoder_bar)
+                self.assertLess(v["chance_mean_cosine"], ARGS.decoder_bar - 0.2)
+                # V_1.npy is the decoder the last record scored (float32 rows saved as float64).
+                self.assertAlmostEqual(v["mean_cosine"], vcos.mean(), delta=1e-6)
 
 
 if __name__ == "__main__":
-    FSR, LEARNER, TARGET = sys.argv[1], sys.argv[2], sys.argv[3]
+    ap = argparse.ArgumentParser()
+    ap.add_argument("fsr")
+    ap.add_argument("learner")
+    ap.add_argument("target")
+    ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--alpha-one", action="store_true")
+    ap.add_argument("--decoder-bar", type=float)
+    ARGS = ap.parse_args()
     unittest.main(argv=sys.argv[:1])
