@@ -20,6 +20,9 @@
 #   learned_columns_polish   pure GDA, then 8000 steps of the warm-start recipe's D and step sizes
 #                            (experiments/learners/level1.json: closed-form read-outs, a learned
 #                            decoder, batch 2048), columns free
+#   decoding_columns_refine  experiments/learners/level1_gda_decoding.json for 5000 steps (its
+#                            columns are the most accurate pure GDA reaches), then the fast refine,
+#                            12000 steps, with its own columns frozen
 # One core, 20 s to 3 min each on an idle machine (the polish: about 5 min).
 set -euo pipefail
 build=${1:?usage: alpha_beta_diagnostics.sh BUILD_DIR OUT_DIR [NAME ...]}
@@ -48,14 +51,14 @@ run() {
   local name=$1
   shift
   echo "== $name"
-  "$build/research/gda_sweep" --target-config "$T" --learner "$L" --seeds 1 --target-patch "$TP" \
-    --verbose "$@" > "$out/$name.log" 2>&1
+  "$build/research/gda_sweep" --target-config "$T" --learner "${LEARNER:-$L}" --seeds 1 \
+    --target-patch "$TP" --verbose "$@" > "$out/$name.log" 2>&1
   grep '^seed' "$out/$name.log"
 }
 all=(exact_columns_learned_d exact_columns_refine exact_columns_refine_fast
      exact_columns_refine_fast_long learned_columns_refine learned_columns_polish
      learned_columns_tied_free learned_columns_tied_free_fast
-     learned_columns_linear_moments learned_columns_linear_moments_free)
+     learned_columns_linear_moments learned_columns_linear_moments_free decoding_columns_refine)
 (($#)) || set -- "${all[@]}"
 for name in "$@"; do
   case $name in
@@ -73,6 +76,9 @@ for name in "$@"; do
     learned_columns_linear_moments_free) run "$name" --refine "$(linrefine 4000 5e-3 false)" ;;
     learned_columns_polish)
       run "$name" --patch "$V1" --refine '{"steps": 8000, "patch": {"discriminator": {"width": 2, "readout": "optimal", "quadratic": "diag", "cubic": true, "threshold_init": 0.0}, "sgda": {"d_steps": 1, "batch": 2048, "lr_g": 3e-3, "lr_d": 3e-3, "beta2": 0.99, "lr_min_factor": 0.01}, "units": {"prune_at": 0}, "log": {"every": 1000}}}' ;;
+    decoding_columns_refine)
+      LEARNER=$root/experiments/learners/level1_gda_decoding.json run "$name" \
+        --patch '{"schedule": {"steps": 5000}}' --refine "$(refine 12000 2e-2)" ;;
     *) echo "alpha_beta_diagnostics.sh: unknown diagnostic '$name' (one of: ${all[*]})" >&2; exit 2 ;;
   esac
 done
