@@ -216,6 +216,12 @@ struct LearnerConfig {
   }
 };
 
+// The stage step a fraction field of the config names (units.prune_at, units.reinit_until,
+// sgda.lr_d_late_at): the step floor(fraction x stage_steps), 0-based.
+inline std::int64_t step_at_fraction(double fraction, std::int64_t stage_steps) {
+  return static_cast<std::int64_t>(fraction * double(stage_steps));
+}
+
 // Every field: dotted key, type and rule, default, meaning. The one declaration behind parsing,
 // to_json, config_differences and the options table of docs/learner.md.
 const FieldTable<LearnerConfig>& learner_fields();

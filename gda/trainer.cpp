@@ -82,12 +82,12 @@ double lr_at(double lr, const LearnerConfig& c, std::int64_t step, std::int64_t 
   return lr * (f + (1.0 - f) * 0.5 * (1.0 + std::cos(M_PI * progress)));
 }
 
-// D's step size: the common schedule, times sgda.lr_d_late_factor from the fraction
-// sgda.lr_d_late_at of the stage on (two time scales; the factor 1 leaves it unchanged).
+// D's step size: the common schedule, times sgda.lr_d_late_factor from the step
+// sgda.lr_d_late_at names on (two time scales; the factor 1 leaves it unchanged, and the default
+// fraction 1 names no step of the stage).
 double lr_d_at(const LearnerConfig& c, std::int64_t step, std::int64_t steps) {
   const double lr = lr_at(c.sgda.lr_d, c, step, steps);
-  const bool late = double(step) >= c.sgda.lr_d_late_at * double(steps);
-  return late ? lr * c.sgda.lr_d_late_factor : lr;
+  return step >= step_at_fraction(c.sgda.lr_d_late_at, steps) ? lr * c.sgda.lr_d_late_factor : lr;
 }
 
 // The seed of the latents of generator step `step`, draw k (k < d_steps: the discriminator

@@ -284,10 +284,10 @@ Json maintain_units(RunContext& run, const std::vector<int>& trained, std::int64
   const auto& u = run.config.units;
   const bool trains_level1 = std::find(trained.begin(), trained.end(), 1) != trained.end();
   if (trains_level1 && u.reinit_every > 0 && step > 0 && step % u.reinit_every == 0 &&
-      step < static_cast<std::int64_t>(u.reinit_until * stage_steps)) {
+      step < step_at_fraction(u.reinit_until, stage_steps)) {
     reinit_level1(run, global_step);
   }
-  if (u.prune_at > 0 && step == static_cast<std::int64_t>(u.prune_at * stage_steps) && !finetune) {
+  if (u.prune_at > 0 && step == step_at_fraction(u.prune_at, stage_steps) && !finetune) {
     Json reports = Json::array();
     for (int l : trained)
       if (u.prune_rule == PruneRule::kClusters ||
