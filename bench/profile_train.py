@@ -16,8 +16,8 @@ samplers, its random numbers, sin/cos/log of Box-Muller, Eigen's float64 product
 (malloc/free, memset/memmove, and kernel time: page faults of fresh allocations), LibTorch, other.
 --batch / --threads set sgda.batch / threads; --by-thread splits every bucket by thread (perf record
 -s; threads ranked by id: "main" is the process's first, "t1", "t2", ... its other threads in the
-order they started — the engine's pool worker among them, beside LibTorch's own), and the time a pool worker waits for work (spinning in
-fsr::ThreadPool, sched_yield) is its own bucket.
+order they started — the engine's pool worker among them, beside LibTorch's own), and the time a
+pool worker waits for work (spinning in fsr::ThreadPool, sched_yield) is its own bucket.
 Needs perf_event access (root, or kernel.perf_event_paranoid <= 2).
 """
 import argparse
@@ -56,8 +56,9 @@ def profile(fsr, target, config, steps, tmp, tag, by_thread=False):
     with open(path, "w") as f:
         json.dump(c, f)
     data = os.path.join(tmp, f"{tag}.perf")
-    r = subprocess.run(["perf", "record", "-q"] + (["-s"] if by_thread else []) + ["-o", data, fsr, "train", "--target", target,
-                        "--config", path, "--out", os.path.join(tmp, f"run_{tag}"), "--json"],
+    record = ["perf", "record", "-q"] + (["-s"] if by_thread else []) + ["-o", data]
+    r = subprocess.run(record + [fsr, "train", "--target", target, "--config", path,
+                                 "--out", os.path.join(tmp, f"run_{tag}"), "--json"],
                        capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"perf record / fsr train failed ({tag}): {r.stderr.strip()[-500:]}")
@@ -67,10 +68,12 @@ def profile(fsr, target, config, steps, tmp, tag, by_thread=False):
                          capture_output=True, text=True).stdout
     rows = []
     for line in rep.splitlines():
-        m = re.match(r"\s+[\d.]+%\s+(\d+)\s+(?:(\d+):\S+\s+)?(\S+)\s+\[(.)\]\s+(.*)", line)
+        m = re.match(r"\s+[\d.]+%\s+(\d+)\s+(?:(\d+):\S+\s+)?(\S+)\s+\[(.)\]\s+(.*)",
+                     line)
         if m:
             rows.append((int(m.group(1)), int(m.group(2) or 0), m.group(3), m.group(4), m.group(5)))
-    rank = {pid: "main" if i == 0 else f"t{i}" for i, pid in enumerate(sorted({r[1] for r in rows}))}
+    pids = sorted({r[1] for r in rows})
+    rank = {pid: "main" if i == 0 else f"t{i}" for i, pid in enumerate(pids)}
     counts = collections.Counter()
     for n, pid, dso, kind, sym in rows:
         b = bucket(dso, kind, sym)
